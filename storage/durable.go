@@ -1,0 +1,218 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Step names one step of a durable write. The fault seam in Writer reports
+// each step before it runs so tests can simulate a crash at any point.
+type Step int
+
+// The steps of a durable write, in the order they run.
+const (
+	StepCreateTemp Step = iota // create the dot-named temp file beside the target
+	StepWrite                  // write the bytes into the temp file
+	StepSyncFile               // fsync the temp file
+	StepPublish                // rename (replace) or link (no-replace) the temp file to its final name
+	StepSyncDir                // fsync the directory holding the final name
+)
+
+// String names the step for logs and test failures.
+func (s Step) String() string {
+	switch s {
+	case StepCreateTemp:
+		return "create-temp"
+	case StepWrite:
+		return "write"
+	case StepSyncFile:
+		return "sync-file"
+	case StepPublish:
+		return "publish"
+	case StepSyncDir:
+		return "sync-dir"
+	}
+	return "step-" + strconv.Itoa(int(s))
+}
+
+// ErrExist is returned by a no-replace write whose final name is taken.
+var ErrExist = os.ErrExist
+
+// Owner is a numeric uid/gid a written file is chowned to before it is published.
+type Owner struct {
+	UID, GID int
+}
+
+// WriteOptions tunes one durable write.
+type WriteOptions struct {
+	// Mode is the permission of the published file (default 0600).
+	Mode os.FileMode
+	// NoReplace publishes with link(2) so an existing final name is never
+	// replaced; the write then fails with an error wrapping ErrExist.
+	NoReplace bool
+	// Owner, when set, chowns the temp file before it is published.
+	Owner *Owner
+	// SkipDirSync leaves the directory fsync to the caller, who batches it
+	// (group commit) with SyncDir or a DirSyncer.
+	SkipDirSync bool
+}
+
+// Writer is the one durable-write primitive every writer in aimx uses:
+// messages, config, tokens, queue and hook state. It writes a dot-named temp
+// file, fsyncs it, publishes it under the final name, and fsyncs the
+// directory, so a crash at any step leaves either nothing or the complete
+// file under the final name. The zero Writer is ready to use.
+type Writer struct {
+	// Fault, when set, is called before each step. A non-nil error stops the
+	// write at that step without any cleanup, as a crash would. Tests only.
+	Fault func(step Step, path string) error
+}
+
+// tempName returns a unique dot-named sibling of path that listers ignore.
+func tempName(path string) string {
+	dir, base := filepath.Split(path)
+	var r [8]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails on Linux
+	return filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(r[:]))
+}
+
+func (w *Writer) fault(step Step, path string) error {
+	if w == nil || w.Fault == nil {
+		return nil
+	}
+	if err := w.Fault(step, path); err != nil {
+		return fmt.Errorf("durable write %s: %s: %w", path, step, err)
+	}
+	return nil
+}
+
+// WriteFile durably writes data to path.
+func (w *Writer) WriteFile(path string, data []byte, opts WriteOptions) error {
+	_, err := w.WriteFrom(path, bytes.NewReader(data), opts)
+	return err
+}
+
+// WriteFrom durably writes everything r yields to path and returns the byte count.
+func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, error) {
+	mode := opts.Mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	if err := w.fault(StepCreateTemp, path); err != nil {
+		return 0, err
+	}
+	tmp := tempName(path)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return 0, fmt.Errorf("durable write %s: create temp: %w", path, err)
+	}
+	published := false
+	defer func() {
+		if !published {
+			_ = f.Close()
+			_ = os.Remove(tmp) // best effort: a dot-named leftover is ignored by listers
+		}
+	}()
+	// OpenFile's mode is filtered by the umask; set it exactly.
+	if err := f.Chmod(mode); err != nil {
+		return 0, fmt.Errorf("durable write %s: chmod: %w", path, err)
+	}
+	if opts.Owner != nil {
+		if err := f.Chown(opts.Owner.UID, opts.Owner.GID); err != nil {
+			return 0, fmt.Errorf("durable write %s: chown: %w", path, err)
+		}
+	}
+	if err := w.fault(StepWrite, path); err != nil {
+		published = true // simulated crash: leave the temp file behind
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if err != nil {
+		return n, fmt.Errorf("durable write %s: write: %w", path, err)
+	}
+	if err := w.fault(StepSyncFile, path); err != nil {
+		published = true
+		return n, err
+	}
+	if err := f.Sync(); err != nil {
+		return n, fmt.Errorf("durable write %s: fsync: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return n, fmt.Errorf("durable write %s: close: %w", path, err)
+	}
+	if err := w.fault(StepPublish, path); err != nil {
+		published = true
+		return n, err
+	}
+	if opts.NoReplace {
+		if err := os.Link(tmp, path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return n, fmt.Errorf("durable write %s: %w", path, ErrExist)
+			}
+			return n, fmt.Errorf("durable write %s: link: %w", path, err)
+		}
+		published = true
+		if err := os.Remove(tmp); err != nil {
+			return n, fmt.Errorf("durable write %s: remove temp: %w", path, err)
+		}
+	} else {
+		if err := os.Rename(tmp, path); err != nil {
+			return n, fmt.Errorf("durable write %s: rename: %w", path, err)
+		}
+		published = true
+	}
+	if opts.SkipDirSync {
+		return n, nil
+	}
+	if err := w.fault(StepSyncDir, path); err != nil {
+		return n, err
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return n, fmt.Errorf("durable write %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// PublishDir renames a fully written, dot-named temp directory to its final
+// name without replacing anything (renameat2 RENAME_NOREPLACE) and fsyncs
+// the parent unless SkipDirSync is set. Used for attachment bundles.
+func (w *Writer) PublishDir(tmpDir, final string, skipDirSync bool) error {
+	if err := w.fault(StepPublish, final); err != nil {
+		return err
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmpDir, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("publish dir %s: %w", final, ErrExist)
+		}
+		return fmt.Errorf("publish dir %s: %w", final, err)
+	}
+	if skipDirSync {
+		return nil
+	}
+	if err := w.fault(StepSyncDir, final); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(final))
+}
+
+// SyncDir fsyncs a directory so the entries created or renamed in it survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
