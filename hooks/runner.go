@@ -1,0 +1,195 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Runner executes hook runs (SPEC §7). It holds no per-run state, so one
+// Runner serves any number of concurrent runs.
+type Runner struct {
+	// Log receives one line per run.
+	Log zerolog.Logger
+	// Grace is the time between SIGTERM and SIGKILL to the hook's process
+	// group, and also how long the runner waits for the output pipes after
+	// the hook exits before closing them. Zero means DefaultGrace.
+	Grace time.Duration
+	// LogTailBytes caps the stdout and stderr tails written to the log
+	// line; Result keeps the full TailBytes. Zero means DefaultLogTailBytes.
+	LogTailBytes int
+}
+
+// DefaultLogTailBytes is how much of each output tail the log line carries:
+// enough to see the error a hook printed, short enough for a log line.
+const DefaultLogTailBytes = 2 << 10
+
+// NewRunner returns a Runner that logs to log and uses the SPEC defaults.
+func NewRunner(log zerolog.Logger) *Runner {
+	return &Runner{Log: log, Grace: DefaultGrace, LogTailBytes: DefaultLogTailBytes}
+}
+
+// Execute runs one hook to completion and reports what happened; it never
+// returns before the hook's process is reaped. Cancelling ctx (daemon
+// shutdown) stops the run like a timeout does: SIGTERM to the process group,
+// SIGKILL after the grace period. Every call, started or not, writes exactly
+// one log line.
+func (r *Runner) Execute(ctx context.Context, run Run) Result {
+	res := r.execute(ctx, &run)
+	r.logRun(&run, &res)
+	return res
+}
+
+func (r *Runner) execute(ctx context.Context, run *Run) Result {
+	res := Result{ExitCode: -1}
+	if err := run.validate(); err != nil {
+		res.Err = fmt.Errorf("hook %q: %w", run.HookName, err)
+		return res
+	}
+	if err := ctx.Err(); err != nil {
+		res.Err = fmt.Errorf("hook %q not started: %w", run.HookName, err)
+		return res
+	}
+	timeout := run.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	grace := r.grace()
+	stdout, stderr := newTailBuffer(TailBytes), newTailBuffer(TailBytes)
+	cmd := &exec.Cmd{
+		// Path and Args set directly: no PATH lookup, no shell (SPEC §7).
+		Path:   run.Argv[0],
+		Args:   slices.Clone(run.Argv),
+		Env:    run.environ(),
+		Dir:    workDir(run.Owner.Home),
+		Stdin:  run.Stdin,
+		Stdout: stdout,
+		Stderr: stderr,
+		// Own process group, so a timeout reaches everything the hook
+		// started (SPEC §7).
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// A process the hook left behind may hold stdout/stderr open;
+		// without this, Wait would block until it exits.
+		WaitDelay: grace,
+	}
+	if os.Geteuid() == 0 {
+		// SPEC §7: as the owner, with the owner's supplementary groups.
+		// Groups is always set (even empty) so root's own groups never
+		// leak into the hook.
+		groups := slices.Clone(run.Owner.Groups)
+		if groups == nil {
+			groups = []uint32{}
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{
+			Uid:    run.Owner.UID,
+			Gid:    run.Owner.GID,
+			Groups: groups,
+		}
+	}
+
+	res.StartedAt = time.Now()
+	if err := cmd.Start(); err != nil {
+		res.Err = fmt.Errorf("start hook %q: %w", run.HookName, err)
+		return res
+	}
+	done := make(chan struct{})
+	stopped := make(chan stopState, 1)
+	go func() {
+		stopped <- r.supervise(ctx, run.HookName, cmd.Process.Pid, timeout, grace, done)
+	}()
+	waitErr := cmd.Wait()
+	close(done)
+	st := <-stopped
+	res.Duration = time.Since(res.StartedAt)
+
+	res.TimedOut, res.Canceled, res.Killed = st.timedOut, st.canceled, st.killed
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	res.StdoutBytes, res.StderrBytes = stdout.Total(), stderr.Total()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = ws.Signal()
+		res.ExitCode = 128 + int(ws.Signal())
+	} else {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		res.IOErr = fmt.Errorf("hook %q i/o: %w", run.HookName, waitErr)
+	}
+	return res
+}
+
+// stopState is how the supervisor ended a run.
+type stopState struct {
+	timedOut, canceled, killed bool
+}
+
+// supervise enforces the timeout and shutdown on the process group led by
+// pid until done is closed (the process was reaped and its pipes closed).
+// SPEC §7: SIGTERM at the timeout, SIGKILL 5 s (Grace) later.
+func (r *Runner) supervise(ctx context.Context, hook string, pid int, timeout, grace time.Duration, done <-chan struct{}) stopState {
+	var st stopState
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return st
+	case <-timer.C:
+		st.timedOut = true
+	case <-ctx.Done():
+		st.canceled = true
+	}
+	r.signalGroup(hook, pid, syscall.SIGTERM)
+	graceTimer := time.NewTimer(grace)
+	defer graceTimer.Stop()
+	select {
+	case <-done:
+		// The leader is gone; anything left in the group ignored SIGTERM
+		// and is not waited for again.
+		r.signalGroup(hook, pid, syscall.SIGKILL)
+		return st
+	case <-graceTimer.C:
+	}
+	st.killed = true
+	r.signalGroup(hook, pid, syscall.SIGKILL)
+	return st
+}
+
+// signalGroup signals the whole process group. ESRCH means the group is
+// already empty. The group id cannot be reused while any member lives, and
+// an emptied one is only reused after the pid space wraps, which a few
+// seconds do not allow.
+func (r *Runner) signalGroup(hook string, pgid int, sig syscall.Signal) {
+	err := syscall.Kill(-pgid, sig)
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		r.Log.Error().Err(err).Str("hook", hook).Int("pgid", pgid).
+			Str("signal", sig.String()).Msg("signal hook process group")
+	}
+}
+
+func (r *Runner) grace() time.Duration {
+	if r.Grace > 0 {
+		return r.Grace
+	}
+	return DefaultGrace
+}
+
+// workDir is the owner's home when it is an existing directory, else "/"
+// (SPEC §7).
+func workDir(home string) string {
+	if home == "" || !filepath.IsAbs(home) {
+		return "/"
+	}
+	fi, err := os.Stat(home)
+	if err != nil || !fi.IsDir() {
+		return "/"
+	}
+	return home
+}
