@@ -1,0 +1,110 @@
+package message
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// DataProblem names what CheckData found wrong with a message body.
+type DataProblem int
+
+// The problems CheckData reports. The smuggling shapes are reported in
+// preference to the bare CR or LF they contain, because they are the reason
+// the rule exists: a server that reads one of them as end-of-data while we
+// do not (or the reverse) lets a sender hide a second message inside the
+// first ("SMTP smuggling", CVE-2023-51764/51765/51766).
+const (
+	// ProblemBareLF is an LF not preceded by CR (RFC 5321 2.3.8).
+	ProblemBareLF DataProblem = iota + 1
+	// ProblemBareCR is a CR not followed by LF (RFC 5321 2.3.8).
+	ProblemBareCR
+	// ProblemNUL is a NUL byte (RFC 5321 4.5.2 / RFC 5322 2.2 never allow it).
+	ProblemNUL
+	// ProblemSmugglingLF is "\n.\n": a dot line ended by bare LFs.
+	ProblemSmugglingLF
+	// ProblemSmugglingLFCRLF is "\n.\r\n" with a bare LF before the dot.
+	ProblemSmugglingLFCRLF
+	// ProblemSmugglingCR is "\r.\r\n" with a bare CR before the dot.
+	ProblemSmugglingCR
+)
+
+// String names the problem for the SMTP reply and the log.
+func (p DataProblem) String() string {
+	switch p {
+	case ProblemBareLF:
+		return "bare LF"
+	case ProblemBareCR:
+		return "bare CR"
+	case ProblemNUL:
+		return "NUL byte"
+	case ProblemSmugglingLF:
+		return `smuggling shape \n.\n`
+	case ProblemSmugglingLFCRLF:
+		return `smuggling shape \n.\r\n`
+	case ProblemSmugglingCR:
+		return `smuggling shape \r.\r\n`
+	}
+	return fmt.Sprintf("DataProblem(%d)", int(p))
+}
+
+// DataError is what CheckData returns: the first problem in the body and
+// its byte offset (into the bytes the SMTP session received).
+type DataError struct {
+	Problem DataProblem
+	Offset  int
+}
+
+// Error describes the problem and where it is.
+func (e *DataError) Error() string {
+	return fmt.Sprintf("message data: %s at byte %d", e.Problem, e.Offset)
+}
+
+// Reply is the SMTP answer the session gives for this error: a permanent
+// 550 5.6.0 naming the problem (SPEC §5: a 5xx). The sender must fix the
+// message; a retry with the same bytes would fail the same way.
+func (e *DataError) Reply() (code int, enhanced [3]int, text string) {
+	return 550, [3]int{5, 6, 0}, "Message rejected: " + e.Problem.String() + " not allowed in SMTP data"
+}
+
+// CheckData checks a DATA or BDAT message body, as go-smtp hands it to
+// Session.Data, for the line-ending shapes SPEC §5 rejects: bare LF, bare
+// CR, NUL, and the smuggling shapes "\n.\n", "\n.\r\n" and "\r.\r\n". It
+// returns nil or a *DataError for the first problem.
+//
+// What go-smtp v0.25.1 passes to Session.Data (read in its data.go and
+// proved over TCP in data_smtp_test.go): for DATA, CRLF is kept, bare LF
+// and bare CR are kept, NUL is kept, the dot-stuffing dot at the start of a
+// line (after CRLF) is removed, and the final "\r\n.\r\n" is consumed with
+// the message keeping its last CRLF. Every shape above reaches Session.Data
+// intact except that a line starting "." after CRLF loses that dot, which
+// turns "\r\n.\n" into "\r\n\n" (still a bare LF, so still rejected) and
+// "\r\n.\rX" into "\r\nX" (the bare CR is gone: see book/parsing.md). For
+// BDAT the chunks are passed byte for byte.
+func CheckData(b []byte) error {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case 0:
+			return &DataError{Problem: ProblemNUL, Offset: i}
+		case '\n':
+			if i > 0 && b[i-1] == '\r' {
+				continue
+			}
+			switch {
+			case bytes.HasPrefix(b[i:], []byte("\n.\n")):
+				return &DataError{Problem: ProblemSmugglingLF, Offset: i}
+			case bytes.HasPrefix(b[i:], []byte("\n.\r\n")):
+				return &DataError{Problem: ProblemSmugglingLFCRLF, Offset: i}
+			}
+			return &DataError{Problem: ProblemBareLF, Offset: i}
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				continue
+			}
+			if bytes.HasPrefix(b[i:], []byte("\r.\r\n")) {
+				return &DataError{Problem: ProblemSmugglingCR, Offset: i}
+			}
+			return &DataError{Problem: ProblemBareCR, Offset: i}
+		}
+	}
+	return nil
+}
