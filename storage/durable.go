@@ -90,10 +90,26 @@ func (w *Writer) fault(step Step, path string) error {
 		return nil
 	}
 	if err := w.Fault(step, path); err != nil {
-		return fmt.Errorf("durable write %s: %s: %w", path, step, err)
+		return &FaultError{Step: step, Path: path, Err: err}
 	}
 	return nil
 }
+
+// FaultError is the error a write stops with when Writer.Fault injects one:
+// a simulated crash at Step. Callers must not clean up after it, so tests
+// see exactly what a crash would leave.
+type FaultError struct {
+	Step Step
+	Path string
+	Err  error
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("durable write %s: %s: %v", e.Path, e.Step, e.Err)
+}
+
+// Unwrap returns the injected error.
+func (e *FaultError) Unwrap() error { return e.Err }
 
 // WriteFile durably writes data to path.
 func (w *Writer) WriteFile(path string, data []byte, opts WriteOptions) error {
@@ -202,6 +218,16 @@ func (w *Writer) PublishDir(tmpDir, final string, skipDirSync bool) error {
 		return err
 	}
 	return SyncDir(filepath.Dir(final))
+}
+
+// SyncDir fsyncs dir like the package-level SyncDir, reporting StepSyncDir
+// to the fault seam first, so group commits and bundle temp dirs can be
+// crash-tested (and counted) like every other step.
+func (w *Writer) SyncDir(dir string) error {
+	if err := w.fault(StepSyncDir, dir); err != nil {
+		return err
+	}
+	return SyncDir(dir)
 }
 
 // SyncDir fsyncs a directory so the entries created or renamed in it survive a crash.
