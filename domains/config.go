@@ -1,0 +1,374 @@
+package domains
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Built-in defaults of SPEC §3. A field at its default is omitted when the
+// config is rewritten.
+const (
+	DefaultDKIMSelector        = "aimx"
+	DefaultSignature           = "Sent from aimx"
+	DefaultDedupWindow         = 168 * time.Hour
+	DefaultSMTPListen          = ":25"
+	DefaultMaxMessageBytes     = 26214400
+	DefaultMaxRecipients       = 100
+	DefaultMaxConnections      = 500
+	DefaultMaxConnectionsPerIP = 50
+	DefaultVerifyTimeout       = 10 * time.Second
+	DefaultHookWorkers         = 4
+	DefaultOutboundPort        = 25
+	DefaultRetryBase           = 5 * time.Minute
+	DefaultRetryAttempts       = 9
+	DefaultSendWait            = 10 * time.Second
+	DefaultHookTimeoutSecs     = 60
+	MaxHookTimeoutSecs         = 600
+)
+
+// Trust is a trust policy (SPEC §6): whether a mailbox evaluates senders at all.
+type Trust string
+
+// The trust policies of SPEC §3.
+const (
+	// TrustNone marks every message trusted = "none".
+	TrustNone Trust = "none"
+	// TrustVerified trusts an authenticated sender that matches trusted_senders.
+	TrustVerified Trust = "verified"
+)
+
+// Event is the event a hook fires on (SPEC §7).
+type Event string
+
+// The hook events of SPEC §7.
+const (
+	// EventOnReceive fires once per stored inbound message.
+	EventOnReceive Event = "on_receive"
+	// EventAfterSend fires once per outbound delivery round.
+	EventAfterSend Event = "after_send"
+)
+
+// Config is the whole server configuration, the parsed and validated form of
+// config.toml (SPEC §3). Optional settings hold their effective value: Load
+// fills in the built-in defaults and Default returns them, so a field equal
+// to its default is simply not written back.
+//
+// A published *Config is immutable (see the package documentation).
+type Config struct {
+	// Domains lists the mail domains, lowercased, deduplicated; Domains[0]
+	// is the default domain.
+	Domains []string
+	// DataDir and RuntimeDir are the `data_dir` and `runtime_dir` keys;
+	// "" means unset (see ResolvePaths for the precedence).
+	DataDir    string
+	RuntimeDir string
+	// DKIMSelector, Trust, TrustedSenders and Signature are the global
+	// layer of the settings resolved by Effective.
+	DKIMSelector   string
+	Trust          Trust
+	TrustedSenders []string
+	Signature      string
+	// DedupWindow is how long a re-delivered message is recognised (SPEC §5).
+	DedupWindow Duration
+
+	SMTP     SMTP
+	Hooks    HookSettings
+	Outbound Outbound
+	DNS      DNS
+	MCP      MCP
+	Metrics  Metrics
+
+	// Overrides holds the `[domain."a.com"]` tables, keyed by domain.
+	Overrides map[string]DomainOverride
+	// Mailboxes holds every mailbox keyed by its name (FQDN, `*@d` for a
+	// catchall); the key always equals the Mailbox's Name.
+	Mailboxes map[string]Mailbox
+
+	// Source describes the file this Config was loaded from; nil for a
+	// Config built in code. It is not configuration and Equal ignores it.
+	Source *Source
+}
+
+// Source records where a Config came from and what Load noticed about it.
+type Source struct {
+	// File is the path the config was read from.
+	File string
+	// Warnings are the non-fatal findings: Rust aimx keys, owners that do
+	// not resolve.
+	Warnings []Warning
+	// LegacyDomain is set when the file used the single-domain
+	// `domain = "x"` form, which a rewrite replaces by `domains`.
+	LegacyDomain bool
+	// LegacyMailboxKeys is set when a mailbox used a local-part key
+	// (`[mailboxes.info]`), which a rewrite replaces by its FQDN.
+	LegacyMailboxKeys bool
+	// RustKeys is set when the file held Rust aimx keys (SPEC §13), which a
+	// rewrite drops.
+	RustKeys bool
+}
+
+// Warning is a non-fatal finding of Load, for the daemon's log.
+type Warning struct {
+	File    string
+	Line    int // 0 when unknown
+	Key     string
+	Message string
+}
+
+// String renders the warning as `file:line: key: message`.
+func (w Warning) String() string {
+	return position(w.File, w.Line, 0) + w.Key + ": " + w.Message
+}
+
+// SMTP is the `[smtp]` section: the inbound listener and its limits.
+type SMTP struct {
+	Listen string
+	// Hostname is the name used in the greeting and EHLO; "" means the
+	// default domain (see Config.Hostname).
+	Hostname            string
+	TLSCert             string
+	TLSKey              string
+	MaxMessageBytes     int64
+	MaxRecipients       int
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// VerifyTimeout bounds DKIM/SPF/DMARC verification of one message.
+	VerifyTimeout Duration
+}
+
+// HookSettings is the `[hooks]` section.
+type HookSettings struct {
+	// Workers is how many hook commands run at once.
+	Workers int
+}
+
+// Outbound is the `[outbound]` section: delivery of sent mail.
+type Outbound struct {
+	// Relay, when set, is a smarthost URL (`smtp://[user:pass@]host:port`
+	// or `smtps://...`) every message goes through. It may hold a password:
+	// never log it.
+	Relay string
+	// Port is the MX port connected to (25; tests point it elsewhere).
+	Port          int
+	IPv6          bool
+	RetryBase     Duration
+	RetryAttempts int
+	// SendWait is how long a send call waits for first delivery results.
+	SendWait Duration
+}
+
+// DNS is the `[dns]` section.
+type DNS struct {
+	// Servers, when set, receive every lookup (`host:port`); empty means
+	// the system resolver.
+	Servers []string
+}
+
+// MCP is the `[mcp]` section.
+type MCP struct {
+	// HTTPListen, when set, serves MCP over HTTP on this address.
+	HTTPListen string
+	// AllowedHosts are extra Host header values accepted over HTTP.
+	AllowedHosts []string
+}
+
+// Metrics is the `[metrics]` section.
+type Metrics struct {
+	// Listen, when set, serves /metrics and /healthz on this address.
+	Listen string
+}
+
+// DomainOverride is a `[domain."a.com"]` table. A nil pointer or nil slice
+// means "not set here": the global value applies. A non-nil empty
+// TrustedSenders replaces a non-empty global list with none.
+type DomainOverride struct {
+	Signature      *string
+	DKIMSelector   *string
+	Trust          *Trust
+	TrustedSenders []string
+}
+
+// Mailbox is one `[mailboxes."x@a.com"]` table.
+type Mailbox struct {
+	// Name is the mailbox's FQDN (`info@a.com`, or `*@a.com` for the
+	// catchall); it is written as `address`.
+	Name string
+	// Owner is the Unix user the mailbox belongs to and its hooks run as.
+	Owner string
+	// Trust and TrustedSenders override the domain and global layers when
+	// non-nil; a non-nil empty TrustedSenders means "no trusted senders".
+	Trust          *Trust
+	TrustedSenders []string
+	// Hooks are the mailbox's hooks in file order.
+	Hooks []Hook
+}
+
+// Hook is one `[[mailboxes."x@a.com".hooks]]` table (SPEC §7).
+type Hook struct {
+	// Name is the name as written; "" means derived (see EffectiveName).
+	Name  string
+	Event Event
+	// Cmd is the argv; Cmd[0] is absolute and no shell is involved.
+	Cmd []string
+	// TimeoutSecs is the run time limit, 1–600 (default 60).
+	TimeoutSecs int
+	// FireOnUntrusted lets an on_receive hook fire for untrusted mail.
+	FireOnUntrusted bool
+}
+
+// Default returns a Config for the given domains with every other setting
+// at its built-in default. The domains are used as given; Validate checks them.
+func Default(domains ...string) *Config {
+	return &Config{
+		Domains:      slices.Clone(domains),
+		DKIMSelector: DefaultDKIMSelector,
+		Trust:        TrustNone,
+		Signature:    DefaultSignature,
+		DedupWindow:  Duration(DefaultDedupWindow),
+		SMTP: SMTP{
+			Listen:              DefaultSMTPListen,
+			MaxMessageBytes:     DefaultMaxMessageBytes,
+			MaxRecipients:       DefaultMaxRecipients,
+			MaxConnections:      DefaultMaxConnections,
+			MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+			VerifyTimeout:       Duration(DefaultVerifyTimeout),
+		},
+		Hooks: HookSettings{Workers: DefaultHookWorkers},
+		Outbound: Outbound{
+			Port:          DefaultOutboundPort,
+			RetryBase:     Duration(DefaultRetryBase),
+			RetryAttempts: DefaultRetryAttempts,
+			SendWait:      Duration(DefaultSendWait),
+		},
+		Overrides: map[string]DomainOverride{},
+		Mailboxes: map[string]Mailbox{},
+	}
+}
+
+// Clone returns a deep copy that shares nothing with c, so it can be
+// modified even when c is published. Source is shared: it is never modified.
+func (c *Config) Clone() *Config {
+	n := *c
+	n.Domains = cloneSlice(c.Domains)
+	n.TrustedSenders = cloneSlice(c.TrustedSenders)
+	n.DNS.Servers = cloneSlice(c.DNS.Servers)
+	n.MCP.AllowedHosts = cloneSlice(c.MCP.AllowedHosts)
+	n.Overrides = make(map[string]DomainOverride, len(c.Overrides))
+	for k, o := range c.Overrides {
+		n.Overrides[k] = o.clone()
+	}
+	n.Mailboxes = make(map[string]Mailbox, len(c.Mailboxes))
+	for k, m := range c.Mailboxes {
+		n.Mailboxes[k] = m.Clone()
+	}
+	return &n
+}
+
+func (o DomainOverride) clone() DomainOverride {
+	return DomainOverride{
+		Signature:      clonePtr(o.Signature),
+		DKIMSelector:   clonePtr(o.DKIMSelector),
+		Trust:          clonePtr(o.Trust),
+		TrustedSenders: cloneSlice(o.TrustedSenders),
+	}
+}
+
+// Clone returns a deep copy of the mailbox, its hooks included.
+func (m Mailbox) Clone() Mailbox {
+	m.Trust = clonePtr(m.Trust)
+	m.TrustedSenders = cloneSlice(m.TrustedSenders)
+	if m.Hooks != nil {
+		hooks := make([]Hook, len(m.Hooks))
+		for i, h := range m.Hooks {
+			h.Cmd = cloneSlice(h.Cmd)
+			hooks[i] = h
+		}
+		m.Hooks = hooks
+	}
+	return m
+}
+
+// Equal reports whether a and b hold the same configuration, ignoring
+// Source. A nil and an empty list are equal except where the difference
+// means something: the TrustedSenders of an override or a mailbox.
+func Equal(a, b *Config) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	x, y := *a, *b
+	x.Source, y.Source = nil, nil
+	x.DataDir, y.DataDir = normPath(x.DataDir, DefaultDataDir), normPath(y.DataDir, DefaultDataDir)
+	x.RuntimeDir, y.RuntimeDir = normPath(x.RuntimeDir, DefaultRuntimeDir), normPath(y.RuntimeDir, DefaultRuntimeDir)
+	if !slices.Equal(x.Domains, y.Domains) || !slices.Equal(x.TrustedSenders, y.TrustedSenders) ||
+		!slices.Equal(x.DNS.Servers, y.DNS.Servers) || !slices.Equal(x.MCP.AllowedHosts, y.MCP.AllowedHosts) {
+		return false
+	}
+	x.Domains, y.Domains = nil, nil
+	x.TrustedSenders, y.TrustedSenders = nil, nil
+	x.DNS.Servers, y.DNS.Servers = nil, nil
+	x.MCP.AllowedHosts, y.MCP.AllowedHosts = nil, nil
+	if !maps.EqualFunc(x.Overrides, y.Overrides, overrideEqual) ||
+		!maps.EqualFunc(x.Mailboxes, y.Mailboxes, mailboxEqual) {
+		return false
+	}
+	x.Overrides, y.Overrides = nil, nil
+	x.Mailboxes, y.Mailboxes = nil, nil
+	return reflect.DeepEqual(x, y)
+}
+
+func overrideEqual(a, b DomainOverride) bool {
+	return ptrEqual(a.Signature, b.Signature) && ptrEqual(a.DKIMSelector, b.DKIMSelector) &&
+		ptrEqual(a.Trust, b.Trust) && setSliceEqual(a.TrustedSenders, b.TrustedSenders)
+}
+
+func mailboxEqual(a, b Mailbox) bool {
+	return a.Name == b.Name && a.Owner == b.Owner && ptrEqual(a.Trust, b.Trust) &&
+		setSliceEqual(a.TrustedSenders, b.TrustedSenders) &&
+		slices.EqualFunc(a.Hooks, b.Hooks, func(h, k Hook) bool {
+			return h.Name == k.Name && h.Event == k.Event && slices.Equal(h.Cmd, k.Cmd) &&
+				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted
+		})
+}
+
+// setSliceEqual compares lists where nil ("unset") differs from empty.
+func setSliceEqual(a, b []string) bool {
+	return (a == nil) == (b == nil) && slices.Equal(a, b)
+}
+
+func ptrEqual[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// cloneSlice copies s, keeping nil as nil and empty as non-nil empty.
+func cloneSlice(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	return append(make([]string, 0, len(s)), s...)
+}
+
+// Ptr returns a pointer to v, for setting the optional fields of
+// DomainOverride and Mailbox.
+func Ptr[T any](v T) *T { return &v }
+
+// normPath maps a path equal to its production default to "" (unset): the
+// two resolve the same (SPEC §2), and the default is not written.
+func normPath(dir, def string) string {
+	if dir == def {
+		return ""
+	}
+	return dir
+}

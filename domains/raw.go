@@ -1,0 +1,108 @@
+package domains
+
+// The raw structs mirror config.toml for the strict second decoding pass.
+// Pointers tell "absent" from "set", so defaults and the override layers
+// can be applied after decoding. D is the shape of the polymorphic `domain`
+// key: string (legacy single domain) or the table of per-domain overrides.
+type rawFile[D any] struct {
+	Domain D `toml:"domain"`
+	rawCommon
+}
+
+// rawCommon is every top-level key but the polymorphic `domain`.
+type rawCommon struct {
+	Domains        []string              `toml:"domains"`
+	DataDir        *string               `toml:"data_dir"`
+	RuntimeDir     *string               `toml:"runtime_dir"`
+	DKIMSelector   *string               `toml:"dkim_selector"`
+	Trust          *Trust                `toml:"trust"`
+	TrustedSenders []string              `toml:"trusted_senders"`
+	Signature      *string               `toml:"signature"`
+	DedupWindow    *Duration             `toml:"dedup_window"`
+	SMTP           rawSMTP               `toml:"smtp"`
+	Hooks          rawHookSettings       `toml:"hooks"`
+	Outbound       rawOutbound           `toml:"outbound"`
+	DNS            rawDNS                `toml:"dns"`
+	MCP            rawMCP                `toml:"mcp"`
+	Metrics        rawMetrics            `toml:"metrics"`
+	Mailboxes      map[string]rawMailbox `toml:"mailboxes"`
+
+	// Rust aimx keys (SPEC §13): accepted with a warning, dropped on rewrite.
+	EnableIPv6 *bool   `toml:"enable_ipv6"`
+	VerifyHost *string `toml:"verify_host"`
+	Upgrade    any     `toml:"upgrade"`
+}
+
+type rawSMTP struct {
+	Listen              *string   `toml:"listen"`
+	Hostname            *string   `toml:"hostname"`
+	TLSCert             *string   `toml:"tls_cert"`
+	TLSKey              *string   `toml:"tls_key"`
+	MaxMessageBytes     *int64    `toml:"max_message_bytes"`
+	MaxRecipients       *int      `toml:"max_recipients"`
+	MaxConnections      *int      `toml:"max_connections"`
+	MaxConnectionsPerIP *int      `toml:"max_connections_per_ip"`
+	VerifyTimeout       *Duration `toml:"verify_timeout"`
+}
+
+type rawHookSettings struct {
+	Workers *int `toml:"workers"`
+}
+
+type rawOutbound struct {
+	Relay         *string   `toml:"relay"`
+	Port          *int      `toml:"port"`
+	IPv6          *bool     `toml:"ipv6"`
+	RetryBase     *Duration `toml:"retry_base"`
+	RetryAttempts *int      `toml:"retry_attempts"`
+	SendWait      *Duration `toml:"send_wait"`
+}
+
+type rawDNS struct {
+	Servers []string `toml:"servers"`
+}
+
+type rawMCP struct {
+	HTTPListen   *string  `toml:"http_listen"`
+	AllowedHosts []string `toml:"allowed_hosts"`
+}
+
+type rawMetrics struct {
+	Listen *string `toml:"listen"`
+}
+
+type rawOverride struct {
+	Signature      *string  `toml:"signature"`
+	DKIMSelector   *string  `toml:"dkim_selector"`
+	Trust          *Trust   `toml:"trust"`
+	TrustedSenders []string `toml:"trusted_senders"`
+}
+
+type rawMailbox struct {
+	Address        *string   `toml:"address"`
+	Owner          string    `toml:"owner"`
+	Trust          *Trust    `toml:"trust"`
+	TrustedSenders []string  `toml:"trusted_senders"`
+	Hooks          []rawHook `toml:"hooks"`
+
+	// Rust aimx key (SPEC §13).
+	AllowRootCatchall *bool `toml:"allow_root_catchall"`
+}
+
+type rawHook struct {
+	Name            *string  `toml:"name"`
+	Event           Event    `toml:"event"`
+	Cmd             []string `toml:"cmd"`
+	TimeoutSecs     *int     `toml:"timeout_secs"`
+	FireOnUntrusted bool     `toml:"fire_on_untrusted"`
+
+	// Rust aimx key (SPEC §13): always "cmd" there.
+	Type *string `toml:"type"`
+}
+
+// set copies *src into *dst when the key was present.
+func set[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
