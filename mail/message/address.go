@@ -65,14 +65,15 @@ func convert(list []*gomail.Address) []address {
 }
 
 // guessAddress makes the best of a piece no parser accepts: the text inside
-// the last `<...>` or the first token holding "@" is the address, the rest,
-// decoded, is the name.
+// the last `<...>` or the first token holding "@" is the address, and the
+// decoded text before the first "<" is the name.
 func guessAddress(piece string) address {
 	text := strings.TrimSpace(decodeText(piece))
 	if open := strings.LastIndexByte(text, '<'); open >= 0 {
 		rest := text[open+1:]
 		if end := strings.IndexByte(rest, '>'); end >= 0 {
-			name := strings.Trim(strings.TrimSpace(text[:open]), `"`)
+			first := strings.IndexByte(text, '<')
+			name := strings.Trim(strings.TrimSpace(text[:first]), `"`)
 			return address{name: name, addr: strings.TrimSpace(rest[:end])}
 		}
 	}

@@ -86,13 +86,26 @@ func Parse(raw []byte) (*Message, error) {
 		m.From = from[0].String()
 		m.FromAddress = from[0].addr
 	}
-	if d, err := mail.ParseDate(h.value("Date")); err == nil {
-		m.Date = d
-	}
+	m.Date = parseDate(h.value("Date"))
 	var w walker
 	w.walk(h, raw[bodyStart:], 0, "")
 	m.fill(w.leaves)
 	return m, nil
+}
+
+// parseDate reads a Date value leniently (net/mail.ParseDate: the weekday
+// is not checked, comments and obsolete zones are accepted). The result
+// keeps the header's UTC offset in a fixed zone, never time.Local, so it
+// formats the same on every machine. Unparseable is the zero time.
+func parseDate(v string) time.Time {
+	d, err := mail.ParseDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	if _, off := d.Zone(); off != 0 {
+		return d.In(time.FixedZone("", off))
+	}
+	return d.UTC()
 }
 
 // messageID is the Message-ID value without `<>` (SPEC §4), or "" when the

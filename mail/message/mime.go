@@ -173,7 +173,9 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 		}
 		if isClose, ok := delimiterLine(body[pos:lineEnd], delim); ok {
 			if partFrom >= 0 {
-				parts = append(parts, body[partFrom:lineBreakStart(body, pos)])
+				// The line break before a delimiter is the delimiter's; when
+				// the part is empty it is also the previous delimiter's.
+				parts = append(parts, body[partFrom:max(partFrom, lineBreakStart(body, pos))])
 			}
 			if isClose {
 				return parts
