@@ -267,6 +267,8 @@ func TestParseEdgeCases(t *testing.T) {
 			want{body: "inner"}},
 		{"invalid content type defaults to text/plain", "Content-Type: garbage\n\ntext",
 			want{body: "text"}},
+		{"content type with bad bytes defaults to text/plain", "Content-Type: image/p\xffng; x=\"\n\ntext",
+			want{body: "text"}},
 		{"inline text with filename is an attachment",
 			"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\nContent-Type: text/plain; name=notes.txt\nContent-Disposition: inline\n\nnotes\n--b--",
 			want{body: "body", attachments: []Attachment{{Filename: "notes.txt", ContentType: "text/plain", Data: []byte("notes")}}}},

@@ -83,11 +83,14 @@ func contentType(h header, parentType string) (string, map[string]string) {
 		return def, map[string]string{}
 	}
 	t, params := parseParams(v)
-	if !strings.Contains(t, "/") {
+	if !mediaTypeRE.MatchString(t) {
 		return def, params
 	}
 	return t, params
 }
+
+// mediaTypeRE is a lowercased RFC 2045 5.1 type "/" subtype of token chars.
+var mediaTypeRE = regexp.MustCompile(`^[a-z0-9!#$%&'*+.^_{|}~-]+/[a-z0-9!#$%&'*+.^_{|}~-]+$`)
 
 // lenientParam finds name=value or name="value" when mime.ParseMediaType
 // gave up on a header (an unquoted space or tspecial is common in the wild).
