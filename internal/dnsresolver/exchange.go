@@ -19,6 +19,10 @@ const ednsSize = 1232
 // maxCNAMEChain bounds how many CNAMEs of an answer we follow.
 const maxCNAMEChain = 8
 
+// maxRounds bounds how many times the server list is tried in one lookup
+// when servers do not answer (the lookup timeout bounds it too).
+const maxRounds = 3
+
 // result is what a backend returns for one query: an answer with the TTL to
 // cache it for, or an error (*Error) with, for a negative answer, its TTL.
 type result struct {
@@ -37,14 +41,16 @@ type backend interface {
 // when one fails.
 type serverBackend struct {
 	servers     []string
+	attempt     time.Duration // one query to one server
 	udp         *dns.Client
 	tcp         *dns.Client
 	negativeTTL time.Duration // when a negative answer carries no SOA
 }
 
-func newServerBackend(servers []string, negativeTTL time.Duration) *serverBackend {
+func newServerBackend(servers []string, attempt, negativeTTL time.Duration) *serverBackend {
 	return &serverBackend{
 		servers:     servers,
+		attempt:     attempt,
 		udp:         &dns.Client{Net: "udp", UDPSize: ednsSize},
 		tcp:         &dns.Client{Net: "tcp"},
 		negativeTTL: negativeTTL,
@@ -59,23 +65,34 @@ func (b *serverBackend) query(ctx context.Context, name string, qtype uint16) re
 	req.SetEdns0(ednsSize, false)
 
 	var errs []error
-	for i, server := range b.servers {
-		resp, err := b.exchange(ctx, req, server, len(b.servers)-i)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", server, err))
+	// Rounds over the servers, like a stub resolver's "attempts": a lost
+	// UDP packet costs one attempt timeout, not the lookup. Only network
+	// failures are retried; a server that answered SERVFAIL or REFUSED
+	// would answer the same again.
+	for round := 0; round < maxRounds; round++ {
+		retry := false
+		for _, server := range b.servers {
 			if expired(ctx) != nil {
 				break
 			}
-			continue
+			resp, err := b.exchange(ctx, req, server)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", server, err))
+				retry = true
+				continue
+			}
+			switch resp.Rcode {
+			case dns.RcodeSuccess:
+				return b.parse(resp, name, qtype)
+			case dns.RcodeNameError:
+				return result{ttl: b.negTTL(resp), err: notFound(name, typ, true)}
+			default:
+				// SERVFAIL, REFUSED, ...: another server may do better.
+				errs = append(errs, fmt.Errorf("%s: answered %s", server, dns.RcodeToString[resp.Rcode]))
+			}
 		}
-		switch resp.Rcode {
-		case dns.RcodeSuccess:
-			return b.parse(resp, name, qtype)
-		case dns.RcodeNameError:
-			return result{ttl: b.negTTL(resp), err: notFound(name, typ, true)}
-		default:
-			// SERVFAIL, REFUSED, ...: another server may do better.
-			errs = append(errs, fmt.Errorf("%s: answered %s", server, dns.RcodeToString[resp.Rcode]))
+		if !retry || expired(ctx) != nil {
+			break
 		}
 	}
 	if err := expired(ctx); err != nil {
@@ -98,15 +115,10 @@ func expired(ctx context.Context) error {
 }
 
 // exchange sends req to server over UDP, and again over TCP when the reply
-// is truncated. It gives this server its share of the time left, so one
-// silent server does not eat the budget of the ones after it.
-func (b *serverBackend) exchange(ctx context.Context, req *dns.Msg, server string, left int) (*dns.Msg, error) {
-	if deadline, ok := ctx.Deadline(); ok && left > 1 {
-		share := time.Until(deadline) / time.Duration(left)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, share)
-		defer cancel()
-	}
+// is truncated, within one attempt timeout.
+func (b *serverBackend) exchange(ctx context.Context, req *dns.Msg, server string) (*dns.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.attempt)
+	defer cancel()
 	resp, _, err := b.udp.ExchangeContext(ctx, req, server)
 	if err != nil {
 		return nil, fmt.Errorf("udp: %w", err)

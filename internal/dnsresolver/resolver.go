@@ -29,6 +29,7 @@ import (
 // Defaults for the zero fields of Config.
 const (
 	DefaultTimeout        = 5 * time.Second
+	DefaultAttemptTimeout = 1500 * time.Millisecond
 	DefaultMaxTTL         = time.Hour
 	DefaultMaxNegativeTTL = 5 * time.Minute
 	DefaultNegativeTTL    = time.Minute // a negative answer without an SOA
@@ -41,8 +42,13 @@ type Config struct {
 	// Servers are "host:port" (or "host", port 53) addresses to send every
 	// query to, in order. Empty means the system resolver. SPEC §3 [dns].
 	Servers []string
-	// Timeout bounds one lookup, all servers and a TCP retry included.
+	// Timeout bounds one lookup, all servers, retries and a TCP retry
+	// included.
 	Timeout time.Duration
+	// AttemptTimeout bounds one query to one server; a server that has not
+	// answered by then is retried (or the next one asked) while Timeout
+	// allows.
+	AttemptTimeout time.Duration
 	// Now is the clock the caches expire by (time.Now when nil).
 	Now func() time.Time
 	// MaxTTL caps how long a positive answer is cached, whatever its TTL.
@@ -110,7 +116,7 @@ func New(cfg Config) (*Resolver, error) {
 		}
 		servers = append(servers, addr)
 	}
-	r.backend = newServerBackend(servers, DefaultNegativeTTL)
+	r.backend = newServerBackend(servers, orDefault(cfg.AttemptTimeout, DefaultAttemptTimeout), DefaultNegativeTTL)
 	return r, nil
 }
 

@@ -333,6 +333,36 @@ func TestNextServerAfterFailure(t *testing.T) {
 	}
 }
 
+func TestLostPacketRetried(t *testing.T) {
+	t.Parallel()
+	r, srv, _ := newTest(t, Config{AttemptTimeout: 100 * time.Millisecond, Timeout: 10 * time.Second})
+	srv.SetTXT("lossy.example.net", "ok")
+	srv.DropNext("lossy.example.net", 1)
+	got, err := r.LookupTXT(context.Background(), "lossy.example.net")
+	if err != nil || len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("TXT = %q, %v", got, err)
+	}
+	if n := srv.Queries("lossy.example.net", dns.TypeTXT); n != 2 {
+		t.Fatalf("queries = %d, want 2 (one lost, one retried)", n)
+	}
+}
+
+func TestSilentServerSkipped(t *testing.T) {
+	t.Parallel()
+	silent := dnstest.Start(t)
+	silent.SetBehavior("a.example.net", dnstest.Silent)
+	good := dnstest.Start(t)
+	good.SetTXT("a.example.net", "ok")
+	r, err := New(Config{Servers: []string{silent.Addr(), good.Addr()}, AttemptTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.LookupTXT(context.Background(), "a.example.net")
+	if err != nil || len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("TXT = %q, %v", got, err)
+	}
+}
+
 func TestCNAMEFollowed(t *testing.T) {
 	t.Parallel()
 	r, srv, _ := newTest(t, Config{})

@@ -25,6 +25,10 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	s.queries[queryKey{name, q.Qtype}]++
 	s.total++
 	behavior := s.behavior[name]
+	if s.dropNext[name] > 0 {
+		s.dropNext[name]--
+		behavior = Silent
+	}
 	truncate := s.truncateUDP && isUDP
 	s.mu.Unlock()
 

@@ -57,6 +57,7 @@ type Server struct {
 	ttl         uint32
 	negativeTTL uint32
 	truncateUDP bool
+	dropNext    map[string]int // canonical FQDN -> queries still to drop
 	queries     map[queryKey]int
 	total       int
 }
@@ -69,6 +70,7 @@ func New() (*Server, error) {
 		behavior:    make(map[string]Behavior),
 		ttl:         DefaultTTL,
 		negativeTTL: DefaultNegativeTTL,
+		dropNext:    make(map[string]int),
 		queries:     make(map[queryKey]int),
 	}
 	pc, ln, err := listenPair()
@@ -189,6 +191,14 @@ func (s *Server) SetBehavior(name string, b Behavior) {
 		return
 	}
 	s.behavior[canonical(name)] = b
+}
+
+// DropNext makes the server ignore the next n queries for name (any type),
+// as if the packets were lost, and answer normally afterwards.
+func (s *Server) DropNext(name string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropNext[canonical(name)] = n
 }
 
 // AddRR adds one record written in zone-file syntax, for example

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"bytes"
+	"io"
+	"mime"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -38,7 +40,11 @@ func extractFrom(raw []byte) fromOutcome {
 	if len(values) > 1 {
 		return fromOutcome{verdict: PermError, reason: "more than one From header"}
 	}
-	p := mail.AddressParser{}
+	// Display names do not matter here, so an encoded word in any charset
+	// is taken as it is rather than failing the whole From.
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(_ string, input io.Reader) (io.Reader, error) { return input, nil },
+	}}
 	addrs, err := p.ParseList(values[0])
 	if err != nil {
 		return fromOutcome{verdict: PermError, reason: "unparseable From: " + err.Error()}
