@@ -159,6 +159,14 @@ func (run *Run) validate() error {
 	return nil
 }
 
+// timeout is the run's time limit, DefaultTimeout when unset.
+func (run *Run) timeout() time.Duration {
+	if run.Timeout == 0 {
+		return DefaultTimeout
+	}
+	return run.Timeout
+}
+
 // environ is the hook's whole environment (SPEC §7), in a fixed order.
 func (run *Run) environ() []string {
 	home := run.Owner.Home

@@ -58,10 +58,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		res.Err = fmt.Errorf("hook %q not started: %w", run.HookName, err)
 		return res
 	}
-	timeout := run.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := run.timeout()
 	grace := r.grace()
 	stdout, stderr := newTailBuffer(TailBytes), newTailBuffer(TailBytes)
 	cmd := &exec.Cmd{
@@ -151,8 +148,16 @@ func (r *Runner) supervise(ctx context.Context, hook string, pid int, timeout, g
 	defer graceTimer.Stop()
 	select {
 	case <-done:
-		// The leader is gone; anything left in the group ignored SIGTERM
-		// and is not waited for again.
+		// The leader is gone and the pipes are closed. Anything left in
+		// the group ignored SIGTERM: it is not waited for, only killed.
+		// Wait's own pipe deadline (also Grace, but started at the
+		// leader's exit, after SIGTERM) can close done at the same
+		// moment the grace period ends; the expired timer says which.
+		select {
+		case <-graceTimer.C:
+			st.killed = true
+		default:
+		}
 		r.signalGroup(hook, pid, syscall.SIGKILL)
 		return st
 	case <-graceTimer.C:
