@@ -212,7 +212,9 @@ type Hook struct {
 	Event Event
 	// Cmd is the argv; Cmd[0] is absolute and no shell is involved.
 	Cmd []string
-	// TimeoutSecs is the run time limit, 1–600 (default 60).
+	// TimeoutSecs is the run time limit, 1–600. Load fills in the default
+	// (DefaultHookTimeoutSecs) for a hook written without one; code that
+	// builds a Hook must set it too, since 0 is invalid.
 	TimeoutSecs int
 	// FireOnUntrusted lets an on_receive hook fire for untrusted mail.
 	FireOnUntrusted bool

@@ -12,6 +12,8 @@ import (
 // to the same bytes again.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.toml")
+	goldens, _ := filepath.Glob("testdata/*.golden")
+	seeds = append(seeds, goldens...)
 	for _, s := range seeds {
 		data, err := os.ReadFile(s)
 		if err != nil {

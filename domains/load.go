@@ -107,7 +107,7 @@ func checkShape(g map[string]any) (legacy bool, issues []issue) {
 		case string:
 			legacy = true
 			if _, both := g["domains"]; both {
-				k.add(p("domain"), "%s", ErrBothDomainKeys.Error())
+				k.issues = append(k.issues, issue{path: p("domain"), msg: ErrBothDomainKeys.Error(), err: ErrBothDomainKeys})
 			}
 		case map[string]any:
 		default:

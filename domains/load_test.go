@@ -391,6 +391,14 @@ func TestLoadRustKeys(t *testing.T) {
 	})
 }
 
+func TestBothDomainKeysIsSentinel(t *testing.T) {
+	t.Parallel()
+	_, err := parseT("domain = \"a.com\"\ndomains = [\"a.com\"]")
+	if !errors.Is(err, ErrBothDomainKeys) || err.Error() != "config.toml:1:1: domain: "+ErrBothDomainKeys.Error() {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestLoadMultipleErrors(t *testing.T) {
 	t.Parallel()
 	_, err := parseT(base + "trust = \"x\"\ndkim_selector = \"Y\"")

@@ -60,7 +60,9 @@ func (s *Store) Save(c *Config) error {
 // apply fn to that private copy, validate, write durably, unlock. It
 // returns the new Config, ready to Swap into a Registry. An error from fn
 // or from validation leaves the file untouched. If the change leaves the
-// encoded file identical, nothing is written.
+// encoded file identical, nothing is written. A caller that also needs
+// per-mailbox locks takes them first, in sorted FQDN order, and then calls
+// Update (SPEC §9).
 func (s *Store) Update(fn func(*Config) error) (*Config, error) {
 	unlock, err := s.lock()
 	if err != nil {

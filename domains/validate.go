@@ -23,7 +23,12 @@ type ConfigError struct {
 	// Key is the dotted key path, e.g. mailboxes."info@a.com".hooks[0].cmd.
 	Key string
 	Msg string
+	// Err is the sentinel behind the message, if any (ErrBothDomainKeys).
+	Err error
 }
+
+// Unwrap returns Err, for errors.Is.
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Error renders `file:line:col: key: message`, leaving out what is unknown.
 func (e *ConfigError) Error() string {
@@ -55,6 +60,7 @@ func position(file string, line, col int) string {
 type issue struct {
 	path []string
 	msg  string
+	err  error
 }
 
 type checker struct{ issues []issue }
@@ -86,7 +92,7 @@ func joinIssues(issues []issue, file string, where func([]string) (string, int, 
 	}
 	errs := make([]error, 0, len(issues))
 	for _, is := range issues {
-		e := &ConfigError{File: file, Key: renderPath(is.path), Msg: is.msg}
+		e := &ConfigError{File: file, Key: renderPath(is.path), Msg: is.msg, Err: is.err}
 		if where != nil {
 			e.Key, e.Line, e.Column = where(is.path)
 		}
