@@ -407,3 +407,35 @@ func TestLoadMultipleErrors(t *testing.T) {
 		t.Fatalf("want two errors, one per line: %v", err)
 	}
 }
+
+func TestLoadTypeErrorsInWords(t *testing.T) {
+	t.Parallel()
+	runLoadCases(t, []loadCase{
+		{name: "bool for a string", toml: base + "trust = true", err: "a TOML boolean where a string was expected"},
+		{name: "string for a bool", toml: base + "[outbound]\nipv6 = \"yes\"", err: "where true or false was expected"},
+		{name: "string for a list", toml: base + "trusted_senders = \"a@b.c\"", err: "where a list was expected"},
+		{name: "string for a table", toml: base + "smtp = \"x\"", err: "where a table was expected"},
+	})
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	t.Parallel()
+	if _, err := Load("testdata/does-not-exist.toml", LoadOptions{}); err == nil || !strings.Contains(err.Error(), "load config testdata/does-not-exist.toml") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err := Load("testdata/multi.golden", LoadOptions{LookupOwner: func(string) (Owner, error) { return Owner{}, errors.New("nobody home") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLookupOwner(t *testing.T) {
+	t.Parallel()
+	o, err := LookupOwner("root")
+	if err != nil || o.UID != 0 || o.GID != 0 || o.Name != "root" || o.Home == "" {
+		t.Fatalf("root = %+v, %v", o, err)
+	}
+	if _, err := LookupOwner("no-such-user-aimx-test"); err == nil {
+		t.Fatal("unknown user resolved")
+	}
+}
