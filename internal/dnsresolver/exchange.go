@@ -174,7 +174,7 @@ func (b *serverBackend) parse(resp *dns.Msg, name string, qtype uint16) result {
 		case *dns.TXT:
 			// One string per record, its character-strings joined, as
 			// net.LookupTXT does (RFC 7208 3.3, RFC 6376 3.6.2.2).
-			ans.txt = append(ans.txt, strings.Join(rr.Txt, ""))
+			ans.txt = append(ans.txt, unescapeTXT(strings.Join(rr.Txt, "")))
 		case *dns.MX:
 			ans.mx = append(ans.mx, &net.MX{Host: dns.Fqdn(rr.Mx), Pref: rr.Preference})
 		case *dns.A:
@@ -204,3 +204,34 @@ func (b *serverBackend) negTTL(resp *dns.Msg) time.Duration {
 	}
 	return b.negativeTTL
 }
+
+// unescapeTXT undoes the presentation escaping miekg/dns applies to
+// unpacked character-strings (\" \\ and \DDD for bytes outside printable
+// ASCII), giving the raw bytes net.LookupTXT would return.
+func unescapeTXT(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n <= 255 {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i+1])
+		i++
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

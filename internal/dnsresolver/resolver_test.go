@@ -87,6 +87,36 @@ func TestLookupTXTJoinsAndCaches(t *testing.T) {
 	}
 }
 
+func TestLookupTXTRawBytes(t *testing.T) {
+	t.Parallel()
+	r, srv, _ := newTest(t, Config{})
+	want := "v=spf1 exp=\"quoted\" back\\slash Zoë \x01 -all"
+	srv.SetTXT("raw.example.net", want)
+	got, err := r.LookupTXT(context.Background(), "raw.example.net")
+	if err != nil || len(got) != 1 || got[0] != want {
+		t.Fatalf("TXT = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestUnescapeTXT(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		`plain`:     "plain",
+		`a\"b`:      `a"b`,
+		`a\\b`:      `a\b`,
+		`\195\171`:  "\xc3\xab",
+		`\999`:      "999",
+		`trailing\`: `trailing\`,
+		`\12x`:      "12x",
+		`\065\066C`: "ABC",
+	}
+	for in, want := range tests {
+		if got := unescapeTXT(in); got != want {
+			t.Errorf("unescapeTXT(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestMaxTTLCapsPositiveCache(t *testing.T) {
 	t.Parallel()
 	r, srv, clock := newTest(t, Config{MaxTTL: 10 * time.Second})
