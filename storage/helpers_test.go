@@ -121,3 +121,5 @@ func equalSnap(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func readFileBytes(p string) ([]byte, error) { return os.ReadFile(p) }
