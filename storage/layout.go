@@ -73,7 +73,7 @@ func ensureDir(dir string, mode os.FileMode, owner *Owner, syncParent bool) (boo
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, fs.ErrExist) {
-			return false, fmt.Errorf("mkdir %s: %w", dir, err)
+			return false, fmt.Errorf("create directory: %w", err)
 		} else if err == nil {
 			created = true
 		}

@@ -115,11 +115,12 @@ func listEntries(dir string) ([]entry, error) {
 
 // headSize is how much of a .md is read first when only the frontmatter is
 // needed; sent copies carry the whole signed MIME as their body.
-const headSize = 16 << 10
+const headSize = 4 << 10
 
 // readFrontmatter reads and decodes only the frontmatter of a .md file.
 func readFrontmatter(path string) (*Frontmatter, error) {
-	head, err := readHead(path)
+	buf := make([]byte, headSize)
+	head, err := readHead(path, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +132,14 @@ func readFrontmatter(path string) (*Frontmatter, error) {
 }
 
 // readHead returns a prefix of the file that holds the whole frontmatter
-// (the whole file when the frontmatter is longer than headSize or unusual).
-func readHead(path string) ([]byte, error) {
+// (the whole file when the frontmatter is longer than buf or unusual),
+// reading into buf when it fits.
+func readHead(path string, buf []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	buf := make([]byte, headSize)
 	n, err := io.ReadFull(f, buf)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return buf[:n], nil
@@ -146,7 +147,6 @@ func readHead(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	buf = buf[:n]
 	if i := bytes.Index(buf, []byte("\n+++\n")); i > 0 && !hasMultilineString(buf[:i]) {
 		return buf, nil
 	}
@@ -154,7 +154,7 @@ func readHead(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return append(buf, rest...), nil
+	return append(append([]byte(nil), buf...), rest...), nil
 }
 
 func hasMultilineString(b []byte) bool {
@@ -164,8 +164,14 @@ func hasMultilineString(b []byte) bool {
 // readState reports whether a message is marked read, by a line scan of
 // the frontmatter's top-level `read = ...` line (what Rust does too),
 // falling back to a full decode for frontmatter the scan cannot trust.
-func readState(path string) (bool, error) {
-	head, err := readHead(path)
+func (s *Store) readState(path string) (bool, error) {
+	bp, _ := s.heads.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, headSize)
+		bp = &b
+	}
+	defer s.heads.Put(bp)
+	head, err := readHead(path, *bp)
 	if err != nil {
 		return false, err
 	}
@@ -284,7 +290,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 		err := parallel(ctx, len(entries), func(i int) error {
 			p := entries[i].mdPath(dir)
 			if !needFM {
-				read, err := readState(p)
+				read, err := s.readState(p)
 				if err != nil {
 					return skipBroken(err)
 				}
@@ -372,7 +378,7 @@ func (s *Store) Counts(ctx context.Context, ref MailboxRef) (Counts, error) {
 	}
 	unread := make([]bool, len(inbox))
 	err = parallel(ctx, len(inbox), func(i int) error {
-		read, err := readState(inbox[i].mdPath(inboxDir))
+		read, err := s.readState(inbox[i].mdPath(inboxDir))
 		if err != nil {
 			return skipBroken(err)
 		}

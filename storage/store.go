@@ -61,6 +61,10 @@ type Store struct {
 
 	mu    sync.Mutex
 	boxes map[string]*folderState // by folder dir path
+
+	// heads recycles the head buffers of read-state scans (Counts, unread
+	// listing), which touch every message of a mailbox.
+	heads sync.Pool
 }
 
 func newStore(root string, opts Options, readOnly bool) *Store {
