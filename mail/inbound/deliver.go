@@ -1,0 +1,329 @@
+package inbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/mail/auth"
+	"github.com/aimx-dev/aimx/mail/message"
+	"github.com/aimx-dev/aimx/mail/outcome"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// DefaultStoreParallelism bounds how many mailboxes one transaction stores
+// into at once: their fsyncs overlap, and a 100-recipient message does not
+// start 100 goroutines.
+const DefaultStoreParallelism = 8
+
+// Config builds a Deliverer.
+type Config struct {
+	// Registry is the live configuration, read once per transaction when
+	// the Envelope carries no snapshot of its own.
+	Registry *domains.Registry
+	// Store is where messages go (required).
+	Store storage.MessageStore
+	// Resolver answers the DKIM, SPF and DMARC lookups (required).
+	Resolver auth.Resolver
+	// Dedup recognises re-deliveries; nil builds one over Store.
+	Dedup *Dedup
+	// Now is the clock for received_at and the stem (time.Now when nil).
+	Now func() time.Time
+	// LookupOwner resolves a mailbox owner to a uid/gid when the daemon
+	// runs as root (domains.LookupOwner when nil).
+	LookupOwner func(name string) (domains.Owner, error)
+	// HooksDue names the on_receive hooks due for a message stored in mb
+	// with the given trust verdict; their names go to the frontmatter
+	// hooks_due (SPEC §7). Nil records none.
+	HooksDue func(mb domains.Mailbox, trusted string) []string
+	// VerifyIntn is the DMARC pct sampler handed to the verifier (nil:
+	// math/rand/v2). Tests pin it.
+	VerifyIntn func(n int) int
+	// Parallelism bounds the mailboxes stored at once
+	// (DefaultStoreParallelism when zero).
+	Parallelism int
+	// Log receives warnings (an owner that no longer resolves). The one
+	// line per transaction is the SMTP server's.
+	Log zerolog.Logger
+}
+
+// Deliverer is SMTP intake without SMTP: it turns one accepted transaction
+// (envelope and DATA bytes) into stored messages and a typed outcome. The
+// SMTP server calls it; local delivery of outbound mail (SPEC §8) can call
+// it the same way. It is safe for concurrent use.
+type Deliverer struct {
+	cfg   Config
+	dedup *Dedup
+	now   func() time.Time
+	// lookupOwners is true when running as root: only then are files
+	// chowned, so only then are owners resolved.
+	lookupOwners bool
+}
+
+// New builds a Deliverer from cfg.
+func New(cfg Config) (*Deliverer, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("inbound: new deliverer: no store")
+	}
+	if cfg.Resolver == nil {
+		return nil, errors.New("inbound: new deliverer: no resolver")
+	}
+	d := &Deliverer{cfg: cfg, dedup: cfg.Dedup, now: cfg.Now, lookupOwners: os.Geteuid() == 0}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.dedup == nil {
+		d.dedup = NewDedup(cfg.Store, DedupOptions{Now: d.now})
+	}
+	if d.cfg.LookupOwner == nil {
+		d.cfg.LookupOwner = domains.LookupOwner
+	}
+	if d.cfg.Parallelism <= 0 {
+		d.cfg.Parallelism = DefaultStoreParallelism
+	}
+	return d, nil
+}
+
+// Envelope is one SMTP transaction's envelope.
+type Envelope struct {
+	// Config is the configuration snapshot taken when the transaction
+	// started (MAIL); nil means the Registry's current one.
+	Config *domains.Config
+	// RemoteIP is the connecting client.
+	RemoteIP netip.Addr
+	// Helo is the EHLO/HELO argument; ESMTP is true after EHLO.
+	Helo  string
+	ESMTP bool
+	// MailFrom is the reverse-path, "" for the null sender.
+	MailFrom string
+	// Recipients are the RCPT addresses accepted, in order.
+	Recipients []string
+	// TLS is true when the session runs over STARTTLS.
+	TLS bool
+	// ID is the transaction id, written in Received and logged.
+	ID string
+}
+
+// Outcome is what happened to one transaction. Code, Enhanced and Text are
+// the reply the sender gets; the rest is for the log.
+type Outcome struct {
+	Code     int
+	Enhanced [3]int
+	Text     string
+	// MessageID is the Message-Id without <> ("" when absent or when the
+	// message was refused before parsing).
+	MessageID string
+	// Size is the number of DATA bytes received.
+	Size int
+	// Verified is true when verification ran; Auth holds its verdicts.
+	Verified bool
+	Auth     auth.Result
+	// Mailboxes is one entry per distinct resolved mailbox, in the order
+	// of their first recipient.
+	Mailboxes []MailboxOutcome
+}
+
+// MailboxOutcome is what happened in one mailbox.
+type MailboxOutcome struct {
+	// Mailbox is the mailbox's FQDN name (`*@d` for a catchall).
+	Mailbox string
+	// Recipients are the envelope recipients that resolved to it; the
+	// first is its delivered_to.
+	Recipients []string
+	// ID is the stored message's id; "" when Duplicate or Err.
+	ID        string
+	Duplicate bool
+	Trusted   string
+	// Err is why storing failed (the transaction then answers 451).
+	Err error
+}
+
+// Reply renders the outcome's reply line, without CRLF.
+func (o Outcome) Reply() string {
+	return fmt.Sprintf("%d %d.%d.%d %s", o.Code, o.Enhanced[0], o.Enhanced[1], o.Enhanced[2], o.Text)
+}
+
+// target is one distinct mailbox of a transaction.
+type target struct {
+	mb         domains.Mailbox
+	ref        storage.MailboxRef
+	recipients []string
+}
+
+// Deliver checks, verifies and stores one message for every distinct
+// mailbox its recipients resolve to (SPEC §4, §5, §6). A nil error means
+// the sender gets 250: every mailbox has the message, newly stored or
+// recognised as a duplicate. Otherwise the error is an *outcome.Error:
+// 5xx for a message that can never be accepted (bad data, no recipient),
+// 451 4.3.0 when storing failed for some mailbox — the copies that were
+// stored stay, and the sender's retry is deduplicated against them.
+func (d *Deliverer) Deliver(ctx context.Context, env Envelope, raw []byte) (Outcome, error) {
+	out := Outcome{Size: len(raw)}
+	cfg := env.Config
+	if cfg == nil && d.cfg.Registry != nil {
+		cfg = d.cfg.Registry.Current()
+	}
+	if cfg == nil {
+		return d.fail(out, outcome.LocalError(errors.New("no configuration")))
+	}
+	if limit := cfg.SMTP.MaxMessageBytes; limit > 0 && int64(len(raw)) > limit {
+		// RFC 1870 6.1; the server refuses it earlier, this guards other callers.
+		return d.fail(out, outcome.MessageTooBig(fmt.Errorf("%d bytes over the %d limit", len(raw), limit)))
+	}
+	// SPEC §5: bare CR/LF, NUL and smuggling shapes get a 5xx.
+	if err := message.CheckData(raw); err != nil {
+		var de *message.DataError
+		if errors.As(err, &de) {
+			code, enh, text := de.Reply()
+			return d.fail(out, outcome.New(code, enh, outcome.FaultUser, text, err))
+		}
+		return d.fail(out, outcome.LocalError(err))
+	}
+	hostname := cfg.Hostname()
+	// SPEC §5, RFC 8601 5: a sender must not forge our verdicts.
+	clean := message.StripAuthResults(raw, hostname)
+	msg, err := message.Parse(clean)
+	if err != nil {
+		if errors.Is(err, message.ErrNoHeader) {
+			return d.fail(out, outcome.New(550, [3]int{5, 6, 0}, outcome.FaultUser, "message has no header fields", err))
+		}
+		return d.fail(out, outcome.LocalError(fmt.Errorf("parse message: %w", err)))
+	}
+	out.MessageID = msg.MessageID
+
+	targets, rerr := resolveTargets(cfg, env.Recipients)
+	if rerr != nil {
+		return d.fail(out, rerr)
+	}
+	for _, t := range targets {
+		out.Mailboxes = append(out.Mailboxes, MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients})
+	}
+
+	// Verify once per transaction, inside the budget (SPEC §5).
+	res, err := d.verify(ctx, cfg, env, clean)
+	if err != nil {
+		return d.fail(out, outcome.LocalError(err))
+	}
+	out.Verified, out.Auth = true, res
+
+	receivedAt := d.now().UTC().Truncate(time.Second)
+	tx := &delivery{
+		d: d, cfg: cfg, env: env, msg: msg, clean: clean, size: len(raw), res: res, receivedAt: receivedAt,
+		authResults: "Authentication-Results: " + res.AuthenticationResults(hostname),
+	}
+	var g errgroup.Group
+	g.SetLimit(d.cfg.Parallelism)
+	for i := range targets {
+		g.Go(func() error {
+			defer func() {
+				if p := recover(); p != nil {
+					out.Mailboxes[i].Err = fmt.Errorf("panic storing for %s: %v", targets[i].mb.Name, p)
+				}
+			}()
+			out.Mailboxes[i] = tx.store(ctx, targets[i])
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines report through out.Mailboxes, never an error
+
+	var errs []error
+	for _, m := range out.Mailboxes {
+		if m.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.Mailbox, m.Err))
+		}
+	}
+	if len(errs) > 0 {
+		return d.fail(out, outcome.LocalError(errors.Join(errs...)))
+	}
+	out.Code, out.Enhanced = 250, [3]int{2, 0, 0}
+	out.Text = "OK"
+	if env.ID != "" {
+		out.Text += " id=" + env.ID
+	}
+	return out, nil
+}
+
+func (d *Deliverer) fail(out Outcome, e *outcome.Error) (Outcome, error) {
+	out.Code, out.Enhanced, out.Text = e.Code, e.Enhanced, e.Text
+	return out, e
+}
+
+// resolveTargets groups the recipients by the mailbox they resolve to
+// (SPEC §5: one copy per distinct resolved mailbox), keeping the order of
+// each mailbox's first recipient. A recipient that no longer resolves is
+// left out; with none left the message is refused.
+func resolveTargets(cfg *domains.Config, rcpts []string) ([]target, *outcome.Error) {
+	var out []target
+	index := map[string]int{}
+	var lastErr error
+	for _, r := range rcpts {
+		mb, err := cfg.ResolveRecipient(r)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if i, ok := index[mb.Name]; ok {
+			out[i].recipients = append(out[i].recipients, r)
+			continue
+		}
+		_, domain := domains.SplitName(mb.Name)
+		index[mb.Name] = len(out)
+		out = append(out, target{
+			mb:         mb,
+			ref:        storage.MailboxRef{Domain: domain, Local: domains.StorageDir(mb.Name)},
+			recipients: []string{r},
+		})
+	}
+	if len(out) == 0 {
+		if lastErr == nil {
+			lastErr = errors.New("no recipients")
+		}
+		if errors.Is(lastErr, domains.ErrDomainNotConfigured) {
+			return nil, outcome.RelayDenied(lastErr)
+		}
+		return nil, outcome.UserUnknown(lastErr)
+	}
+	return out, nil
+}
+
+// verify runs DKIM, SPF and DMARC inside the live verify_timeout.
+func (d *Deliverer) verify(ctx context.Context, cfg *domains.Config, env Envelope, clean []byte) (auth.Result, error) {
+	v, err := auth.New(auth.Config{
+		Resolver: d.cfg.Resolver,
+		Timeout:  cfg.SMTP.VerifyTimeout.D(),
+		Now:      d.now,
+		Intn:     d.cfg.VerifyIntn,
+	})
+	if err != nil {
+		return auth.Result{}, fmt.Errorf("verify: %w", err)
+	}
+	var ip net.IP
+	if env.RemoteIP.IsValid() {
+		ip = net.IP(env.RemoteIP.Unmap().AsSlice())
+	}
+	return v.Verify(ctx, auth.Input{Raw: clean, RemoteIP: ip, Helo: env.Helo, MailFrom: env.MailFrom}), nil
+}
+
+// owner resolves the uid/gid a mailbox's files get. Only root chowns; an
+// owner that no longer resolves still receives, as the daemon's user,
+// with a warning (SPEC §1).
+func (d *Deliverer) owner(mb domains.Mailbox) *storage.Owner {
+	if !d.lookupOwners || mb.Owner == "" {
+		return nil
+	}
+	o, err := d.cfg.LookupOwner(mb.Owner)
+	if err != nil {
+		d.cfg.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("owner", mb.Owner).
+			Msg("mailbox owner does not resolve; storing as the daemon's user")
+		return nil
+	}
+	return &storage.Owner{UID: o.UID, GID: o.GID}
+}

@@ -1,0 +1,145 @@
+package inbound
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/mail/auth"
+	"github.com/aimx-dev/aimx/mail/message"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// delivery is one transaction's shared state while its copies are stored.
+// It is read-only once built, so the per-mailbox goroutines share it.
+type delivery struct {
+	d           *Deliverer
+	cfg         *domains.Config
+	env         Envelope
+	msg         *message.Message
+	clean       []byte // the bytes received, forged Authentication-Results removed
+	size        int    // the number of bytes received (size_bytes)
+	res         auth.Result
+	receivedAt  time.Time
+	authResults string // our Authentication-Results field
+}
+
+// store puts one copy into one mailbox unless the mailbox already has it.
+func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
+	mo := MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients}
+	window := x.cfg.DedupWindow.D()
+	claim, err := x.d.dedup.Claim(ctx, t.ref, x.msg.DedupKey, window)
+	if err != nil {
+		mo.Err = err
+		return mo
+	}
+	if claim.Duplicate() {
+		// SPEC §5: answered 250, stores nothing, fires nothing.
+		mo.Duplicate = true
+		return mo
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			claim.Release()
+		}
+	}()
+
+	// SPEC §6: trust per mailbox, mailbox → domain → global.
+	eff, _ := x.cfg.EffectiveFor(t.mb.Name)
+	allowlisted := domains.MatchSender(eff.TrustedSenders, x.res.From)
+	mo.Trusted = auth.Trust(string(eff.Trust), allowlisted, x.res)
+
+	owner := x.d.owner(t.mb)
+	if err := x.d.cfg.Store.EnsureMailbox(ctx, t.ref, owner); err != nil {
+		mo.Err = fmt.Errorf("ensure mailbox: %w", err)
+		return mo
+	}
+	deliveredTo := t.recipients[0]
+	received := message.Received{
+		Helo:     x.env.Helo,
+		RemoteIP: x.env.RemoteIP,
+		Hostname: x.cfg.Hostname(),
+		ESMTP:    x.env.ESMTP,
+		TLS:      x.env.TLS,
+		ID:       x.env.ID,
+		For:      deliveredTo,
+		Date:     x.receivedAt,
+	}
+	// SPEC §4: our trace fields, then the exact bytes received.
+	eml := message.PrependHeaders(x.clean, received.String(), x.authResults)
+	req := storage.PutRequest{
+		Mailbox:     t.ref,
+		Folder:      storage.Inbox,
+		Owner:       owner,
+		At:          x.receivedAt,
+		Raw:         eml,
+		Frontmatter: x.frontmatter(t.mb, deliveredTo, mo.Trusted),
+		Body:        x.msg.Body,
+		Attachments: attachments(x.msg),
+	}
+	st, err := x.d.cfg.Store.Put(ctx, req)
+	if err != nil {
+		mo.Err = err
+		return mo
+	}
+	claim.Commit(x.receivedAt)
+	committed = true
+	mo.ID = st.ID
+	return mo
+}
+
+// frontmatter fills every SPEC §4 inbound field; the store adds id and
+// the attachment list.
+func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted string) storage.Frontmatter {
+	m := x.msg
+	date := x.receivedAt
+	if !m.Date.IsZero() {
+		date = m.Date
+	}
+	fm := storage.Frontmatter{
+		MessageID:     m.MessageID,
+		ThreadID:      message.ThreadID(m),
+		From:          m.From,
+		To:            m.To,
+		Cc:            m.Cc,
+		ReplyTo:       m.ReplyTo,
+		DeliveredTo:   deliveredTo,
+		Subject:       m.Subject,
+		Date:          date.UTC().Format(time.RFC3339),
+		ReceivedAt:    x.receivedAt,
+		SizeBytes:     int64(x.size),
+		InReplyTo:     m.InReplyTo,
+		References:    m.References,
+		ListID:        m.ListID,
+		AutoSubmitted: m.AutoSubmitted,
+		DKIM:          x.res.DKIM,
+		SPF:           x.res.SPF,
+		DMARC:         x.res.DMARC,
+		Trusted:       trusted,
+		Mailbox:       mb.Name,
+		Read:          false,
+	}
+	if x.env.RemoteIP.IsValid() {
+		fm.ReceivedFromIP = x.env.RemoteIP.Unmap().String()
+	}
+	if fm.To == nil {
+		fm.To = []string{}
+	}
+	if x.d.cfg.HooksDue != nil {
+		fm.HooksDue = x.d.cfg.HooksDue(mb, trusted)
+	}
+	return fm
+}
+
+func attachments(m *message.Message) []storage.Attachment {
+	if len(m.Attachments) == 0 {
+		return nil
+	}
+	out := make([]storage.Attachment, len(m.Attachments))
+	for i, a := range m.Attachments {
+		out[i] = storage.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data}
+	}
+	return out
+}
