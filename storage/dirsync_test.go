@@ -5,9 +5,22 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
-func runtimeGosched() { runtime.Gosched() }
+// waitQueued waits, by order rather than by time, until n callers are
+// queued behind the running fsync of dir; the deadline is only a loose
+// backstop so a broken DirSyncer fails instead of hanging.
+func waitQueued(t *testing.T, s *DirSyncer, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.waiting(dir) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d callers queued for the next fsync", s.waiting(dir), n)
+		}
+		runtime.Gosched()
+	}
+}
 
 // TestDirSyncerOrdering: callers that arrive while an fsync runs are not
 // covered by it; they share the next one, and each gets its batch's error.
@@ -38,9 +51,7 @@ func TestDirSyncerOrdering(t *testing.T) {
 	for range late {
 		go func() { lateErrs <- s.Sync("d") }()
 	}
-	for s.waiting("d") < late {
-		runtime.Gosched()
-	}
+	waitQueued(t, s, "d", late)
 	close(release)
 	if err := <-first; err != nil {
 		t.Errorf("first: %v", err)

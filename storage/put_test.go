@@ -217,9 +217,7 @@ func TestGroupCommit(t *testing.T) {
 		}()
 	}
 	// Wait (by order, not time) until one fsync runs and the rest queue.
-	for syncer.waiting(mbox) < n-1 {
-		runtimeGosched()
-	}
+	waitQueued(t, syncer, mbox, n-1)
 	close(release)
 	wg.Wait()
 	close(errs)
