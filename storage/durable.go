@@ -104,6 +104,7 @@ type FaultError struct {
 	Err  error
 }
 
+// Error names the path and step the simulated crash hit.
 func (e *FaultError) Error() string {
 	return fmt.Sprintf("durable write %s: %s: %v", e.Path, e.Step, e.Err)
 }

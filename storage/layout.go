@@ -25,6 +25,7 @@ type LegacyLayoutError struct {
 	Path string // the legacy dir found
 }
 
+// Error says what was found and what to do.
 func (e *LegacyLayoutError) Error() string {
 	return fmt.Sprintf("data dir has a legacy single-domain layout (%s exists and there is no .layout-version): migrate it before use (SPEC §13)", e.Path)
 }

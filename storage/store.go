@@ -213,10 +213,8 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 		if err != nil {
 			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
 		}
-		if n >= 0 {
-			if err := SyncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
-			}
+		if err := SyncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
 		}
 	}
 	return removed, nil
