@@ -89,7 +89,9 @@ type Run struct {
 	// Env holds the message's AIMX_* values.
 	Env Vars
 	// Stdin is the message's .md; nil gives the hook /dev/null. An *os.File
-	// is handed to the hook as is, anything else is copied through a pipe.
+	// is handed to the hook as is, anything else is copied through a pipe
+	// and must not block forever (a file or bytes, not a network stream):
+	// Execute returns only once that copy has ended.
 	Stdin io.Reader
 }
 

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // logRun writes the one structured line per run (SPEC §7, DESIGN "Logs").
@@ -34,7 +35,7 @@ func (r *Runner) logRun(run *Run, res *Result) {
 		ev = ev.Bool("killed", true)
 	}
 	if res.Signal != 0 {
-		ev = ev.Str("signal", res.Signal.String())
+		ev = ev.Str("signal", unix.SignalName(res.Signal))
 	}
 	if res.IOErr != nil {
 		ev = ev.AnErr("io_error", res.IOErr)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Runner executes hook runs (SPEC §7). It holds no per-run state, so one
@@ -100,7 +101,14 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 	done := make(chan struct{})
 	stopped := make(chan stopState, 1)
 	go func() {
-		stopped <- r.supervise(ctx, run.HookName, cmd.Process.Pid, timeout, grace, done)
+		st := stopState{}
+		defer func() {
+			if p := recover(); p != nil {
+				r.Log.Error().Str("hook", run.HookName).Interface("panic", p).Msg("hook supervisor panicked")
+			}
+			stopped <- st
+		}()
+		st = r.supervise(ctx, run.HookName, cmd.Process.Pid, timeout, grace, done)
 	}()
 	waitErr := cmd.Wait()
 	close(done)
@@ -143,21 +151,21 @@ func (r *Runner) supervise(ctx context.Context, hook string, pid int, timeout, g
 	case <-ctx.Done():
 		st.canceled = true
 	}
-	r.signalGroup(hook, pid, syscall.SIGTERM)
+	// The grace period starts before SIGTERM goes out, so it always ends
+	// before Wait's pipe deadline, which starts when Wait sees the leader
+	// die of that signal.
+	graceEnd := time.Now().Add(grace)
 	graceTimer := time.NewTimer(grace)
 	defer graceTimer.Stop()
+	r.signalGroup(hook, pid, syscall.SIGTERM)
 	select {
 	case <-done:
 		// The leader is gone and the pipes are closed. Anything left in
 		// the group ignored SIGTERM: it is not waited for, only killed.
-		// Wait's own pipe deadline (also Grace, but started at the
-		// leader's exit, after SIGTERM) can close done at the same
-		// moment the grace period ends; the expired timer says which.
-		select {
-		case <-graceTimer.C:
-			st.killed = true
-		default:
-		}
+		// When a leftover held the pipes, Wait's deadline closed done
+		// just after the grace period ended, racing the case below; the
+		// clock says the grace period was used up.
+		st.killed = !time.Now().Before(graceEnd)
 		r.signalGroup(hook, pid, syscall.SIGKILL)
 		return st
 	case <-graceTimer.C:
@@ -175,7 +183,7 @@ func (r *Runner) signalGroup(hook string, pgid int, sig syscall.Signal) {
 	err := syscall.Kill(-pgid, sig)
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
 		r.Log.Error().Err(err).Str("hook", hook).Int("pgid", pgid).
-			Str("signal", sig.String()).Msg("signal hook process group")
+			Str("signal", unix.SignalName(sig)).Msg("signal hook process group")
 	}
 }
 
