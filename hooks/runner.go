@@ -42,7 +42,7 @@ func NewRunner(log zerolog.Logger) *Runner {
 // returns before the hook's process is reaped. Cancelling ctx (daemon
 // shutdown) stops the run like a timeout does: SIGTERM to the process group,
 // SIGKILL after the grace period. Every call, started or not, writes exactly
-// one log line.
+// one "hook run" log line.
 func (r *Runner) Execute(ctx context.Context, run Run) Result {
 	res := r.execute(ctx, &run)
 	r.logRun(&run, &res)
@@ -118,17 +118,29 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 	res.TimedOut, res.Canceled, res.Killed = st.timedOut, st.canceled, st.killed
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 	res.StdoutBytes, res.StderrBytes = stdout.Total(), stderr.Total()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	switch ws, ok := processStatus(cmd); {
+	case !ok:
+		// Not reaped by us (waitErr says why): no status to report.
+	case ws.Signaled():
 		res.Signal = ws.Signal()
 		res.ExitCode = 128 + int(ws.Signal())
-	} else {
-		res.ExitCode = cmd.ProcessState.ExitCode()
+	default:
+		res.ExitCode = ws.ExitStatus()
 	}
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) {
 		res.IOErr = fmt.Errorf("hook %q i/o: %w", run.HookName, waitErr)
 	}
 	return res
+}
+
+// processStatus is the wait status of a command Wait has returned for.
+func processStatus(cmd *exec.Cmd) (syscall.WaitStatus, bool) {
+	if cmd.ProcessState == nil {
+		return 0, false
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ws, ok
 }
 
 // stopState is how the supervisor ended a run.
