@@ -29,9 +29,9 @@ func TestFixturesOverSMTP(t *testing.T) {
 	rc.greet()
 	for _, tc := range []struct {
 		file, rcpt, mailbox string
-		subject, date, body  string
-		dkim                 string
-		attachments          []string
+		subject, date, body string
+		dkim                string
+		attachments         []string
 	}{
 		{"plain.eml", "catchall@agent.example.com", "*@agent.example.com", "Plain text test", "2025-01-01T12:00:00Z", "This is a plain text email for testing.", "none", nil},
 		{"html_only.eml", "catchall@agent.example.com", "*@agent.example.com", "HTML only test", "2025-01-01T13:00:00Z", "# Hello from HTML", "none", nil},
