@@ -104,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.dkimKeygenCommand(),
 		a.mailboxesCommand(),
+		a.serveCommand(),
 	)
 	return root
 }

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aimx-dev/aimx/daemon"
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// Dev-mode listener defaults (SPEC §12).
+const (
+	devSMTPListen    = "127.0.0.1:2525"
+	devMCPHTTPListen = "127.0.0.1:3025"
+)
+
+// serveFlags are the flags of `aimx serve`; the dev ones apply to this run
+// only and are never written to config.toml.
+type serveFlags struct {
+	dev     bool
+	dir     string
+	domains []string
+	smtp    string
+	mcpHTTP string
+	relay   string
+	dns     string
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the aimx daemon (SMTP intake and storage)",
+		Long: "Run the aimx daemon in the foreground. SIGTERM or SIGINT stops it gracefully; SIGHUP reloads config.toml.\n\n" +
+			"With --dev it runs as the current user with no root and no port 25, from a self-contained\n" +
+			"directory (--dir, default ./.aimx-dev) that is seeded on first use.",
+		Args: exactArgs(0),
+		RunE: func(*cobra.Command, []string) error { return a.serve(f) },
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.dev, "dev", false, "dev mode: no root, no port 25, everything under --dir")
+	fl.StringVar(&f.dir, "dir", ".aimx-dev", "dev mode: the directory holding config, keys, data and sockets")
+	fl.StringArrayVar(&f.domains, "domain", nil, "dev mode: domain to seed a new --dir with (repeatable; default agent.localhost)")
+	fl.StringVar(&f.smtp, "smtp", "", "SMTP listen address for this run (dev default "+devSMTPListen+"; port 0 picks one)")
+	fl.StringVar(&f.mcpHTTP, "mcp-http", "", "MCP HTTP listen address for this run (dev default "+devMCPHTTPListen+"; served once MCP lands)")
+	fl.StringVar(&f.relay, "relay", "", "dev mode: [outbound] relay for this run (used once outbound lands)")
+	fl.StringVar(&f.dns, "dns", "", "dev mode: send every DNS lookup to this host:port for this run")
+	return cmd
+}
+
+func (a *app) serve(f serveFlags) error {
+	if !f.dev {
+		devOnly := []struct {
+			name string
+			set  bool
+		}{{"--dir", f.dir != ".aimx-dev"}, {"--domain", len(f.domains) > 0}, {"--relay", f.relay != ""},
+			{"--dns", f.dns != ""}, {"--mcp-http", f.mcpHTTP != ""}}
+		for _, o := range devOnly {
+			if o.set {
+				return usageError{fmt.Errorf("%s needs --dev (outside dev mode, set it in config.toml)", o.name)}
+			}
+		}
+	}
+	var dev *daemon.DevDir
+	if f.dev {
+		u, err := user.Current()
+		if err != nil {
+			return fmt.Errorf("dev mode: who am I: %w", err)
+		}
+		if dev, err = daemon.SeedDevDir(f.dir, f.domains, u.Username); err != nil {
+			return err
+		}
+		// Other commands reach a dev daemon with --config-dir DIR.
+		a.v.Set("config_dir", dev.Dir)
+	}
+	// load re-reads config.toml and applies this run's overrides; SIGHUP
+	// uses it too, so a reload keeps them.
+	load := func() (*domains.Config, domains.Paths, error) {
+		cfg, paths, err := a.loadConfig()
+		if err != nil {
+			return nil, paths, err
+		}
+		if f.dev {
+			cfg = cfg.Clone()
+			if f.relay != "" {
+				cfg.Outbound.Relay = f.relay
+			}
+			if f.dns != "" {
+				cfg.DNS.Servers = []string{f.dns}
+			}
+			cfg.SMTP.Listen = orDefault(f.smtp, devSMTPListen)
+		} else if f.smtp != "" {
+			cfg = cfg.Clone()
+			cfg.SMTP.Listen = f.smtp
+		}
+		return cfg, paths, nil
+	}
+	cfg, paths, err := load()
+	if err != nil {
+		return err
+	}
+	store, err := storage.Open(paths.DataDir, storage.Options{})
+	if err != nil {
+		if errors.Is(err, storage.ErrLegacyLayout) {
+			return fmt.Errorf("%w: this data dir was written by a single-domain aimx; the upgrade path is not available yet, so aimx will not start on it", err)
+		}
+		return fmt.Errorf("open data dir: %w", err)
+	}
+	registry := domains.NewRegistry(cfg)
+	d := daemon.New(daemon.Options{
+		Log: a.log, RuntimeDir: paths.RuntimeDir, Registry: registry,
+		LoadConfig: func() (*domains.Config, error) { c, _, err := load(); return c, err },
+	})
+	smtpSvc, err := newSMTPService(a, cfg, registry, store)
+	if err != nil {
+		return err
+	}
+	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return d.Run(a.ctx, hup, func(bound map[string]string) { a.printReady(dev, cfg, paths, bound) })
+}
+
+// printReady tells the person at the terminal what is listening and, in dev
+// mode, how to send a first message.
+func (a *app) printReady(dev *daemon.DevDir, cfg *domains.Config, paths domains.Paths, bound map[string]string) {
+	names := make([]string, 0, len(bound))
+	for n := range bound {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "aimx is running (domains: %s)\n", strings.Join(cfg.Domains, ", "))
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-5s %s\n", n, bound[n])
+	}
+	fmt.Fprintf(&b, "  data  %s\n  run   %s (listen.json)\n", paths.DataDir, paths.RuntimeDir)
+	if dev != nil {
+		if len(dev.Seeded) > 0 {
+			fmt.Fprintf(&b, "Seeded %s: %s\n", dev.Dir, strings.Join(dev.Seeded, ", "))
+		}
+		rcpt := "hello@" + cfg.DefaultDomain()
+		fmt.Fprintf(&b, "\nSend it a first message:\n\n"+
+			"  printf 'From: you@example.com\\r\\nTo: %s\\r\\nSubject: Hello aimx\\r\\n\\r\\nIt works.\\r\\n' | \\\n"+
+			"    curl -sS smtp://%s --mail-from you@example.com --mail-rcpt %s --upload-file -\n\n"+
+			"and find it under %s\n"+
+			"Other commands reach this daemon with --config-dir %s\n",
+			rcpt, bound["smtp"], rcpt, filepath.Join(paths.DataDir, cfg.DefaultDomain(), "inbox", "hello"), dev.Dir)
+	}
+	fmt.Fprint(a.stdout, b.String())
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

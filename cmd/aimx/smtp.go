@@ -1,0 +1,38 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/dnsresolver"
+	"github.com/aimx-dev/aimx/mail/inbound"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// newSMTPService builds SMTP intake from the config at startup: the caching
+// resolver, the deliverer over the store, and the go-smtp server with
+// STARTTLS when [smtp] tls_cert/tls_key are set. Listener settings (TLS,
+// limits, DNS servers) apply at start; a reload changes routing, trust and
+// mailboxes at once.
+func newSMTPService(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore) (*inbound.Server, error) {
+	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
+	if err != nil {
+		return nil, fmt.Errorf("DNS resolver: %w", err)
+	}
+	deliverer, err := inbound.New(inbound.Config{Registry: registry, Store: store, Resolver: resolver, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP intake: %w", err)
+	}
+	var tlsConfig *tls.Config
+	if cfg.SMTP.TLSCert != "" || cfg.SMTP.TLSKey != "" {
+		if tlsConfig, err = inbound.LoadTLSConfig(cfg.SMTP.TLSCert, cfg.SMTP.TLSKey); err != nil {
+			return nil, fmt.Errorf("[smtp] tls_cert/tls_key: %w", err)
+		}
+	}
+	srv, err := inbound.NewServer(inbound.ServerConfig{Registry: registry, Deliverer: deliverer, TLSConfig: tlsConfig, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP server: %w", err)
+	}
+	return srv, nil
+}

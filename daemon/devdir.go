@@ -1,0 +1,147 @@
+package daemon
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// DefaultDevDomain is the domain a new dev dir is seeded with (SPEC §12); a
+// .localhost name never leaves the machine.
+const DefaultDevDomain = "agent.localhost"
+
+// DevDir is a dev-mode directory (SPEC §12): config, keys, TLS pair, data
+// and runtime dirs, all owned by the user running `aimx serve --dev`.
+type DevDir struct {
+	Dir string
+	// Seeded lists what this call created, for the startup message.
+	Seeded []string
+}
+
+// ConfigFile is the dev dir's config.toml.
+func (d *DevDir) ConfigFile() string { return filepath.Join(d.Dir, "config.toml") }
+
+// TLSPaths are the dev dir's self-signed certificate and key.
+func (d *DevDir) TLSPaths() (cert, key string) {
+	return filepath.Join(d.Dir, "tls", "cert.pem"), filepath.Join(d.Dir, "tls", "key.pem")
+}
+
+// SeedDevDir prepares a dev dir. A new dir gets a config.toml naming the
+// given domains (or agent.localhost), mailbox hello@ and the catchall of the
+// first domain owned by owner, absolute data and runtime dirs and the TLS
+// pair. An existing dir keeps its config untouched but gains whatever seed
+// it lacks: the TLS pair and a DKIM key for each configured domain.
+func SeedDevDir(dir string, doms []string, owner string) (*DevDir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dev dir %s: %w", dir, err)
+	}
+	d := &DevDir{Dir: abs}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("create dev dir: %w", err)
+	}
+	for _, sub := range []string{"data", "run", "tls"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("create dev dir: %w", err)
+		}
+	}
+	certPath, keyPath := d.TLSPaths()
+	if _, err := os.Stat(d.ConfigFile()); errors.Is(err, os.ErrNotExist) {
+		if len(doms) == 0 {
+			doms = []string{DefaultDevDomain}
+		}
+		cfg := domains.Default(doms...)
+		first := cfg.DefaultDomain()
+		cfg.DataDir = filepath.Join(abs, "data")
+		cfg.RuntimeDir = filepath.Join(abs, "run")
+		cfg.SMTP.TLSCert, cfg.SMTP.TLSKey = certPath, keyPath
+		for _, name := range []string{"hello@" + first, "*@" + first} {
+			cfg.Mailboxes[name] = domains.Mailbox{Name: name, Owner: owner}
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("seed dev config: %w", err)
+		}
+		if err := (&domains.Store{Path: d.ConfigFile()}).Save(cfg); err != nil {
+			return nil, fmt.Errorf("seed dev config: %w", err)
+		}
+		d.Seeded = append(d.Seeded, "config.toml")
+	} else if err != nil {
+		return nil, fmt.Errorf("dev config: %w", err)
+	}
+	cfg, err := domains.Load(d.ConfigFile(), domains.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+		if err := writeSelfSigned(certPath, keyPath, cfg.Hostname()); err != nil {
+			return nil, err
+		}
+		d.Seeded = append(d.Seeded, "tls/cert.pem")
+	}
+	keys := dkimkey.NewStore(abs)
+	for _, dom := range cfg.Domains {
+		if _, err := keys.Load(dom, dkimkey.RSA); errors.Is(err, dkimkey.ErrNoKey) {
+			if _, err := keys.Generate(dom, dkimkey.RSA, false); err != nil {
+				return nil, err
+			}
+			d.Seeded = append(d.Seeded, "dkim/"+dom)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// writeSelfSigned makes the dev dir's STARTTLS certificate: ECDSA P-256,
+// valid for the SMTP hostname, localhost and the loopback addresses.
+func writeSelfSigned(certPath, keyPath, hostname string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate TLS key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
+	if err != nil {
+		return fmt.Errorf("TLS serial: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: hostname, Organization: []string{"aimx dev mode"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(5, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{hostname, "localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return fmt.Errorf("self-sign TLS certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encode TLS key: %w", err)
+	}
+	var w storage.Writer
+	if err := w.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), storage.WriteOptions{Mode: 0o600}); err != nil {
+		return fmt.Errorf("write TLS key: %w", err)
+	}
+	if err := w.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), storage.WriteOptions{Mode: 0o644}); err != nil {
+		return fmt.Errorf("write TLS certificate: %w", err)
+	}
+	return nil
+}
