@@ -1,0 +1,5 @@
+//go:build crash
+
+package e2e
+
+const crashScale = 25
