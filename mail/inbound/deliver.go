@@ -44,6 +44,13 @@ type Config struct {
 	// with the given trust verdict; their names go to the frontmatter
 	// hooks_due (SPEC §7). Nil records none.
 	HooksDue func(mb domains.Mailbox, trusted string) []string
+	// OnStored is told about every message newly stored (never about a
+	// re-delivery absorbed by dedup), after its .md is durable and before
+	// the sender gets 250. It runs inside the SMTP transaction, so it must
+	// not block: the hook scheduler enqueues without waiting, and a dropped
+	// enqueue is recovered from hooks_due in the stored .md (SPEC §7).
+	// Nil tells nobody.
+	OnStored func(StoredMessage)
 	// VerifyIntn is the DMARC pct sampler handed to the verifier (nil:
 	// math/rand/v2). Tests pin it.
 	VerifyIntn func(n int) int
@@ -53,6 +60,22 @@ type Config struct {
 	// Log receives warnings (an owner that no longer resolves). The one
 	// line per transaction is the SMTP server's.
 	Log zerolog.Logger
+}
+
+// StoredMessage describes one message newly stored in one mailbox, for
+// Config.OnStored.
+type StoredMessage struct {
+	// Mailbox is the mailbox as the transaction's config snapshot has it.
+	Mailbox domains.Mailbox
+	// Ref is where its storage lives; ID is the stored message's id (stem).
+	Ref storage.MailboxRef
+	ID  string
+	// ReceivedAt is the receipt time that named the stem.
+	ReceivedAt time.Time
+	// Trusted is the trust verdict stored in the frontmatter.
+	Trusted string
+	// HooksDue are the on_receive hooks recorded in its frontmatter.
+	HooksDue []string
 }
 
 // Deliverer is SMTP intake without SMTP: it turns one accepted transaction

@@ -398,3 +398,36 @@ func TestHooksDueRecorded(t *testing.T) {
 		t.Errorf("hooks_due %v", got)
 	}
 }
+
+// TestOnStoredOncePerStoredCopy: the hook scheduler hears about a newly
+// stored message once, with its hooks_due, and never about a re-delivery
+// absorbed by dedup (SPEC §5, §7).
+func TestOnStoredOncePerStoredCopy(t *testing.T) {
+	t.Parallel()
+	e := newDeliverEnv(t, envOpts{})
+	e.del.cfg.HooksDue = func(domains.Mailbox, string) []string { return []string{"h1"} }
+	var mu sync.Mutex
+	var got []StoredMessage
+	e.del.cfg.OnStored = func(m StoredMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m)
+	}
+	msg := simpleMessage("once@example.org", "once", "x\r\n")
+	for range 2 {
+		if _, err := e.del.Deliver(context.Background(), Envelope{Recipients: []string{"support@agent.example.com"}}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("OnStored called %d times, want 1 (the re-delivery must not be reported)", len(got))
+	}
+	stored := e.only("support@agent.example.com")
+	m := got[0]
+	if m.ID != stored.ID || m.Mailbox.Name != "support@agent.example.com" || fmt.Sprint(m.HooksDue) != "[h1]" ||
+		m.Ref.Local != "support" || m.ReceivedAt.IsZero() || m.Trusted != "none" {
+		t.Errorf("OnStored got %+v, stored id %s", m, stored.ID)
+	}
+}

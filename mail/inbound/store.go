@@ -87,6 +87,12 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	claim.Commit(x.receivedAt)
 	committed = true
 	mo.ID = st.ID
+	if x.d.cfg.OnStored != nil {
+		x.d.cfg.OnStored(StoredMessage{
+			Mailbox: t.mb, Ref: t.ref, ID: st.ID, ReceivedAt: x.receivedAt,
+			Trusted: mo.Trusted, HooksDue: st.Frontmatter.HooksDue,
+		})
+	}
 	return mo
 }
 
