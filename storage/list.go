@@ -117,20 +117,6 @@ func listEntries(dir string) ([]entry, error) {
 // needed; sent copies carry the whole signed MIME as their body.
 const headSize = 4 << 10
 
-// readFrontmatter reads and decodes only the frontmatter of a .md file.
-func readFrontmatter(path string) (*Frontmatter, error) {
-	buf := make([]byte, headSize)
-	head, err := readHead(path, buf)
-	if err != nil {
-		return nil, err
-	}
-	fm, _, err := DecodeMD(head)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return fm, nil
-}
-
 // readHead returns a prefix of the file that holds the whole frontmatter
 // (the whole file when the frontmatter is longer than buf or unusual),
 // reading into buf when it fits.
@@ -159,65 +145,6 @@ func readHead(path string, buf []byte) ([]byte, error) {
 
 func hasMultilineString(b []byte) bool {
 	return bytes.Contains(b, []byte(`"""`)) || bytes.Contains(b, []byte(`'''`))
-}
-
-// readState reports whether a message is marked read, by a line scan of
-// the frontmatter's top-level `read = ...` line (what Rust does too),
-// falling back to a full decode for frontmatter the scan cannot trust.
-func (s *Store) readState(path string) (bool, error) {
-	bp, _ := s.heads.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, headSize)
-		bp = &b
-	}
-	defer s.heads.Put(bp)
-	head, err := readHead(path, *bp)
-	if err != nil {
-		return false, err
-	}
-	if read, ok := scanRead(head); ok {
-		return read, nil
-	}
-	fm, _, err := DecodeMD(head)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
-	}
-	return fm.Read, nil
-}
-
-// scanRead finds the top-level read line between the +++ lines. ok is
-// false when the file is not plainly shaped (multi-line strings, no
-// closing line), so the caller decodes it properly.
-func scanRead(data []byte) (read, ok bool) {
-	if !bytes.HasPrefix(data, []byte("+++\n")) {
-		return false, false
-	}
-	end := bytes.Index(data, []byte("\n+++\n"))
-	if end < 0 {
-		return false, false
-	}
-	fm := data[4 : end+1]
-	if hasMultilineString(fm) {
-		return false, false
-	}
-	for len(fm) > 0 {
-		i := bytes.IndexByte(fm, '\n')
-		line := fm[:i]
-		fm = fm[i+1:]
-		if len(line) > 0 && line[0] == '[' {
-			break // tables follow; read is a top-level key
-		}
-		if v, isRead := readLineValue(line); isRead {
-			switch v {
-			case "true":
-				return true, true
-			case "false":
-				return false, true
-			}
-			return false, false
-		}
-	}
-	return false, true // no read line: not read (sent copies)
 }
 
 // readLineValue returns the value of a `read = v` line.
@@ -261,7 +188,9 @@ func parallel(ctx context.Context, n int, fn func(i int) error) error {
 }
 
 // List returns one page of a folder, newest first, with the total number of
-// messages matching the filters. A mailbox with no storage lists as empty.
+// messages matching the filters. Filtering and counting use the folder's
+// index (index.go); only the page's own files are read. A mailbox with no
+// storage lists as empty.
 func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 	if q.Folder == "" {
 		q.Folder = Inbox
@@ -275,57 +204,32 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
 	}
-	dir := s.folderDir(q.Mailbox, q.Folder)
-	entries, err := listEntries(dir)
+	res, err := s.listOnce(ctx, q)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A message vanished behind the Store's back: rebuild the index
+		// from the files and try once more.
+		s.dropIndex(s.folderDir(q.Mailbox, q.Folder))
+		res, err = s.listOnce(ctx, q)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s/%s: %w", q.Mailbox, q.Folder, err)
+	}
+	return res, nil
+}
+
+func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) {
+	idx, err := s.index(ctx, q.Mailbox, q.Folder)
 	if err != nil {
 		return nil, err
 	}
-	if !q.Since.IsZero() {
-		entries = sinceFilter(entries, q.Since)
-	}
-	needFM := q.From != "" || q.Subject != ""
-	if q.Unread || needFM {
-		match := make([]bool, len(entries))
-		from, subject := strings.ToLower(q.From), strings.ToLower(q.Subject)
-		err := parallel(ctx, len(entries), func(i int) error {
-			p := entries[i].mdPath(dir)
-			if !needFM {
-				read, err := s.readState(p)
-				if err != nil {
-					return skipBroken(err)
-				}
-				match[i] = !read
-				return nil
-			}
-			fm, err := readFrontmatter(p)
-			if err != nil {
-				return skipBroken(err)
-			}
-			match[i] = (!q.Unread || !fm.Read) &&
-				strings.Contains(strings.ToLower(fm.From), from) &&
-				strings.Contains(strings.ToLower(fm.Subject), subject)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list %s/%s: %w", q.Mailbox, q.Folder, err)
-		}
-		n := 0
-		for i, e := range entries {
-			if match[i] {
-				entries[n] = e
-				n++
-			}
-		}
-		entries = entries[:n]
-	}
-	res := &ListResult{Total: len(entries)}
-	if q.Offset >= len(entries) {
+	page, total := idx.query(q)
+	res := &ListResult{Total: total}
+	if len(page) == 0 {
 		return res, nil
 	}
-	page := entries[q.Offset:min(len(entries), q.Offset+q.Limit)]
 	res.Messages = make([]Summary, len(page))
 	err = parallel(ctx, len(page), func(i int) error {
-		fm, err := readFrontmatter(page[i].mdPath(dir))
+		fm, err := s.readHeadFrontmatter(page[i].mdPath(idx.dir))
 		if err != nil {
 			return err
 		}
@@ -333,66 +237,27 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s/%s: %w", q.Mailbox, q.Folder, err)
+		return nil, err
 	}
 	return res, nil
 }
 
-// skipBroken lets a filter pass over a message removed meanwhile; other
-// errors stop the listing.
-func skipBroken(err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-// sinceFilter keeps messages whose stem time is at or after since.
-// Entries are newest first, so it stops at the first older one; a stem
-// without a time is kept.
-func sinceFilter(entries []entry, since time.Time) []entry {
-	out := entries[:0]
-	for _, e := range entries {
-		t, ok := stemTime(e.stem)
-		if ok && t.Before(since.Truncate(time.Second)) {
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-// Counts returns the inbox total, the unread count and the sent total.
+// Counts returns the inbox total, the unread count and the sent total, from
+// the folders' indexes.
 func (s *Store) Counts(ctx context.Context, ref MailboxRef) (Counts, error) {
 	if err := ref.Validate(); err != nil {
 		return Counts{}, err
 	}
-	inboxDir := s.folderDir(ref, Inbox)
-	inbox, err := listEntries(inboxDir)
-	if err != nil {
-		return Counts{}, err
-	}
-	sent, err := listEntries(s.folderDir(ref, Sent))
-	if err != nil {
-		return Counts{}, err
-	}
-	unread := make([]bool, len(inbox))
-	err = parallel(ctx, len(inbox), func(i int) error {
-		read, err := s.readState(inbox[i].mdPath(inboxDir))
-		if err != nil {
-			return skipBroken(err)
-		}
-		unread[i] = !read
-		return nil
-	})
+	inbox, err := s.index(ctx, ref, Inbox)
 	if err != nil {
 		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
 	}
-	c := Counts{Total: len(inbox), Sent: len(sent)}
-	for _, u := range unread {
-		if u {
-			c.Unread++
-		}
+	sent, err := s.index(ctx, ref, Sent)
+	if err != nil {
+		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
 	}
+	var c Counts
+	c.Total, c.Unread = inbox.counts()
+	c.Sent, _ = sent.counts()
 	return c, nil
 }

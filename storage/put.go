@@ -97,6 +97,7 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store message in %s/%s: %w", req.Mailbox, req.Folder, err)
 		}
+		s.indexUpsert(req.Mailbox, req.Folder, newIndexEntry(st.ID, st.BundleDir != "", &st.Frontmatter))
 		return st, nil
 	}
 	return nil, fmt.Errorf("store message in %s/%s: no free name for %s", req.Mailbox, req.Folder, base)

@@ -96,6 +96,19 @@ func (s *Store) SetRead(ctx context.Context, ref MailboxRef, folder Folder, id s
 	if err != nil {
 		return nil, err
 	}
+	lock := &s.readLocks[readLockSlot(s.folderDir(ref, folder), id)]
+	lock.Lock()
+	defer lock.Unlock()
+	fm, err := s.setRead(m, read)
+	if err != nil {
+		return nil, err
+	}
+	s.indexUpsert(ref, folder, newIndexEntry(id, m.BundleDir != "", fm))
+	return fm, nil
+}
+
+// setRead rewrites the read state of the located message.
+func (s *Store) setRead(m *Message, read bool) (*Frontmatter, error) {
 	fi, err := os.Lstat(m.MDPath)
 	if err != nil {
 		return nil, fmt.Errorf("set read state: %w", err)

@@ -59,11 +59,16 @@ type Store struct {
 	syncer   *DirSyncer
 	chown    bool // running as root: files and mailbox dirs get their owner
 
-	mu    sync.Mutex
-	boxes map[string]*folderState // by folder dir path
+	mu      sync.Mutex
+	boxes   map[string]*folderState // by folder dir path
+	indexes map[string]*folderIndex // by folder dir path (index.go)
 
-	// heads recycles the head buffers of read-state scans (Counts, unread
-	// listing), which touch every message of a mailbox.
+	// readLocks serialize read-state changes per message (striped by id),
+	// so the index sees them in the order the files were written.
+	readLocks [64]sync.Mutex
+
+	// heads recycles the head buffers of frontmatter reads (index builds
+	// touch every message of a folder).
 	heads sync.Pool
 }
 
@@ -76,6 +81,7 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 		syncer:   opts.DirSyncer,
 		chown:    os.Geteuid() == 0,
 		boxes:    map[string]*folderState{},
+		indexes:  map[string]*folderIndex{},
 	}
 	if s.w == nil {
 		s.w = &Writer{}
@@ -207,6 +213,7 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 		dir := s.folderDir(ref, f)
 		s.mu.Lock()
 		delete(s.boxes, dir)
+		delete(s.indexes, dir)
 		s.mu.Unlock()
 		n, err := removeTree(dir)
 		removed += n
