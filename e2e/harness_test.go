@@ -39,7 +39,8 @@ func aimxBinary(t testing.TB) string {
 			return
 		}
 		binary.path = filepath.Join(dir, "aimx")
-		args := []string{"build", "-o", binary.path}
+		// No VCS stamping: the checkout may belong to another user (tests as nobody).
+		args := []string{"build", "-buildvcs=false", "-o", binary.path}
 		if raceEnabled {
 			args = append(args, "-race")
 		}
