@@ -30,8 +30,9 @@ type Runner struct {
 }
 
 // DefaultLogTailBytes is how much of each output tail the log line carries:
-// enough to see the error a hook printed, short enough for a log line.
-const DefaultLogTailBytes = 2 << 10
+// the whole 64 KiB tail the runner keeps (SPEC §7: "the last 64 KiB of
+// stdout/stderr go to one log line").
+const DefaultLogTailBytes = TailBytes
 
 // NewRunner returns a Runner that logs to log and uses the SPEC defaults.
 func NewRunner(log zerolog.Logger) *Runner {

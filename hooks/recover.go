@@ -1,0 +1,141 @@
+package hooks
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// scanPage is how many messages one List call of the recovery scan reads.
+const scanPage = 200
+
+// scanner runs the recovery scan at start and whenever the queue had to
+// drop work.
+func (s *Scheduler) scanner(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.rescan:
+		}
+		s.scanSafe(ctx)
+	}
+}
+
+func (s *Scheduler) scanSafe(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.Error().Interface("panic", p).Msg("hook recovery scan panicked")
+		}
+	}()
+	s.mu.Lock()
+	from := s.persisted
+	if !s.dropped.IsZero() && s.dropped.Before(from) {
+		from = s.dropped
+	}
+	s.dropped = time.Time{}
+	s.scanning, s.scanFloor = true, from
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.scanning = false
+		s.mu.Unlock()
+		s.advance()
+	}()
+	n := s.scan(ctx, from)
+	if n > 0 {
+		s.cfg.Log.Info().Int("jobs", n).Time("since", from).Msg("hook recovery: due and interrupted runs queued")
+	}
+}
+
+// scan queues every job that is due and not done: the on_receive hooks in
+// the hooks_due of inbound mail received at or after from, oldest first,
+// and the after_send rounds still recorded. It returns how many it queued.
+func (s *Scheduler) scan(ctx context.Context, from time.Time) int {
+	var jobs []job
+	cfg := s.cfg.Registry.Current()
+	for _, name := range cfg.MailboxNames() {
+		if domains.IsCatchall(name) {
+			continue
+		}
+		jobs = append(jobs, s.scanMailbox(ctx, name, from)...)
+	}
+	sort.SliceStable(jobs, func(a, b int) bool {
+		if !jobs[a].at.Equal(jobs[b].at) {
+			return jobs[a].at.Before(jobs[b].at)
+		}
+		return jobs[a].msgID < jobs[b].msgID
+	})
+	recs, err := s.state.AfterSend()
+	if err != nil {
+		s.cfg.Log.Error().Err(err).Msg("hook recovery: after_send records")
+	}
+	for _, rec := range recs {
+		all := afterSendJobs(rec)
+		left := s.notDone(all)
+		if len(left) == 0 {
+			if err := s.state.RemoveAfterSend(rec.Mailbox, rec.ID, rec.Round); err != nil {
+				s.cfg.Log.Error().Err(err).Msg("hook state")
+			}
+			continue
+		}
+		jobs = append(jobs, left...)
+	}
+	n := 0
+	for _, j := range jobs {
+		if err := s.offerWait(ctx, j); err != nil {
+			return n
+		}
+		n++
+	}
+	return n
+}
+
+// scanMailbox lists one inbox from a receipt time and returns its jobs
+// that are not done.
+func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time) []job {
+	_, domain := domains.SplitName(name)
+	ref := storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
+	var out []job
+	for offset := 0; ; offset += scanPage {
+		res, err := s.cfg.Store.List(ctx, storage.ListQuery{Mailbox: ref, Folder: storage.Inbox, Since: from, Limit: scanPage, Offset: offset})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Log.Error().Err(err).Str("mailbox", name).Msg("hook recovery: list inbox")
+			}
+			return out
+		}
+		for _, m := range res.Messages {
+			fm := m.Frontmatter
+			var js []job
+			for _, h := range fm.HooksDue {
+				js = append(js, job{
+					id: JobID(EventOnReceive, name, m.ID, h, 0), event: EventOnReceive, mailbox: name,
+					ref: ref, folder: storage.Inbox, msgID: m.ID, hook: h, at: fm.ReceivedAt,
+				})
+			}
+			out = append(out, s.notDone(js)...)
+		}
+		if offset+scanPage >= res.Total {
+			return out
+		}
+	}
+}
+
+// notDone keeps the jobs whose state is not done (unreadable state counts
+// as not done: the worker reports it).
+func (s *Scheduler) notDone(jobs []job) []job {
+	var out []job
+	for _, j := range jobs {
+		js, err := s.state.Job(j.id)
+		if err == nil && js.Done {
+			continue
+		}
+		out = append(out, j)
+	}
+	return out
+}

@@ -1,0 +1,541 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// DefaultQueueSize bounds the in-memory job queue. A job that does not fit
+// is not lost: its message's hooks_due (or its after_send record) is on
+// disk, and the recovery scan enqueues it once the queue has room.
+const DefaultQueueSize = 4096
+
+// DefaultCheckpointLag keeps the recovery checkpoint at least this far
+// behind the clock, so a message whose Put had finished but whose enqueue
+// had not yet happened when the daemon died is still scanned.
+const DefaultCheckpointLag = time.Hour
+
+// Executor runs one hook run; *Runner is the real one.
+type Executor interface {
+	Execute(ctx context.Context, run Run) Result
+}
+
+// SchedulerConfig builds a Scheduler.
+type SchedulerConfig struct {
+	// Registry is the live config: hooks, mailboxes and owners are looked
+	// up in it when a job runs, so a deleted hook stops firing at once.
+	Registry *domains.Registry
+	// Store is where the messages are read from (their .md is the stdin).
+	Store storage.MessageStore
+	// StateDir holds the durable hook state, `<data>/.spool/hooks`.
+	StateDir string
+	// Runner executes runs; nil means NewRunner(Log).
+	Runner Executor
+	// Workers is how many hooks run at once ([hooks] workers); zero means
+	// domains.DefaultHookWorkers.
+	Workers int
+	// QueueSize bounds the in-memory queue; zero means DefaultQueueSize.
+	QueueSize int
+	// LookupOwner resolves mailbox owners; nil means LookupOwner.
+	LookupOwner func(name string) (Owner, error)
+	// Writer performs the durable writes; nil means a zero Writer.
+	Writer *storage.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CheckpointLag: zero means DefaultCheckpointLag.
+	CheckpointLag time.Duration
+	// Log receives skips, recovery and state errors; the one line per run
+	// is the Runner's.
+	Log zerolog.Logger
+}
+
+// job is one hook for one message (and round).
+type job struct {
+	id      string
+	event   string
+	mailbox string
+	ref     storage.MailboxRef
+	folder  storage.Folder
+	msgID   string
+	hook    string
+	round   int
+	status  string    // after_send: the delivery_status of the round
+	hooks   []string  // after_send: every hook of the round's record
+	at      time.Time // on_receive: receipt time, which bounds the checkpoint
+}
+
+// Scheduler runs due hooks on a bounded worker pool, durably (SPEC §7):
+// inbound work is recorded in each stored message's hooks_due before 250
+// (Due is the inbound HooksDue seam), a run's start and end are recorded in
+// the hook state, and after a crash or restart a recovery scan runs what is
+// due or was interrupted. It is a daemon component (Start, Stop).
+type Scheduler struct {
+	cfg   SchedulerConfig
+	gate  Gate
+	now   func() time.Time
+	lag   time.Duration
+	state *State
+	queue chan job
+	// rescan asks the scanner to look for work the queue could not take.
+	rescan chan struct{}
+
+	mu        sync.Mutex
+	pending   map[string]time.Time // queued or running job ids → receipt time
+	dropped   time.Time            // oldest receipt time of a dropped enqueue
+	scanFloor time.Time            // the time the running scan started from
+	scanning  bool
+	persisted time.Time // checkpoint last decided
+
+	cpMu    sync.Mutex // serializes checkpoint writes
+	written time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewScheduler builds a Scheduler; nothing runs until Start.
+func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
+	if cfg.Registry == nil || cfg.Store == nil || cfg.StateDir == "" {
+		return nil, errors.New("hooks: new scheduler: registry, store and state dir are required")
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = NewRunner(cfg.Log)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = domains.DefaultHookWorkers
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.LookupOwner == nil {
+		cfg.LookupOwner = LookupOwner
+	}
+	s := &Scheduler{
+		cfg:     cfg,
+		gate:    Gate{LookupOwner: cfg.LookupOwner, Log: cfg.Log},
+		now:     cfg.Now,
+		lag:     cfg.CheckpointLag,
+		queue:   make(chan job, cfg.QueueSize),
+		rescan:  make(chan struct{}, 1),
+		pending: map[string]time.Time{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.lag <= 0 {
+		s.lag = DefaultCheckpointLag
+	}
+	return s, nil
+}
+
+// Due is the inbound HooksDue seam: the on_receive hooks due for a message
+// stored in mb with the given trust verdict (see Gate.Due).
+func (s *Scheduler) Due(mb domains.Mailbox, trusted string) []string {
+	return s.gate.Due(mb, trusted)
+}
+
+// Received is one newly stored inbound message, as the inbound OnStored
+// seam reports it.
+type Received struct {
+	Mailbox    string // FQDN
+	Ref        storage.MailboxRef
+	ID         string // the stem
+	ReceivedAt time.Time
+	HooksDue   []string
+}
+
+// Enqueue queues the due hooks of a newly stored message without ever
+// blocking: it runs inside the SMTP transaction. When the queue is full the
+// jobs are left to the recovery scan, which finds them in hooks_due.
+func (s *Scheduler) Enqueue(m Received) {
+	for _, h := range m.HooksDue {
+		s.offer(job{
+			id: JobID(EventOnReceive, m.Mailbox, m.ID, h, 0), event: EventOnReceive, mailbox: m.Mailbox,
+			ref: m.Ref, folder: storage.Inbox, msgID: m.ID, hook: h, at: m.ReceivedAt,
+		})
+	}
+}
+
+// AfterSend is one delivery round's outcome for one sent message.
+type AfterSend struct {
+	Mailbox string // the sending mailbox, FQDN
+	ID      string // the sent copy's id (stem) in its sent folder
+	Round   int    // delivery round, 1 for the first
+	Status  string // the message's delivery_status after the round
+}
+
+// RecordAfterSend records the after_send work of one delivery round (SPEC
+// §8): one job per after_send hook the mailbox has now, written durably
+// before it returns, then queued. Recording the same round again does
+// nothing, so the outbound queue may call it again after a crash.
+func (s *Scheduler) RecordAfterSend(a AfterSend) error {
+	mb, ok := s.cfg.Registry.Current().Mailbox(a.Mailbox)
+	if !ok {
+		return fmt.Errorf("record after_send work: no mailbox %s", a.Mailbox)
+	}
+	var names []string
+	for _, h := range mb.Hooks {
+		if h.Event == domains.EventAfterSend {
+			names = append(names, h.EffectiveName())
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	rec := AfterSendRecord{Mailbox: mb.Name, ID: a.ID, Round: a.Round, Status: a.Status, Hooks: names, RecordedAt: s.now().UTC()}
+	added, err := s.state.AddAfterSend(rec)
+	if err != nil || !added {
+		return err
+	}
+	for _, j := range afterSendJobs(rec) {
+		s.offer(j)
+	}
+	return nil
+}
+
+func afterSendJobs(rec AfterSendRecord) []job {
+	_, domain := domains.SplitName(rec.Mailbox)
+	ref := storage.MailboxRef{Domain: domain, Local: domains.StorageDir(rec.Mailbox)}
+	out := make([]job, 0, len(rec.Hooks))
+	for _, h := range rec.Hooks {
+		out = append(out, job{
+			id: JobID(EventAfterSend, rec.Mailbox, rec.ID, h, rec.Round), event: EventAfterSend, mailbox: rec.Mailbox,
+			ref: ref, folder: storage.Sent, msgID: rec.ID, hook: h, round: rec.Round, status: rec.Status, hooks: rec.Hooks,
+		})
+	}
+	return out
+}
+
+// offer queues j unless it is already queued or running; it never blocks.
+func (s *Scheduler) offer(j job) {
+	if !s.claim(j) {
+		return
+	}
+	select {
+	case s.queue <- j:
+		return
+	default:
+	}
+	s.mu.Lock()
+	delete(s.pending, j.id)
+	if !j.at.IsZero() && (s.dropped.IsZero() || j.at.Before(s.dropped)) {
+		s.dropped = j.at
+	}
+	s.mu.Unlock()
+	s.cfg.Log.Warn().Str("hook", j.hook).Str("event", j.event).Str("mailbox", j.mailbox).Str("id", j.msgID).
+		Str("job_id", j.id).Msg("hook queue full; the job is left to the recovery scan")
+	s.requestScan()
+}
+
+// offerWait queues j, waiting for room; it is for the scanner only.
+func (s *Scheduler) offerWait(ctx context.Context, j job) error {
+	if !s.claim(j) {
+		return nil
+	}
+	select {
+	case s.queue <- j:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.pending, j.id)
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// claim marks j pending; false means it already was.
+func (s *Scheduler) claim(j job) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.pending[j.id]; ok {
+		return false
+	}
+	s.pending[j.id] = j.at
+	return true
+}
+
+func (s *Scheduler) requestScan() {
+	select {
+	case s.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// Pending is the number of jobs queued or running, for status output.
+func (s *Scheduler) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
+
+// Start opens the hook state, starts the workers and the scanner, and
+// schedules the recovery scan. It returns at once.
+func (s *Scheduler) Start(ctx context.Context) error {
+	st, fresh, err := OpenState(s.cfg.StateDir, s.cfg.Writer)
+	if err != nil {
+		return err
+	}
+	s.state = st
+	if fresh {
+		// The first start: no message stored before now has hooks_due
+		// recorded by us, so recovery starts here. A lost state dir thus
+		// forgets pending work instead of firing every hook on old mail.
+		now := s.now().UTC().Truncate(time.Second)
+		if err := st.SetCheckpoint(now); err != nil {
+			return err
+		}
+		s.persisted, s.written = now, now
+	} else {
+		cp, ok, err := st.Checkpoint()
+		if err != nil {
+			// Scanning from the beginning is safe (done jobs are
+			// skipped), only slower.
+			s.cfg.Log.Error().Err(err).Msg("hook checkpoint unreadable; scanning all mail for due hooks")
+		} else if ok {
+			s.persisted, s.written = cp, cp
+		}
+	}
+	// Shutdown is Stop's: the daemon's ctx ends at SIGTERM, while SMTP
+	// transactions may still be storing messages.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	for range s.cfg.Workers {
+		s.wg.Add(1)
+		go s.worker(runCtx)
+	}
+	s.wg.Add(1)
+	go s.scanner(runCtx)
+	s.requestScan()
+	return nil
+}
+
+// Stop stops taking jobs and stops the running hooks like a shutdown does
+// (SIGTERM, SIGKILL after the grace period). A run stopped this way is not
+// done: it runs again after the next start, as an interrupted run.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop hook workers: %w", ctx.Err())
+	}
+}
+
+func (s *Scheduler) worker(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.queue:
+			s.runSafe(ctx, j)
+			s.finish(j)
+		}
+	}
+}
+
+func (s *Scheduler) runSafe(ctx context.Context, j job) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Log.Error().Str("hook", j.hook).Str("job_id", j.id).Interface("panic", p).Msg("hook worker panicked")
+		}
+	}()
+	s.run(ctx, j)
+}
+
+// finish forgets a job that left the worker and moves the checkpoint.
+func (s *Scheduler) finish(j job) {
+	s.mu.Lock()
+	delete(s.pending, j.id)
+	s.mu.Unlock()
+	if j.event == EventAfterSend {
+		s.maybeRemoveAfterSend(j)
+		return
+	}
+	s.advance()
+}
+
+func (s *Scheduler) maybeRemoveAfterSend(j job) {
+	for _, h := range j.hooks {
+		js, err := s.state.Job(JobID(EventAfterSend, j.mailbox, j.msgID, h, j.round))
+		if err != nil || !js.Done {
+			return
+		}
+	}
+	if err := s.state.RemoveAfterSend(j.mailbox, j.msgID, j.round); err != nil {
+		s.cfg.Log.Error().Err(err).Str("mailbox", j.mailbox).Str("id", j.msgID).Msg("hook state")
+	}
+}
+
+// advance moves the checkpoint forward to the oldest receipt time that may
+// still have work: the oldest pending or dropped job, the running scan's
+// start, and never closer to the clock than the lag. It is written when it
+// crosses a minute, so steady traffic costs one small write a minute.
+func (s *Scheduler) advance() {
+	s.mu.Lock()
+	cp := s.checkpointLocked()
+	if !cp.After(s.persisted) {
+		s.mu.Unlock()
+		return
+	}
+	s.persisted = cp
+	s.mu.Unlock()
+
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
+	if !cp.After(s.written) {
+		return
+	}
+	if err := s.state.SetCheckpoint(cp); err != nil {
+		s.cfg.Log.Error().Err(err).Msg("hook state")
+		return
+	}
+	s.written = cp
+}
+
+func (s *Scheduler) checkpointLocked() time.Time {
+	cp := s.now().UTC().Add(-s.lag)
+	for _, at := range s.pending {
+		if !at.IsZero() && at.Before(cp) {
+			cp = at
+		}
+	}
+	if !s.dropped.IsZero() && s.dropped.Before(cp) {
+		cp = s.dropped
+	}
+	if s.scanning && s.scanFloor.Before(cp) {
+		cp = s.scanFloor
+	}
+	return cp.UTC().Truncate(time.Minute)
+}
+
+// run executes one job unless it is done, skipped or given up, recording
+// its start and end durably.
+func (s *Scheduler) run(ctx context.Context, j job) {
+	log := s.cfg.Log.With().Str("hook", j.hook).Str("event", j.event).Str("mailbox", j.mailbox).
+		Str("id", j.msgID).Str("job_id", j.id).Logger()
+	js, err := s.state.Job(j.id)
+	if err != nil {
+		log.Error().Err(err).Msg("hook state unreadable; job not run")
+		return
+	}
+	if js.Done {
+		return
+	}
+	mb, ok := s.cfg.Registry.Current().Mailbox(j.mailbox)
+	if !ok {
+		s.skip(log, j, js, reasonMailboxGone, nil)
+		return
+	}
+	hook, ok := findHook(mb, j.hook, j.event)
+	if !ok {
+		// Decided: a hook deleted after the message was stored does
+		// not fire for it (book/hooks.md).
+		s.skip(log, j, js, reasonHookGone, nil)
+		return
+	}
+	if js.Attempts >= MaxAttempts {
+		log.Error().Int("attempts", js.Attempts).Str("reason", reasonInterrupted).
+			Msg("hook run was interrupted twice; giving up")
+		s.put(log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeAbandoned, Reason: reasonInterrupted, UpdatedAt: s.now().UTC()})
+		return
+	}
+	owner, err := s.cfg.LookupOwner(mb.Owner)
+	if err != nil {
+		s.skip(log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
+		return
+	}
+	msg, err := s.cfg.Store.Read(ctx, j.ref, j.folder, j.msgID)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.skip(log, j, js, reasonMessageGone, nil)
+		return
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.skip(log, j, js, reasonMessageBroken, err)
+		return
+	}
+	stdin, err := os.Open(msg.MDPath)
+	if err != nil {
+		s.skip(log, j, js, reasonMessageBroken, err)
+		return
+	}
+	defer stdin.Close()
+	if ctx.Err() != nil {
+		return
+	}
+	js.Attempts++
+	js.UpdatedAt = s.now().UTC()
+	// The start is durable before the hook exists: a crash from here on
+	// is an interrupted run.
+	if err := s.state.PutJob(j.id, js); err != nil {
+		log.Error().Err(err).Msg("hook state not written; job not run")
+		return
+	}
+	fm := msg.Frontmatter
+	res := s.cfg.Runner.Execute(ctx, Run{
+		HookName: j.hook,
+		JobID:    j.id,
+		Event:    j.event,
+		Argv:     hook.Cmd,
+		Timeout:  time.Duration(hook.TimeoutSecs) * time.Second,
+		Owner:    owner,
+		Stdin:    stdin,
+		Env: Vars{
+			Mailbox: mb.Name, From: fm.From, To: strings.Join(fm.To, ", "), Subject: fm.Subject,
+			FilePath: msg.MDPath, ID: msg.ID, MessageID: fm.MessageID, Date: fm.Date, Trusted: fm.Trusted,
+			SendStatus: j.status,
+		},
+	})
+	if res.Canceled || (res.Err != nil && ctx.Err() != nil) {
+		// Shutdown stopped it: it is due again after the next start.
+		return
+	}
+	js.Done, js.Outcome, js.ExitCode, js.TimedOut = true, OutcomeRan, res.ExitCode, res.TimedOut
+	js.UpdatedAt = s.now().UTC()
+	s.put(log, j, js)
+}
+
+// skip marks a job done without running it, with one log line.
+func (s *Scheduler) skip(log zerolog.Logger, j job, js JobState, reason string, err error) {
+	ev := log.Warn()
+	if reason == reasonMessageBroken {
+		ev = log.Error()
+	}
+	ev.Err(err).Str("reason", reason).Msg("hook skipped")
+	s.put(log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeSkipped, Reason: reason, UpdatedAt: s.now().UTC()})
+}
+
+func (s *Scheduler) put(log zerolog.Logger, j job, js JobState) {
+	if err := s.state.PutJob(j.id, js); err != nil {
+		log.Error().Err(err).Msg("hook state not written; the job may run again after a restart")
+	}
+}
+
+// findHook finds a mailbox's hook by effective name and event.
+func findHook(mb domains.Mailbox, name, event string) (domains.Hook, bool) {
+	for _, h := range mb.Hooks {
+		if h.EffectiveName() == name && string(h.Event) == event {
+			return h, true
+		}
+	}
+	return domains.Hook{}, false
+}
