@@ -1,0 +1,75 @@
+package mcp
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// toolError is a failure the agent can act on: its text goes back to the
+// agent as is, as the tool result's error text (SPEC §10: plain sentences).
+// Any other error is an internal failure: the agent gets a generic
+// sentence and the log gets the detail.
+type toolError struct{ msg string }
+
+func (e *toolError) Error() string { return e.msg }
+
+// errorf builds a toolError.
+func errorf(format string, args ...any) error {
+	return &toolError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errMailboxNotFound is the one answer for a mailbox that does not exist
+// and for one the caller may not see, byte for byte (SPEC §9).
+func errMailboxNotFound(name string) error {
+	return errorf("mailbox %q not found. Call mailbox_list to see the mailboxes you can use.", name)
+}
+
+// resolveName turns a mailbox name given by the agent into its FQDN: a
+// bare local part resolves against the default domain (SPEC §1).
+func resolveName(cfg *domains.Config, input string) (string, error) {
+	input = strings.TrimSpace(input)
+	if input == "" {
+		return "", errorf("a mailbox name is required, such as support@%s or just support.", cfg.DefaultDomain())
+	}
+	name, err := cfg.ResolveName(input)
+	if err != nil {
+		return "", errorf("%q is not a valid mailbox name: use local@domain or a bare local part (lowercase a-z, 0-9, '.', '_', '+', '-').", input)
+	}
+	return name, nil
+}
+
+// visibleMailbox is the authorization check every tool makes before it
+// touches a mailbox: the mailbox named input, if it exists and the caller
+// may see it. A mailbox the caller may not see answers exactly like a
+// missing one (SPEC §9).
+func visibleMailbox(cfg *domains.Config, c Caller, input string) (domains.Mailbox, error) {
+	name, err := resolveName(cfg, input)
+	if err != nil {
+		return domains.Mailbox{}, err
+	}
+	m, ok := cfg.Mailboxes[name]
+	if !ok || !c.sees(m.Name, m.Owner) {
+		return domains.Mailbox{}, errMailboxNotFound(name)
+	}
+	return m, nil
+}
+
+// visibleMailboxes lists the mailboxes the caller may see, sorted by name.
+func visibleMailboxes(cfg *domains.Config, c Caller) []domains.Mailbox {
+	var out []domains.Mailbox
+	for _, name := range cfg.MailboxNames() {
+		if m := cfg.Mailboxes[name]; c.sees(m.Name, m.Owner) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// storageRef is where a mailbox's mail is stored.
+func storageRef(name string) storage.MailboxRef {
+	_, domain := domains.SplitName(name)
+	return storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
+}

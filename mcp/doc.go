@@ -1,0 +1,11 @@
+// Package mcp is aimx's tool surface for agents (SPEC §10): the MCP tools,
+// implemented once on mark3labs/mcp-go, and the one place that decides what
+// a caller may see (SPEC §9).
+//
+// The transports (aimx.sock with the peer uid, TCP with a bearer token, the
+// stdio bridge, tests in process) only decide who the caller is and put a
+// Caller into the request context; every tool handler asks visibleMailbox
+// before it touches a mailbox. Nothing here reaches around the core to
+// files: mail goes through storage.MessageStore, configuration changes
+// through MailboxAdmin and HookAdmin.
+package mcp

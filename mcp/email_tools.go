@@ -1,0 +1,218 @@
+package mcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// maxListLimit caps email_list pages (SPEC §10).
+const maxListLimit = 200
+
+// folderArg reads the folder parameter: inbox (default) or sent.
+func folderArg(f string) (storage.Folder, error) {
+	switch f {
+	case "", "inbox":
+		return storage.Inbox, nil
+	case "sent":
+		return storage.Sent, nil
+	}
+	return "", errorf("folder must be inbox or sent, not %q.", f)
+}
+
+// emailList answers email_list from the storage index (SPEC §10).
+func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
+	var args struct {
+		Mailbox string `json:"mailbox"`
+		Folder  string `json:"folder"`
+		Limit   *int   `json:"limit"`
+		Offset  int    `json:"offset"`
+		Unread  bool   `json:"unread"`
+		From    string `json:"from"`
+		Since   string `json:"since"`
+		Subject string `json:"subject"`
+	}
+	if err := c.bind(&args); err != nil {
+		return nil, "", err
+	}
+	m, err := visibleMailbox(c.cfg, c.caller, args.Mailbox)
+	if err != nil {
+		return nil, "", err
+	}
+	folder, err := folderArg(args.Folder)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := storage.DefaultListLimit
+	if args.Limit != nil {
+		limit = *args.Limit
+	}
+	if limit < 1 || limit > maxListLimit {
+		return nil, "", errorf("limit must be between 1 and %d, not %d.", maxListLimit, limit)
+	}
+	if args.Offset < 0 {
+		return nil, "", errorf("offset must not be negative.")
+	}
+	q := storage.ListQuery{Mailbox: storageRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
+		Unread: args.Unread, From: args.From, Subject: args.Subject}
+	if args.Since != "" {
+		q.Since, err = time.Parse(time.RFC3339, args.Since)
+		if err != nil {
+			return nil, "", errorf("since must be an RFC 3339 time such as 2026-10-07T00:00:00Z, not %q.", args.Since)
+		}
+	}
+	page, err := s.deps.Store.List(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	res := EmailListResult{Emails: make([]EmailSummary, 0, len(page.Messages)), Total: page.Total}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s: %d of %d emails (offset %d), newest first", m.Name, folder, len(page.Messages), page.Total, args.Offset)
+	for _, msg := range page.Messages {
+		fm := msg.Frontmatter
+		e := EmailSummary{ID: msg.ID, From: fm.From, To: nonNil(fm.To), Subject: fm.Subject, Date: fm.Date,
+			Read: fm.Read, Trusted: fm.Trusted, ThreadID: fm.ThreadID, DeliveryStatus: fm.DeliveryStatus}
+		res.Emails = append(res.Emails, e)
+		state := "read"
+		if !e.Read {
+			state = "unread"
+		}
+		if folder == storage.Sent {
+			state = e.DeliveryStatus
+		}
+		fmt.Fprintf(&b, "\n%s  %s  %s  %q  [%s, trusted=%s]", e.ID, e.Date, e.From, e.Subject, state, e.Trusted)
+	}
+	return res, b.String(), nil
+}
+
+// emailRead answers email_read: every frontmatter field, extra, and the
+// body, fenced unless trusted (SPEC §10, §6).
+func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
+	var args struct {
+		Mailbox string `json:"mailbox"`
+		ID      string `json:"id"`
+		Folder  string `json:"folder"`
+	}
+	if err := c.bind(&args); err != nil {
+		return nil, "", err
+	}
+	m, err := visibleMailbox(c.cfg, c.caller, args.Mailbox)
+	if err != nil {
+		return nil, "", err
+	}
+	folder, err := folderArg(args.Folder)
+	if err != nil {
+		return nil, "", err
+	}
+	msg, err := s.deps.Store.Read(ctx, storageRef(m.Name), folder, args.ID)
+	if err != nil {
+		return nil, "", emailErr(err, m.Name, folder, args.ID)
+	}
+	body := msg.Body
+	if msg.Frontmatter.Trusted != "true" {
+		nonce, err := newNonce(s.deps.Rand)
+		if err != nil {
+			return nil, "", err
+		}
+		body = fence(body, msg.Frontmatter.Trusted, nonce)
+	}
+	res := readResult(msg, folder, body)
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\nTo: %s\n", res.From, strings.Join(res.To, ", "))
+	if len(res.Cc) > 0 {
+		fmt.Fprintf(&b, "Cc: %s\n", strings.Join(res.Cc, ", "))
+	}
+	fmt.Fprintf(&b, "Subject: %s\nDate: %s\nId: %s\nTrusted: %s\n", res.Subject, res.Date, res.ID, res.Trusted)
+	for _, a := range res.Attachments {
+		fmt.Fprintf(&b, "Attachment: %s (%s, %d bytes)\n", a.Filename, a.ContentType, a.Size)
+	}
+	if res.DeliveryStatus != "" {
+		fmt.Fprintf(&b, "Delivery: %s\n", res.DeliveryStatus)
+	}
+	b.WriteString("\n")
+	b.WriteString(body)
+	return res, b.String(), nil
+}
+
+// emailMark answers email_mark_read (read true) and email_mark_unread.
+func (s *Server) emailMark(read bool) handlerFunc {
+	return func(ctx context.Context, c *call) (any, string, error) {
+		var args struct {
+			Mailbox string `json:"mailbox"`
+			ID      string `json:"id"`
+		}
+		if err := c.bind(&args); err != nil {
+			return nil, "", err
+		}
+		m, err := visibleMailbox(c.cfg, c.caller, args.Mailbox)
+		if err != nil {
+			return nil, "", err
+		}
+		fm, err := s.deps.Store.SetRead(ctx, storageRef(m.Name), storage.Inbox, args.ID, read)
+		if err != nil {
+			return nil, "", emailErr(err, m.Name, storage.Inbox, args.ID)
+		}
+		state := "read"
+		if !fm.Read {
+			state = "unread"
+		}
+		return ReadStateResult{ID: args.ID, Read: fm.Read}, fmt.Sprintf("%s is now %s", args.ID, state), nil
+	}
+}
+
+// emailErr turns a storage error about one message into agent text.
+func emailErr(err error, mailbox string, folder storage.Folder, id string) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrInvalidID):
+		return errorf("no email with id %q in the %s folder of %s. Call email_list to see the ids.", id, folder, mailbox)
+	}
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// rfc3339 formats a time, or "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// readResult maps a message to email_read's result.
+func readResult(msg *storage.Message, folder storage.Folder, body string) EmailReadResult {
+	fm := msg.Frontmatter
+	r := EmailReadResult{
+		ID: msg.ID, MessageID: fm.MessageID, ThreadID: fm.ThreadID, From: fm.From, To: nonNil(fm.To),
+		Cc: fm.Cc, ReplyTo: fm.ReplyTo, DeliveredTo: fm.DeliveredTo, Subject: fm.Subject, Date: fm.Date,
+		ReceivedAt: rfc3339(fm.ReceivedAt), ReceivedFromIP: fm.ReceivedFromIP, SizeBytes: fm.SizeBytes,
+		InReplyTo: fm.InReplyTo, References: fm.References, ListID: fm.ListID, AutoSubmitted: fm.AutoSubmitted,
+		DKIM: fm.DKIM, SPF: fm.SPF, DMARC: fm.DMARC, Trusted: fm.Trusted, Mailbox: fm.Mailbox,
+		ReadAt: rfc3339(fm.ReadAt), HooksDue: fm.HooksDue, Outbound: fm.Outbound, OutboundFormat: fm.OutboundFormat,
+		DeliveryStatus: fm.DeliveryStatus, Extra: map[string]any{}, Body: body,
+	}
+	if folder == storage.Inbox && !fm.Outbound {
+		read := fm.Read
+		r.Read = &read
+	}
+	for _, a := range fm.Attachments {
+		r.Attachments = append(r.Attachments, EmailAttachment{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, Path: a.Path})
+	}
+	for _, rc := range fm.Recipients {
+		r.Recipients = append(r.Recipients, EmailRecipient{Address: rc.Address, Status: rc.Status, Detail: rc.Detail,
+			Attempts: rc.Attempts, TLS: rc.TLS, UpdatedAt: rfc3339(rc.UpdatedAt)})
+	}
+	for _, f := range fm.Extra {
+		r.Extra[f.Key] = jsonValue(f.Value)
+	}
+	return r
+}

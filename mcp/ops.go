@@ -1,0 +1,179 @@
+package mcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// MailboxAdmin creates and deletes mailboxes: a config rewrite, a registry
+// swap and the mailbox's storage. The MCP tools call it after their own
+// authorization; the operator API (admin.sock) calls the same operations
+// for any owner, catchalls included. Names are canonical FQDNs.
+type MailboxAdmin interface {
+	// CreateMailbox adds the mailbox owned by owner. A mailbox that
+	// already exists with that owner is not an error (created is false);
+	// one with another owner is ErrMailboxTaken.
+	CreateMailbox(ctx context.Context, name, owner string) (created bool, err error)
+	// DeleteMailbox removes the mailbox from the config and deletes its
+	// storage, returning how many files went. A mailbox holding mail is
+	// refused with *NotEmptyError unless force is set.
+	DeleteMailbox(ctx context.Context, name string, force bool) (deletedFiles int, err error)
+}
+
+// HookAdmin creates and deletes hooks (config rewrite plus registry swap);
+// the daemon passes the hooks package's implementation. Listing needs no
+// admin: hooks are read from the live config.
+type HookAdmin interface {
+	// CreateHook adds h to the mailbox and returns its effective name.
+	// Validation failures wrap *domains.ConfigError.
+	CreateHook(ctx context.Context, mailbox string, h domains.Hook) (name string, err error)
+	// DeleteHook removes the hook with this effective name.
+	DeleteHook(ctx context.Context, name string) error
+}
+
+// Errors of MailboxAdmin, compared with errors.Is / errors.As.
+var (
+	// ErrMailboxTaken: the name exists with another owner.
+	ErrMailboxTaken = errors.New("mailbox exists with another owner")
+	// ErrNoSuchMailbox: the name is not configured.
+	ErrNoSuchMailbox = errors.New("no such mailbox")
+	// ErrDomainNotServed: the name's domain is not one of the domains.
+	ErrDomainNotServed = errors.New("domain not served")
+	// ErrUnknownOwner: the owner is not a user on this host.
+	ErrUnknownOwner = errors.New("unknown owner")
+)
+
+// NotEmptyError refuses to delete a mailbox that holds mail without force.
+type NotEmptyError struct {
+	Name     string
+	Messages int // inbox and sent copies
+}
+
+func (e *NotEmptyError) Error() string {
+	return fmt.Sprintf("mailbox %s holds %d messages", e.Name, e.Messages)
+}
+
+// MailboxOps is the MailboxAdmin over the config file, the live registry
+// and the message store: what `mailbox_create` and `mailbox_delete` do,
+// and what admin.sock will call.
+type MailboxOps struct {
+	// Config rewrites config.toml under its lock (SPEC §3, §9).
+	Config *domains.Store
+	// Registry is swapped after every rewrite so the change is live for
+	// the next SMTP transaction.
+	Registry *domains.Registry
+	// Store holds the mail.
+	Store storage.MessageStore
+	// LookupOwner resolves an owner name; nil means domains.LookupOwner.
+	LookupOwner func(name string) (domains.Owner, error)
+
+	// mu keeps rewrite-then-swap in order across concurrent operations, so
+	// the registry never goes back to an older config.
+	mu sync.Mutex
+}
+
+var _ MailboxAdmin = (*MailboxOps)(nil)
+
+func (o *MailboxOps) lookup(name string) (domains.Owner, error) {
+	if o.LookupOwner != nil {
+		return o.LookupOwner(name)
+	}
+	return domains.LookupOwner(name)
+}
+
+// errUnchanged aborts an Update that has nothing to do.
+var errUnchanged = errors.New("unchanged")
+
+// CreateMailbox makes the mailbox's storage (owned by owner), then adds it
+// to the config and swaps the registry. Storage first: once the config is
+// live, mail may arrive.
+func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (bool, error) {
+	_, domain := domains.SplitName(name)
+	if !o.Registry.Current().HasDomain(domain) {
+		return false, fmt.Errorf("create mailbox %s: %w", name, ErrDomainNotServed)
+	}
+	if m, ok := o.Registry.Current().Mailboxes[name]; ok {
+		if m.Owner != owner {
+			return false, fmt.Errorf("create mailbox %s: %w", name, ErrMailboxTaken)
+		}
+		return false, nil
+	}
+	acct, err := o.lookup(owner)
+	if err != nil {
+		return false, fmt.Errorf("create mailbox %s: owner %q: %w: %w", name, owner, ErrUnknownOwner, err)
+	}
+	if err := o.Store.EnsureMailbox(ctx, storageRef(name), &storage.Owner{UID: acct.UID, GID: acct.GID}); err != nil {
+		return false, fmt.Errorf("create mailbox %s: %w", name, err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	created := true
+	cfg, err := o.Config.Update(func(c *domains.Config) error {
+		if m, ok := c.Mailboxes[name]; ok {
+			if m.Owner != owner {
+				return ErrMailboxTaken
+			}
+			created = false
+			return errUnchanged
+		}
+		if c.Mailboxes == nil {
+			c.Mailboxes = map[string]domains.Mailbox{}
+		}
+		c.Mailboxes[name] = domains.Mailbox{Name: name, Owner: owner}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create mailbox %s: %w", name, err)
+	}
+	o.Registry.Swap(cfg)
+	return created, nil
+}
+
+// DeleteMailbox refuses a mailbox holding mail unless force, removes it
+// from the config (so no more mail arrives), swaps the registry, then
+// deletes its storage. Mail that arrives between the count and the swap is
+// deleted with the rest; the daemon's intake resolves recipients from the
+// registry, so nothing arrives after the swap.
+func (o *MailboxOps) DeleteMailbox(ctx context.Context, name string, force bool) (int, error) {
+	if _, ok := o.Registry.Current().Mailboxes[name]; !ok {
+		return 0, fmt.Errorf("delete mailbox %s: %w", name, ErrNoSuchMailbox)
+	}
+	ref := storageRef(name)
+	if !force {
+		c, err := o.Store.Counts(ctx, ref)
+		if err != nil {
+			return 0, fmt.Errorf("delete mailbox %s: %w", name, err)
+		}
+		if n := c.Total + c.Sent; n > 0 {
+			return 0, &NotEmptyError{Name: name, Messages: n}
+		}
+	}
+	o.mu.Lock()
+	cfg, err := o.Config.Update(func(c *domains.Config) error {
+		if _, ok := c.Mailboxes[name]; !ok {
+			return ErrNoSuchMailbox
+		}
+		delete(c.Mailboxes, name)
+		return nil
+	})
+	if err == nil {
+		o.Registry.Swap(cfg)
+	}
+	o.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("delete mailbox %s: %w", name, err)
+	}
+	n, err := o.Store.RemoveMailbox(ctx, ref)
+	if err != nil {
+		return n, fmt.Errorf("delete mailbox %s: %w", name, err)
+	}
+	return n, nil
+}
