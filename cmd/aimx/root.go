@@ -105,6 +105,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.dkimKeygenCommand(),
 		a.mailboxesCommand(),
 		a.serveCommand(),
+		a.hooksCommand(),
 	)
 	return root
 }

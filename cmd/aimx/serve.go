@@ -121,7 +121,12 @@ func (a *app) serve(f serveFlags) error {
 		Log: a.log, RuntimeDir: paths.RuntimeDir, Registry: registry,
 		LoadConfig: func() (*domains.Config, error) { c, _, err := load(); return c, err },
 	})
-	smtpSvc, err := newSMTPService(a, cfg, registry, store)
+	hookSched, err := newHookScheduler(a, cfg, registry, store, paths)
+	if err != nil {
+		return err
+	}
+	d.AddComponent("hooks", hookSched)
+	smtpSvc, err := newSMTPService(a, cfg, registry, store, hookSched)
 	if err != nil {
 		return err
 	}
