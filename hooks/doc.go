@@ -1,9 +1,12 @@
 // Package hooks runs the commands that mailbox owners attach to mail events
 // (SPEC §7).
 //
-// This file set holds the runner: it executes one hook run as the mailbox
-// owner, with a clean environment, the message's .md on stdin, its own process
-// group and a hard timeout, keeps the tail of its output and writes one log
-// line. Deciding which hooks are due, remembering which have run and
-// scheduling runs on a worker pool are built on top of it.
+// Three layers: the Gate decides at receipt which on_receive hooks are due
+// (recorded in the message's hooks_due before 250); the Scheduler runs due
+// jobs on a bounded worker pool, recording each run's start and end in the
+// durable hook state under <data>/.spool/hooks and recovering due and
+// interrupted runs after a restart; the Runner executes one run as the
+// mailbox owner, with a clean environment, the message's .md on stdin, its
+// own process group and a hard timeout, keeps the tail of its output and
+// writes one log line. Editor changes hooks as config.
 package hooks

@@ -178,7 +178,12 @@ type AfterSend struct {
 // §8): one job per after_send hook the mailbox has now, written durably
 // before it returns, then queued. Recording the same round again does
 // nothing, so the outbound queue may call it again after a crash.
+//
+// Call it only after Start (the outbound queue is started after hooks).
 func (s *Scheduler) RecordAfterSend(a AfterSend) error {
+	if s.state == nil {
+		return errors.New("record after_send work: hook scheduler not started")
+	}
 	mb, ok := s.cfg.Registry.Current().Mailbox(a.Mailbox)
 	if !ok {
 		return fmt.Errorf("record after_send work: no mailbox %s", a.Mailbox)
