@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -88,7 +87,8 @@ func newEnv(t *testing.T) *env {
 	}
 	cfgStore := &domains.Store{Path: e.cfgPath, Options: domains.LoadOptions{LookupOwner: testOwners}}
 	e.ops = &MailboxOps{Config: cfgStore, Registry: e.reg, Store: e.store, LookupOwner: testOwners}
-	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: &configHooks{cfg: cfgStore, reg: e.reg}})
+	hookAdmin := EditorHooks{Editor: &hooks.Editor{Store: cfgStore, Publish: func(c *domains.Config) { e.reg.Swap(c) }}}
+	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin})
 	e.validate = map[string]*jsonschema.Schema{}
 	for _, tool := range e.srv.Tools() {
 		e.validate[tool.Name] = compileStrict(t, tool.Name, tool.RawOutputSchema)
@@ -133,59 +133,6 @@ func strictify(v any) {
 			strictify(e)
 		}
 	}
-}
-
-// configHooks is a HookAdmin over the config file and the registry, for
-// tests (the daemon uses the hooks package's).
-type configHooks struct {
-	cfg *domains.Store
-	reg *domains.Registry
-	mu  sync.Mutex
-}
-
-func (h *configHooks) CreateHook(_ context.Context, mailbox string, hook domains.Hook) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c, err := h.cfg.Update(func(c *domains.Config) error {
-		m, ok := c.Mailboxes[mailbox]
-		if !ok {
-			return ErrNoSuchMailbox
-		}
-		m.Hooks = append(m.Hooks, hook)
-		c.Mailboxes[mailbox] = m
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	h.reg.Swap(c)
-	return hook.EffectiveName(), nil
-}
-
-func (h *configHooks) DeleteHook(_ context.Context, name string) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c, err := h.cfg.Update(func(c *domains.Config) error {
-		ref, ok := c.FindHook(name)
-		if !ok {
-			return errors.New("no such hook")
-		}
-		m := c.Mailboxes[ref.Mailbox]
-		var keep []domains.Hook
-		for _, hk := range m.Hooks {
-			if hk.EffectiveName() != name {
-				keep = append(keep, hk)
-			}
-		}
-		m.Hooks = keep
-		c.Mailboxes[ref.Mailbox] = m
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	h.reg.Swap(c)
-	return nil
 }
 
 // client returns an in-process mcp-go client speaking version.
