@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/aimx-dev/aimx/internal/dnstest"
 )
@@ -458,5 +459,51 @@ func TestSIGTERMFinishesTransactionInDATA(t *testing.T) {
 	msgs := readMessages(t, d.DataDir(), "agent.localhost", "hello")
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "second half") {
 		t.Fatalf("in-flight message not stored whole: %+v", msgs)
+	}
+}
+
+// TestGoSMTPClientPlainAndStartTLS delivers with go-smtp's client, plain
+// and over STARTTLS, several messages on one connection each.
+func TestGoSMTPClientPlainAndStartTLS(t *testing.T) {
+	t.Parallel()
+	d := StartDev(t, DaemonOptions{})
+	pemCert, err := os.ReadFile(filepath.Join(d.Dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCert)
+	plain, err := gosmtp.Dial(d.SMTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure, err := gosmtp.DialStartTLS(d.SMTPAddr(), &tls.Config{ServerName: "localhost", RootCAs: pool})
+	if err != nil {
+		t.Fatalf("DialStartTLS with the dev certificate: %v", err)
+	}
+	for name, c := range map[string]*gosmtp.Client{"plain": plain, "starttls": secure} {
+		for i := 0; i < 2; i++ {
+			msg := fmt.Sprintf("Subject: %s %d\r\nMessage-ID: <%s-%d@example.com>\r\n\r\nbody\r\n", name, i, name, i)
+			if err := c.SendMail("you@example.com", []string{"hello@agent.localhost"}, strings.NewReader(msg)); err != nil {
+				t.Fatalf("%s message %d: %v", name, i, err)
+			}
+		}
+		if err := c.Quit(); err != nil {
+			t.Errorf("%s quit: %v", name, err)
+		}
+	}
+	msgs := readMessages(t, d.DataDir(), "agent.localhost", "hello")
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages stored, want 4", len(msgs))
+	}
+	esmtps := 0
+	for _, m := range msgs {
+		eml, _ := os.ReadFile(m.EMLPath)
+		if bytes.Contains(eml[:bytes.Index(eml, []byte("Subject:"))], []byte("with ESMTPS")) {
+			esmtps++
+		}
+	}
+	if esmtps != 2 {
+		t.Errorf("%d messages recorded as received over TLS, want 2", esmtps)
 	}
 }
