@@ -47,19 +47,14 @@ type Component interface {
 	Stop(ctx context.Context) error
 }
 
-// Reloader is told about every config that goes live after a reload.
-type Reloader func(cfg *domains.Config)
-
 // Daemon is one run of `aimx serve`.
 type Daemon struct {
 	log        zerolog.Logger
 	runtimeDir string
-	registry   *domains.Registry
-	loadConfig func() (*domains.Config, error)
+	changer    *domains.Changer
 
 	listeners  []*listener
 	components []namedComponent
-	reloaders  []Reloader
 }
 
 type listener struct {
@@ -77,14 +72,13 @@ type namedComponent struct {
 type Options struct {
 	Log        zerolog.Logger
 	RuntimeDir string
-	Registry   *domains.Registry
-	// LoadConfig re-reads config.toml for a reload (SIGHUP).
-	LoadConfig func() (*domains.Config, error)
+	// Changer makes every config change, a SIGHUP reload included, in order.
+	Changer *domains.Changer
 }
 
 // New returns a daemon that has bound nothing yet.
 func New(opts Options) *Daemon {
-	return &Daemon{log: opts.Log, runtimeDir: opts.RuntimeDir, registry: opts.Registry, loadConfig: opts.LoadConfig}
+	return &Daemon{log: opts.Log, runtimeDir: opts.RuntimeDir, changer: opts.Changer}
 }
 
 // AddListener registers a service to be served on addr under name; the
@@ -98,9 +92,6 @@ func (d *Daemon) AddListener(name, network, addr string, svc Service) {
 func (d *Daemon) AddComponent(name string, c Component) {
 	d.components = append(d.components, namedComponent{name, c})
 }
-
-// OnReload registers a function told about each config a reload publishes.
-func (d *Daemon) OnReload(r Reloader) { d.reloaders = append(d.reloaders, r) }
 
 // Bound returns the address each listener is bound to, by name.
 func (d *Daemon) Bound() map[string]string {
@@ -211,14 +202,10 @@ loop:
 // Reload re-reads the config and publishes it. A config that fails to load
 // is logged and the running one kept (SIGHUP semantics).
 func (d *Daemon) Reload() {
-	cfg, err := d.loadConfig()
+	cfg, err := d.changer.Reload()
 	if err != nil {
 		d.log.Error().Err(err).Msg("reload: config rejected, keeping the running config")
 		return
-	}
-	d.registry.Swap(cfg)
-	for _, r := range d.reloaders {
-		r(cfg)
 	}
 	d.log.Info().Strs("domains", cfg.Domains).Int("mailboxes", len(cfg.Mailboxes)).Msg("reload: config is live")
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +59,7 @@ func startDaemon(t *testing.T, d *Daemon, hup chan os.Signal) (cancel func() err
 func TestRunBindsRecordsAndStops(t *testing.T) {
 	t.Parallel()
 	run := t.TempDir()
-	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Registry: domains.NewRegistry(domains.Default("a.test"))})
+	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Changer: newChanger(t, "a.test")})
 	d.AddListener("web", "tcp", "127.0.0.1:0", httpService("hello"))
 	stop, s := startDaemon(t, d, nil)
 
@@ -85,7 +84,7 @@ func TestRunBindsRecordsAndStops(t *testing.T) {
 	}
 
 	// A second daemon on the same runtime dir refuses to start.
-	d2 := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Registry: domains.NewRegistry(domains.Default("a.test"))})
+	d2 := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Changer: newChanger(t, "a.test")})
 	if err := d2.Run(context.Background(), nil, nil); !errors.Is(err, ErrAlreadyRunning) {
 		t.Fatalf("second daemon: %v, want ErrAlreadyRunning", err)
 	}
@@ -113,7 +112,7 @@ func TestStalePIDFileIsTakenOver(t *testing.T) {
 	if _, err := ReadPID(run); err == nil || !strings.Contains(err.Error(), "stale") {
 		t.Fatalf("ReadPID on a stale file: %v", err)
 	}
-	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Registry: domains.NewRegistry(domains.Default("a.test"))})
+	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Changer: newChanger(t, "a.test")})
 	stop, _ := startDaemon(t, d, nil)
 	data, _ := os.ReadFile(filepath.Join(run, "aimx.pid"))
 	if strings.TrimSpace(string(data)) != strconv.Itoa(os.Getpid()) {
@@ -127,7 +126,7 @@ func TestStalePIDFileIsTakenOver(t *testing.T) {
 func TestBindFailureReleasesEverything(t *testing.T) {
 	t.Parallel()
 	run := t.TempDir()
-	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Registry: domains.NewRegistry(domains.Default("a.test"))})
+	d := New(Options{Log: zerolog.Nop(), RuntimeDir: run, Changer: newChanger(t, "a.test")})
 	d.AddListener("ok", "tcp", "127.0.0.1:0", httpService(""))
 	d.AddListener("bad", "tcp", "256.0.0.1:1", httpService(""))
 	err := d.Run(context.Background(), nil, nil)
@@ -139,31 +138,43 @@ func TestBindFailureReleasesEverything(t *testing.T) {
 	}
 }
 
+// newChanger returns a Changer over a fresh config.toml naming domain.
+func newChanger(t *testing.T, domain string) *domains.Changer {
+	t.Helper()
+	st := &domains.Store{Path: filepath.Join(t.TempDir(), "config.toml")}
+	cfg := domains.Default(domain)
+	if err := st.Save(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return &domains.Changer{Store: st, Registry: domains.NewRegistry(cfg)}
+}
+
 func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	t.Parallel()
-	reg := domains.NewRegistry(domains.Default("a.test"))
-	// Each reload takes its result from this channel, so the test decides
-	// what the n-th reload reads.
-	results := make(chan func() (*domains.Config, error))
-	d := New(Options{Log: zerolog.Nop(), RuntimeDir: t.TempDir(), Registry: reg,
-		LoadConfig: func() (*domains.Config, error) { return (<-results)() }})
-	var published atomic.Int32
-	d.OnReload(func(*domains.Config) { published.Add(1) })
+	ch := newChanger(t, "a.test")
+	d := New(Options{Log: zerolog.Nop(), RuntimeDir: t.TempDir(), Changer: ch})
 	hup := make(chan os.Signal, 1)
 	stop, _ := startDaemon(t, d, hup)
 	defer stop()
 
-	hup <- nil
-	results <- func() (*domains.Config, error) { return nil, errors.New("bad config") }
-	hup <- nil
-	results <- func() (*domains.Config, error) { return domains.Default("b.test"), nil }
-	// The second reload has been read; a third hup proves it was applied.
-	hup <- nil
-	results <- func() (*domains.Config, error) { return nil, errors.New("bad again") }
-	if got := reg.Current().DefaultDomain(); got != "b.test" {
-		t.Errorf("registry holds %s, want the good reload's b.test", got)
+	// A file that does not load keeps the running config.
+	if err := os.WriteFile(ch.Store.Path, []byte("domains = [\"b.test\"]\nbogus = 1\n"), 0o640); err != nil {
+		t.Fatal(err)
 	}
-	if n := published.Load(); n != 1 {
-		t.Errorf("%d reloads published, want 1 (failed ones keep the old config)", n)
+	d.Reload()
+	if got := ch.Registry.Current().DefaultDomain(); got != "a.test" {
+		t.Fatalf("a rejected reload published %s", got)
+	}
+	// SIGHUP publishes a good one.
+	if err := (&domains.Store{Path: ch.Store.Path}).Save(domains.Default("b.test")); err != nil {
+		t.Fatal(err)
+	}
+	hup <- nil
+	deadline := time.Now().Add(10 * time.Second)
+	for ch.Registry.Current().DefaultDomain() != "b.test" {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not publish the new config")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -21,15 +21,12 @@ var (
 )
 
 // Editor creates and deletes hooks as config (SPEC §7, §9): each change is
-// a locked, durable rewrite of config.toml through domains.Store.Update,
-// and the new config is then published so the next message sees it.
+// a locked, durable rewrite of config.toml. In the daemon Config is the
+// domains.Changer, which also publishes the result so the next message sees
+// it; the CLI with no daemon passes the domains.Store and signals the
+// daemon itself.
 type Editor struct {
-	// Store rewrites config.toml.
-	Store *domains.Store
-	// Publish, when set, makes a new config live (the daemon swaps its
-	// registry; a daemon that layers run-time overrides over the file
-	// reloads instead). Nil publishes nothing: the CLI signals the daemon.
-	Publish func(*domains.Config)
+	Config domains.Updater
 }
 
 // NewHook is a hook to create.
@@ -54,7 +51,7 @@ func (e *Editor) Create(h NewHook) (domains.HookRef, error) {
 		hook.TimeoutSecs = domains.DefaultHookTimeoutSecs
 	}
 	var ref domains.HookRef
-	cfg, err := e.Store.Update(func(c *domains.Config) error {
+	_, err := e.Config.Update(func(c *domains.Config) error {
 		name, err := c.ResolveName(h.Mailbox)
 		if err != nil {
 			return fmt.Errorf("%w: mailbox %q: %v", ErrInvalidHook, h.Mailbox, err)
@@ -82,7 +79,6 @@ func (e *Editor) Create(h NewHook) (domains.HookRef, error) {
 	if err != nil {
 		return domains.HookRef{}, fmt.Errorf("create hook: %w", err)
 	}
-	e.publish(cfg)
 	return ref, nil
 }
 
@@ -90,7 +86,7 @@ func (e *Editor) Create(h NewHook) (domains.HookRef, error) {
 // the hook not yet run are skipped when their turn comes.
 func (e *Editor) Delete(name string) (domains.HookRef, error) {
 	var ref domains.HookRef
-	cfg, err := e.Store.Update(func(c *domains.Config) error {
+	_, err := e.Config.Update(func(c *domains.Config) error {
 		found, ok := c.FindHook(name)
 		if !ok {
 			return fmt.Errorf("%w: %q", ErrHookNotFound, name)
@@ -110,12 +106,5 @@ func (e *Editor) Delete(name string) (domains.HookRef, error) {
 	if err != nil {
 		return domains.HookRef{}, fmt.Errorf("delete hook: %w", err)
 	}
-	e.publish(cfg)
 	return ref, nil
-}
-
-func (e *Editor) publish(cfg *domains.Config) {
-	if e.Publish != nil && cfg != nil {
-		e.Publish(cfg)
-	}
 }

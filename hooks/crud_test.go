@@ -17,7 +17,9 @@ func newEditor(t *testing.T) (*Editor, *[]*domains.Config) {
 		t.Fatal(err)
 	}
 	var published []*domains.Config
-	return &Editor{Store: st, Publish: func(c *domains.Config) { published = append(published, c) }}, &published
+	reg := domains.NewRegistry(testConfig())
+	ch := &domains.Changer{Store: st, Registry: reg, OnPublish: func(c *domains.Config) { published = append(published, c) }}
+	return &Editor{Config: ch}, &published
 }
 
 func TestEditorCreateDelete(t *testing.T) {
@@ -38,7 +40,7 @@ func TestEditorCreateDelete(t *testing.T) {
 	if _, ok := live.FindHook(derived); !ok {
 		t.Error("published config lacks the new hook")
 	}
-	onDisk, err := domains.Load(ed.Store.Path, ed.Store.Options)
+	onDisk, err := domains.Load(ed.Config.(*domains.Changer).Store.Path, ed.Config.(*domains.Changer).Store.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestEditorCreateDelete(t *testing.T) {
 	if err != nil || got.Mailbox != testMailbox {
 		t.Fatalf("delete: %+v %v", got, err)
 	}
-	onDisk, err = domains.Load(ed.Store.Path, ed.Store.Options)
+	onDisk, err = domains.Load(ed.Config.(*domains.Changer).Store.Path, ed.Config.(*domains.Changer).Store.Options)
 	if err != nil {
 		t.Fatal(err)
 	}

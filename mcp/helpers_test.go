@@ -86,8 +86,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	cfgStore := &domains.Store{Path: e.cfgPath, Options: domains.LoadOptions{LookupOwner: testOwners}}
-	e.ops = &MailboxOps{Config: cfgStore, Registry: e.reg, Store: e.store, LookupOwner: testOwners}
-	hookAdmin := EditorHooks{Editor: &hooks.Editor{Store: cfgStore, Publish: func(c *domains.Config) { e.reg.Swap(c) }}}
+	changer := &domains.Changer{Store: cfgStore, Registry: e.reg}
+	e.ops = &MailboxOps{Config: changer, Store: e.store, LookupOwner: testOwners}
+	hookAdmin := EditorHooks{Editor: &hooks.Editor{Config: changer}}
 	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin})
 	e.validate = map[string]*jsonschema.Schema{}
 	for _, tool := range e.srv.Tools() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/storage"
@@ -62,19 +61,13 @@ func (e *NotEmptyError) Error() string {
 // and the message store: what `mailbox_create` and `mailbox_delete` do,
 // and what admin.sock will call.
 type MailboxOps struct {
-	// Config rewrites config.toml under its lock (SPEC §3, §9).
-	Config *domains.Store
-	// Registry is swapped after every rewrite so the change is live for
-	// the next SMTP transaction.
-	Registry *domains.Registry
+	// Config rewrites config.toml under its lock and publishes the result,
+	// in order with every other config change (SPEC §3, §9).
+	Config *domains.Changer
 	// Store holds the mail.
 	Store storage.MessageStore
 	// LookupOwner resolves an owner name; nil means domains.LookupOwner.
 	LookupOwner func(name string) (domains.Owner, error)
-
-	// mu keeps rewrite-then-swap in order across concurrent operations, so
-	// the registry never goes back to an older config.
-	mu sync.Mutex
 }
 
 var _ MailboxAdmin = (*MailboxOps)(nil)
@@ -94,10 +87,10 @@ var errUnchanged = errors.New("unchanged")
 // live, mail may arrive.
 func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (bool, error) {
 	_, domain := domains.SplitName(name)
-	if !o.Registry.Current().HasDomain(domain) {
+	if !o.Config.Registry.Current().HasDomain(domain) {
 		return false, fmt.Errorf("create mailbox %s: %w", name, ErrDomainNotServed)
 	}
-	if m, ok := o.Registry.Current().Mailboxes[name]; ok {
+	if m, ok := o.Config.Registry.Current().Mailboxes[name]; ok {
 		if m.Owner != owner {
 			return false, fmt.Errorf("create mailbox %s: %w", name, ErrMailboxTaken)
 		}
@@ -110,10 +103,8 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 	if err := o.Store.EnsureMailbox(ctx, storageRef(name), &storage.Owner{UID: acct.UID, GID: acct.GID}); err != nil {
 		return false, fmt.Errorf("create mailbox %s: %w", name, err)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	created := true
-	cfg, err := o.Config.Update(func(c *domains.Config) error {
+	_, err = o.Config.Update(func(c *domains.Config) error {
 		if m, ok := c.Mailboxes[name]; ok {
 			if m.Owner != owner {
 				return ErrMailboxTaken
@@ -133,7 +124,6 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 	case err != nil:
 		return false, fmt.Errorf("create mailbox %s: %w", name, err)
 	}
-	o.Registry.Swap(cfg)
 	return created, nil
 }
 
@@ -143,7 +133,7 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 // deleted with the rest; the daemon's intake resolves recipients from the
 // registry, so nothing arrives after the swap.
 func (o *MailboxOps) DeleteMailbox(ctx context.Context, name string, force bool) (int, error) {
-	if _, ok := o.Registry.Current().Mailboxes[name]; !ok {
+	if _, ok := o.Config.Registry.Current().Mailboxes[name]; !ok {
 		return 0, fmt.Errorf("delete mailbox %s: %w", name, ErrNoSuchMailbox)
 	}
 	ref := storageRef(name)
@@ -156,18 +146,13 @@ func (o *MailboxOps) DeleteMailbox(ctx context.Context, name string, force bool)
 			return 0, &NotEmptyError{Name: name, Messages: n}
 		}
 	}
-	o.mu.Lock()
-	cfg, err := o.Config.Update(func(c *domains.Config) error {
+	_, err := o.Config.Update(func(c *domains.Config) error {
 		if _, ok := c.Mailboxes[name]; !ok {
 			return ErrNoSuchMailbox
 		}
 		delete(c.Mailboxes, name)
 		return nil
 	})
-	if err == nil {
-		o.Registry.Swap(cfg)
-	}
-	o.mu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("delete mailbox %s: %w", name, err)
 	}

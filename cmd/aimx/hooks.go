@@ -162,7 +162,7 @@ func (a *app) hookEditor() (*hooks.Editor, domains.Paths, error) {
 	if err != nil {
 		return nil, paths, err
 	}
-	return &hooks.Editor{Store: &domains.Store{Path: file}}, domains.ResolvePaths(a.flagPaths(), domains.Paths{}, cfg), nil
+	return &hooks.Editor{Config: &domains.Store{Path: file}}, domains.ResolvePaths(a.flagPaths(), domains.Paths{}, cfg), nil
 }
 
 func (a *app) hooksCreate(f hookCreateFlags, argv []string) error {

@@ -83,15 +83,15 @@ func (a *app) serve(f serveFlags) error {
 		// Other commands reach a dev daemon with --config-dir DIR.
 		a.v.Set("config_dir", dev.Dir)
 	}
-	// load re-reads config.toml and applies this run's overrides; SIGHUP
-	// uses it too, so a reload keeps them.
-	load := func() (*domains.Config, domains.Paths, error) {
-		cfg, paths, err := a.loadConfig()
-		if err != nil {
-			return nil, paths, err
+	// overrides layers this run's flags over a config read from the file;
+	// every config the daemon publishes (reloads and changes included)
+	// goes through it, so they stay in force.
+	overrides := func(cfg *domains.Config) *domains.Config {
+		if !f.dev && f.smtp == "" {
+			return cfg
 		}
+		cfg = cfg.Clone()
 		if f.dev {
-			cfg = cfg.Clone()
 			if f.relay != "" {
 				cfg.Outbound.Relay = f.relay
 			}
@@ -99,16 +99,16 @@ func (a *app) serve(f serveFlags) error {
 				cfg.DNS.Servers = []string{f.dns}
 			}
 			cfg.SMTP.Listen = orDefault(f.smtp, devSMTPListen)
-		} else if f.smtp != "" {
-			cfg = cfg.Clone()
+		} else {
 			cfg.SMTP.Listen = f.smtp
 		}
-		return cfg, paths, nil
+		return cfg
 	}
-	cfg, paths, err := load()
+	fileCfg, paths, err := a.loadConfig()
 	if err != nil {
 		return err
 	}
+	cfg := overrides(fileCfg)
 	store, err := storage.Open(paths.DataDir, storage.Options{})
 	if err != nil {
 		if errors.Is(err, storage.ErrLegacyLayout) {
@@ -117,10 +117,8 @@ func (a *app) serve(f serveFlags) error {
 		return fmt.Errorf("open data dir: %w", err)
 	}
 	registry := domains.NewRegistry(cfg)
-	d := daemon.New(daemon.Options{
-		Log: a.log, RuntimeDir: paths.RuntimeDir, Registry: registry,
-		LoadConfig: func() (*domains.Config, error) { c, _, err := load(); return c, err },
-	})
+	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
+	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer})
 	hookSched, err := newHookScheduler(a, cfg, registry, store, paths)
 	if err != nil {
 		return err

@@ -1,0 +1,73 @@
+package domains
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Updater applies a change to config.toml durably and returns the config
+// it wrote. *Store does only that (the CLI with no daemon running);
+// *Changer also publishes the result in the running daemon.
+type Updater interface {
+	Update(fn func(*Config) error) (*Config, error)
+}
+
+var (
+	_ Updater = (*Store)(nil)
+	_ Updater = (*Changer)(nil)
+)
+
+// Changer is the one way a running daemon changes its configuration
+// (SPEC §9): a mailbox, hook or domain operation, or a SIGHUP reload. Each
+// change is a locked, durable rewrite of config.toml (or a fresh load)
+// followed by publishing the result in the Registry, and changes run one at
+// a time, so the live config never goes back to an older one.
+type Changer struct {
+	// Store rewrites and loads config.toml.
+	Store *Store
+	// Registry is where the result goes live.
+	Registry *Registry
+	// Prepare derives the config to publish from the file's (a dev daemon
+	// layers its run-time overrides here); nil publishes it as it is.
+	Prepare func(*Config) *Config
+	// OnPublish, when set, is told about every config published.
+	OnPublish func(*Config)
+
+	mu sync.Mutex
+}
+
+// Update applies fn to the config through Store.Update and publishes the
+// result. An error from fn, or a config that fails validation, changes
+// nothing.
+func (c *Changer) Update(fn func(*Config) error) (*Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg, err := c.Store.Update(fn)
+	if err != nil {
+		return nil, err
+	}
+	return c.publish(cfg), nil
+}
+
+// Reload reads config.toml again and publishes it. A file that does not
+// load leaves the running config in place and returns the error.
+func (c *Changer) Reload() (*Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg, err := Load(c.Store.Path, c.Store.Options)
+	if err != nil {
+		return nil, fmt.Errorf("reload %s: %w", c.Store.Path, err)
+	}
+	return c.publish(cfg), nil
+}
+
+func (c *Changer) publish(cfg *Config) *Config {
+	if c.Prepare != nil {
+		cfg = c.Prepare(cfg)
+	}
+	c.Registry.Swap(cfg)
+	if c.OnPublish != nil {
+		c.OnPublish(cfg)
+	}
+	return cfg
+}
