@@ -1,10 +1,10 @@
 package domains
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/internal/tomlenc"
 )
 
 // Encode renders the config as config.toml (SPEC §3): strings
@@ -157,53 +157,7 @@ func (e *encoder) list(key string, vals []string) {
 }
 
 // writeKey writes a bare key when TOML allows one, else a quoted key.
-func writeKey(b *strings.Builder, k string) {
-	bare := k != ""
-	for i := 0; i < len(k) && bare; i++ {
-		c := k[i]
-		bare = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
-	}
-	if bare {
-		b.WriteString(k)
-		return
-	}
-	b.WriteString(quote(k))
-}
+func writeKey(b *strings.Builder, k string) { b.WriteString(tomlenc.Key(k)) }
 
-// quote writes a TOML basic string: `"` and `\` escaped, control characters
-// (U+0000–U+001F, U+007F) as escapes, everything else as UTF-8.
-func quote(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case utf8.RuneError:
-			// Invalid UTF-8 cannot be written in TOML; Validate rejects it
-			// before a rewrite, so this only keeps the output parseable.
-			b.WriteString(`\uFFFD`)
-		default:
-			if r < 0x20 || r == 0x7f {
-				fmt.Fprintf(&b, `\u%04X`, r)
-			} else {
-				b.WriteRune(r)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// quote writes a TOML basic (double-quoted) string.
+func quote(s string) string { return tomlenc.String(s) }

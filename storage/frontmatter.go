@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/internal/tomlenc"
 )
 
 // Frontmatter is the TOML header of a message's `.md` file, one field per
@@ -240,55 +241,10 @@ func (e *encoder) strs(k string, v []string, always bool) {
 }
 
 // writeKey writes a bare key when TOML allows one, else a quoted key.
-func writeKey(b *bytes.Buffer, k string) {
-	bare := k != ""
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			bare = false
-			break
-		}
-	}
-	if bare {
-		b.WriteString(k)
-		return
-	}
-	writeString(b, k)
-}
+func writeKey(b *bytes.Buffer, k string) { b.WriteString(tomlenc.Key(k)) }
 
-// writeString writes a TOML basic (double-quoted) string. Invalid UTF-8
-// becomes U+FFFD because TOML text must be UTF-8.
-func writeString(b *bytes.Buffer, s string) {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\t':
-			b.WriteString(`\t`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\r':
-			b.WriteString(`\r`)
-		default:
-			if r < 0x20 || r == 0x7f {
-				fmt.Fprintf(b, `\u%04X`, r)
-			} else {
-				b.WriteRune(r)
-			}
-		}
-	}
-	b.WriteByte('"')
-}
+// writeString writes a TOML basic (double-quoted) string.
+func writeString(b *bytes.Buffer, s string) { b.WriteString(tomlenc.String(s)) }
 
 // writeValue writes an Extra value as a one-line TOML value. Tables become
 // inline tables with sorted keys (a decoded map keeps no order).
