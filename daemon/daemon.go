@@ -59,8 +59,11 @@ type Daemon struct {
 
 type listener struct {
 	name, network, addr string
-	svc                 Service
-	ln                  net.Listener
+	// listen, when set, creates the listener instead of net.Listen (a
+	// Unix socket with peer credentials).
+	listen func() (net.Listener, error)
+	svc    Service
+	ln     net.Listener
 }
 
 type namedComponent struct {
@@ -85,6 +88,15 @@ func New(opts Options) *Daemon {
 // bound address appears under name in listen.json.
 func (d *Daemon) AddListener(name, network, addr string, svc Service) {
 	d.listeners = append(d.listeners, &listener{name: name, network: network, addr: addr, svc: svc})
+}
+
+// AddListenerFunc registers a service on a listener that listen creates,
+// for listeners net.Listen cannot make (aimx.sock: a Unix socket whose
+// connections carry the peer's credentials). The daemon still calls listen
+// where it binds every listener, after the pid file is taken, and records
+// the bound address under name in listen.json.
+func (d *Daemon) AddListenerFunc(name string, listen func() (net.Listener, error), svc Service) {
+	d.listeners = append(d.listeners, &listener{name: name, listen: listen, svc: svc})
 }
 
 // AddComponent registers a background component, started before the
@@ -121,10 +133,10 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan os.Signal, ready func(bound
 	defer os.Remove(listenPath)
 
 	for _, l := range d.listeners {
-		ln, err := net.Listen(l.network, l.addr)
+		ln, err := l.bind()
 		if err != nil {
 			d.closeListeners()
-			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
+			return err
 		}
 		l.ln = ln
 	}
@@ -208,6 +220,22 @@ func (d *Daemon) Reload() {
 		return
 	}
 	d.log.Info().Strs("domains", cfg.Domains).Int("mailboxes", len(cfg.Mailboxes)).Msg("reload: config is live")
+}
+
+// bind creates the listener's socket.
+func (l *listener) bind() (net.Listener, error) {
+	if l.listen != nil {
+		ln, err := l.listen()
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", l.name, err)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen(l.network, l.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
+	}
+	return ln, nil
 }
 
 func (d *Daemon) closeListeners() {
