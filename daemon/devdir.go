@@ -17,6 +17,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
+	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -35,6 +36,13 @@ type DevDir struct {
 // ConfigFile is the dev dir's config.toml.
 func (d *DevDir) ConfigFile() string { return filepath.Join(d.Dir, "config.toml") }
 
+// MCPTokenFile is the dev dir's mcp-token: a token for the developer with
+// hook rights, the secret and a newline, 0600 (SPEC §12).
+func (d *DevDir) MCPTokenFile() string { return filepath.Join(d.Dir, "mcp-token") }
+
+// TokensFile is the dev dir's token store (the config dir's tokens.json).
+func (d *DevDir) TokensFile() string { return filepath.Join(d.Dir, tokens.FileName) }
+
 // TLSPaths are the dev dir's self-signed certificate and key.
 func (d *DevDir) TLSPaths() (cert, key string) {
 	return filepath.Join(d.Dir, "tls", "cert.pem"), filepath.Join(d.Dir, "tls", "key.pem")
@@ -44,7 +52,8 @@ func (d *DevDir) TLSPaths() (cert, key string) {
 // given domains (or agent.localhost), mailbox hello@ and the catchall of the
 // first domain owned by owner, absolute data and runtime dirs and the TLS
 // pair. An existing dir keeps its config untouched but gains whatever seed
-// it lacks: the TLS pair and a DKIM key for each configured domain.
+// it lacks: the TLS pair, a DKIM key for each configured domain and the
+// mcp-token (a token minted for owner with hook rights).
 func SeedDevDir(dir string, doms []string, owner string) (*DevDir, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -103,7 +112,31 @@ func SeedDevDir(dir string, doms []string, owner string) (*DevDir, error) {
 			return nil, err
 		}
 	}
+	if _, err := os.Stat(d.MCPTokenFile()); errors.Is(err, os.ErrNotExist) {
+		if err := seedToken(d, owner); err != nil {
+			return nil, err
+		}
+		d.Seeded = append(d.Seeded, "mcp-token")
+	} else if err != nil {
+		return nil, fmt.Errorf("dev token: %w", err)
+	}
 	return d, nil
+}
+
+// seedToken mints the developer's token and writes its secret to
+// mcp-token. A crash between the two leaves an unused token in
+// tokens.json and no mcp-token, so the next start mints another.
+func seedToken(d *DevDir, owner string) error {
+	st := &tokens.Store{Path: d.TokensFile()}
+	_, secret, err := st.Create(tokens.New{Name: "dev mcp-token", Owner: owner, AllowHooks: true})
+	if err != nil {
+		return fmt.Errorf("dev token: %w", err)
+	}
+	var w storage.Writer
+	if err := w.WriteFile(d.MCPTokenFile(), []byte(secret+"\n"), storage.WriteOptions{Mode: 0o600}); err != nil {
+		return fmt.Errorf("write dev token: %w", err)
+	}
+	return nil
 }
 
 // writeSelfSigned makes the dev dir's STARTTLS certificate: ECDSA P-256,
