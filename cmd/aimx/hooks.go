@@ -1,18 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/mail/inbound"
 	"github.com/aimx-dev/aimx/storage"
@@ -70,8 +69,8 @@ func (a *app) hooksCommand() *cobra.Command {
 		Aliases: []string{"hook"},
 		Short:   "List, create and delete mailbox hooks",
 		Long: "Hooks run a command when mail arrives in a mailbox (on_receive) or after each delivery round of mail\n" +
-			"it sent (after_send). See book/hooks.md. create and delete edit config.toml and tell the running\n" +
-			"daemon to reload (SIGHUP), so the change is live for the next message.",
+			"it sent (after_send). See book/hooks.md. create and delete act as the current user over aimx.sock and\n" +
+			"are live for the next message; with the daemon down, the operator's changes edit config.toml directly.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -114,25 +113,12 @@ func (a *app) hooksCommand() *cobra.Command {
 }
 
 func (a *app) hooksList(mailbox string) error {
-	cfg, _, err := a.loadConfig()
+	rows, err := a.directHooks(mailbox)
+	if permissionDenied(err) {
+		rows, err = a.socketHooks(mailbox, err)
+	}
 	if err != nil {
 		return err
-	}
-	if mailbox != "" {
-		if mailbox, err = cfg.ResolveName(mailbox); err != nil {
-			return usageError{err}
-		}
-		if _, ok := cfg.Mailbox(mailbox); !ok {
-			return fmt.Errorf("no mailbox %s: `aimx mailboxes list` shows the configured ones", mailbox)
-		}
-	}
-	rows := []hookRow{}
-	for _, h := range cfg.AllHooks() {
-		if mailbox != "" && h.Mailbox != mailbox {
-			continue
-		}
-		rows = append(rows, hookRow{Name: h.EffectiveName(), Mailbox: h.Mailbox, Event: string(h.Event), Cmd: h.Cmd,
-			TimeoutSecs: h.TimeoutSecs, FireOnUntrusted: h.FireOnUntrusted})
 	}
 	if a.json {
 		return a.printJSON(map[string]any{"hooks": rows})
@@ -145,69 +131,128 @@ func (a *app) hooksList(mailbox string) error {
 	return tw.Flush()
 }
 
-// hookEditor checks that the caller is the operator (SPEC §1: euid 0 or the
-// owner of config.toml) and returns an editor of the config file. Until the
-// admin socket exists, hook changes are file edits plus a SIGHUP.
-func (a *app) hookEditor() (*hooks.Editor, domains.Paths, error) {
-	paths := domains.ResolvePaths(a.flagPaths(), domains.Paths{}, nil)
-	file := paths.ConfigFile()
-	fi, err := os.Stat(file)
+// directHooks reads the hooks from config.toml (SPEC §9: read-only
+// commands read directly when they can).
+func (a *app) directHooks(mailbox string) ([]hookRow, error) {
+	cfg, _, err := a.loadConfig()
 	if err != nil {
-		return nil, paths, fmt.Errorf("no config at %s: set --config-dir or AIMX_CONFIG_DIR to the directory holding config.toml", file)
+		return nil, err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() != 0 && int(st.Uid) != os.Geteuid() {
-		return nil, paths, fmt.Errorf("only the operator (root or the owner of %s) can change hooks", file)
-	}
-	cfg, err := domains.Load(file, domains.LoadOptions{})
-	if err != nil {
-		return nil, paths, err
-	}
-	return &hooks.Editor{Config: &domains.Store{Path: file}}, domains.ResolvePaths(a.flagPaths(), domains.Paths{}, cfg), nil
-}
-
-func (a *app) hooksCreate(f hookCreateFlags, argv []string) error {
-	ed, paths, err := a.hookEditor()
-	if err != nil {
-		return err
-	}
-	ref, err := ed.Create(hooks.NewHook{Mailbox: f.mailbox, Event: domains.Event(f.event), Cmd: argv, Name: f.name,
-		TimeoutSecs: f.timeout, FireOnUntrusted: f.untrusted})
-	if err != nil {
-		if errors.Is(err, hooks.ErrInvalidHook) {
-			return usageError{err}
+	if mailbox != "" {
+		if mailbox, err = cfg.ResolveName(mailbox); err != nil {
+			return nil, usageError{err}
 		}
-		return err
+		if _, ok := cfg.Mailbox(mailbox); !ok {
+			return nil, fmt.Errorf("no mailbox %s: `aimx mailboxes list` shows the configured ones", mailbox)
+		}
 	}
-	fmt.Fprintf(a.stdout, "created hook %s on %s\n", ref.EffectiveName(), ref.Mailbox)
-	a.signalReload(paths)
-	return nil
+	rows := []hookRow{}
+	for _, h := range cfg.AllHooks() {
+		if mailbox != "" && h.Mailbox != mailbox {
+			continue
+		}
+		rows = append(rows, hookRow{Name: h.EffectiveName(), Mailbox: h.Mailbox, Event: string(h.Event), Cmd: h.Cmd,
+			TimeoutSecs: h.TimeoutSecs, FireOnUntrusted: h.FireOnUntrusted})
+	}
+	return rows, nil
 }
 
+// socketHooks asks the daemon (hook_list over aimx.sock) for the hooks of
+// the mailboxes the current user may see.
+func (a *app) socketHooks(mailbox string, cause error) ([]hookRow, error) {
+	args := map[string]any{}
+	if mailbox != "" {
+		args["mailbox"] = mailbox
+	}
+	raw, _, err := a.callTool("hook_list", args)
+	if errors.Is(err, errDaemonDown) {
+		return nil, fmt.Errorf("%w, and the daemon is not running to ask instead", cause)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Hooks []hookRow `json:"hooks"`
+	}
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("hook_list result: %w", err)
+	}
+	if res.Hooks == nil {
+		res.Hooks = []hookRow{}
+	}
+	return res.Hooks, nil
+}
+
+// hooksCreate creates a hook as the current user over aimx.sock
+// (hook_create); with the daemon down the operator's change edits
+// config.toml (SPEC §9).
+func (a *app) hooksCreate(f hookCreateFlags, argv []string) error {
+	req := admin.HookInfo{Mailbox: f.mailbox, Event: f.event, Cmd: argv, Name: f.name, TimeoutSecs: f.timeout, FireOnUntrusted: f.untrusted}
+	var raw json.RawMessage
+	var text string
+	var res admin.HookInfo
+	fellBack, err := a.asUser("create hooks",
+		func() error {
+			args := map[string]any{"mailbox": f.mailbox, "event": f.event, "cmd": argv, "timeout_secs": f.timeout,
+				"fire_on_untrusted": f.untrusted}
+			if f.name != "" {
+				args["name"] = f.name
+			}
+			var err error
+			raw, text, err = a.callTool("hook_create", args)
+			return err
+		},
+		func(adm *admin.Admin) error {
+			var err error
+			res, err = adm.CreateHook(a.ctx, req)
+			return err
+		}, false)
+	var e *admin.Error
+	if errors.As(err, &e) && e.Code == admin.CodeValidation {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	if !fellBack {
+		return a.printToolResult(raw, text)
+	}
+	fmt.Fprintln(a.stderr, restartHint)
+	if a.json {
+		return a.printJSON(res)
+	}
+	_, err = fmt.Fprintf(a.stdout, "created hook %s on %s\n", res.Name, res.Mailbox)
+	return err
+}
+
+// hooksDelete deletes a hook as the current user over aimx.sock
+// (hook_delete); with the daemon down the operator's change edits
+// config.toml (SPEC §9).
 func (a *app) hooksDelete(name string) error {
-	ed, paths, err := a.hookEditor()
+	var raw json.RawMessage
+	var text string
+	var res admin.HookInfo
+	fellBack, err := a.asUser("delete hooks",
+		func() error {
+			var err error
+			raw, text, err = a.callTool("hook_delete", map[string]any{"name": name})
+			return err
+		},
+		func(adm *admin.Admin) error {
+			var err error
+			res, err = adm.DeleteHook(a.ctx, name)
+			return err
+		}, false)
 	if err != nil {
 		return err
 	}
-	ref, err := ed.Delete(name)
-	if err != nil {
-		return err
+	if !fellBack {
+		return a.printToolResult(raw, text)
 	}
-	fmt.Fprintf(a.stdout, "deleted hook %s of %s\n", ref.EffectiveName(), ref.Mailbox)
-	a.signalReload(paths)
-	return nil
-}
-
-// signalReload tells a running daemon to reload config.toml (SIGHUP to the
-// pid in aimx.pid) so the change is live at once, or says that none runs.
-func (a *app) signalReload(paths domains.Paths) {
-	pid, err := daemon.ReadPID(paths.RuntimeDir)
-	if err != nil {
-		fmt.Fprintf(a.stdout, "the daemon is not running (%v); the change applies when it starts\n", err)
-		return
+	fmt.Fprintln(a.stderr, restartHint)
+	if a.json {
+		return a.printJSON(res)
 	}
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-		fmt.Fprintf(a.stderr, "could not signal the daemon (pid %d): %v; run `kill -HUP %d` or restart it\n", pid, err, pid)
-		return
-	}
-	fmt.Fprintf(a.stdout, "the running daemon (pid %d) reloads its config\n", pid)
+	_, err = fmt.Fprintf(a.stdout, "deleted hook %s of %s\n", res.Name, res.Mailbox)
+	return err
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // TestHooksCLI: list, create (validated, derived or given name), delete,
-// with the config file edited in place and a hint when no daemon runs.
+// with the config file edited in place (the operator, daemon down) and the
+// restart hint of SPEC §9.
 func TestHooksCLI(t *testing.T) {
 	t.Parallel()
 	configDir, dataDir := newInstall(t)
@@ -34,7 +35,7 @@ func TestHooksCLI(t *testing.T) {
 
 	r := aimx(t, env, "hooks", "create", "--mailbox", "support", "--event", "on_receive", "--name", "triage",
 		"--timeout-secs", "30", "--fire-on-untrusted", "--", "/usr/bin/env", "-i", "x=$(id)")
-	if r.code != 0 || !strings.Contains(r.stdout, "created hook triage on support@a.test") || !strings.Contains(r.stdout, "not running") {
+	if r.code != 0 || !strings.Contains(r.stdout, "created hook triage on support@a.test") || r.stderr != restartHint+"\n" {
 		t.Fatalf("create: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	var found *hookRow
