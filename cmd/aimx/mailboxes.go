@@ -52,8 +52,8 @@ func (a *app) mailboxesCommand() *cobra.Command {
 		Long: "List, inspect, create and delete mailboxes. create and delete act as the current user over aimx.sock\n" +
 			"(you own what you create); the operator creates catchalls and other owners' mailboxes (--owner)\n" +
 			"through admin.sock. With the daemon down, the operator's changes edit config.toml directly.",
-		Args:    exactArgs(0),
-		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
