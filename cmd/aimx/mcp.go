@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aimx-dev/aimx/daemon"
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// Listener names of the MCP transports in listen.json (SPEC §2).
+const (
+	listenMCPUnix = "mcp_unix"
+	listenMCPHTTP = "mcp_http"
+)
+
+// mcpCommand is `aimx mcp`, the stdio bridge an agent harness spawns as
+// the agent's user (SPEC §10).
+func (a *app) mcpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve MCP on stdin/stdout for an agent harness (forwards to the aimx daemon)",
+		Long: "Serve MCP on stdin and stdout, for an agent harness to spawn as the agent's user\n" +
+			"(for example `claude mcp add aimx -- aimx mcp`). Every tool call is forwarded to the daemon\n" +
+			"over aimx.sock, which acts as the user running this command. The tools are listed even when\n" +
+			"the daemon is down; calls then answer that the daemon is not running. Exits 0 when stdin ends.\n\n" +
+			"The socket is found from --runtime-dir, AIMX_RUNTIME_DIR, runtime_dir in config.toml (when\n" +
+			"readable), else /run/aimx.",
+		Args: exactArgs(0),
+		RunE: func(*cobra.Command, []string) error {
+			b := mcp.NewBridge(mcp.BridgeOptions{
+				SocketPath: a.agentSocketPath(),
+				ErrorLog:   log.New(a.stderr, "aimx mcp: ", 0),
+			})
+			return b.Serve(a.ctx, a.stdin, a.stdout)
+		},
+	}
+}
+
+// agentSocketPath finds aimx.sock as SPEC §2 says: the runtime dir from
+// the flag or AIMX_RUNTIME_DIR, else runtime_dir in config.toml if this
+// user can read it, else /run/aimx. Nothing is printed: stdout is the
+// bridge's protocol stream.
+func (a *app) agentSocketPath() string {
+	given := a.flagPaths()
+	if given.RuntimeDir == "" {
+		paths := domains.ResolvePaths(given, domains.Paths{}, nil)
+		if cfg, err := domains.Load(paths.ConfigFile(), domains.LoadOptions{}); err == nil {
+			given.RuntimeDir = cfg.RuntimeDir
+		}
+	}
+	return mcp.SocketPath(domains.ResolvePaths(given, domains.Paths{}, nil).RuntimeDir)
+}
+
+// mcpWiring is what the daemon's MCP transports are built from.
+type mcpWiring struct {
+	cfg      *domains.Config
+	registry *domains.Registry
+	store    storage.MessageStore
+	changer  *domains.Changer
+	paths    domains.Paths
+	// tokens checks the bearer tokens of the TCP transport.
+	tokens *tokens.Store
+}
+
+// addMCP builds the tool surface and hands the daemon its transports:
+// aimx.sock always, TCP when `[mcp] http_listen` is set (SPEC §9, §10).
+func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
+	srv := mcp.NewServer(mcp.Deps{
+		Registry:  w.registry,
+		Store:     w.store,
+		Mailboxes: &mcp.MailboxOps{Config: w.changer, Store: w.store},
+		Hooks:     mcp.EditorHooks{Editor: &hooks.Editor{Config: w.changer}},
+		Log:       a.log,
+	})
+	peers := mcp.PeerCallers{DaemonUID: os.Geteuid()}
+	sock := srv.SocketServer(peers.Caller, a.log)
+	path := mcp.SocketPath(w.paths.RuntimeDir)
+	d.AddListenerFunc(listenMCPUnix, func() (net.Listener, error) { return sock.Listen(path) }, sock)
+	if w.cfg.MCP.HTTPListen != "" {
+		d.AddListener(listenMCPHTTP, "tcp", w.cfg.MCP.HTTPListen, srv.HTTPServer(mcp.TokenCallers{Store: w.tokens}, a.log))
+	}
+}
+
+// mcpReadyLines are the MCP lines of the ready message: where agents
+// connect.
+func mcpReadyLines(bound map[string]string) string {
+	s := ""
+	if p := bound[listenMCPUnix]; p != "" {
+		s += fmt.Sprintf("Agents on this host: `aimx mcp` (stdio) reaches %s\n", p)
+	}
+	if h := bound[listenMCPHTTP]; h != "" {
+		s += fmt.Sprintf("MCP over HTTP: http://%s%s (streamable) and http://%s%s (SSE), with Authorization: Bearer <token>\n",
+			h, mcp.EndpointPath, h, mcp.SSEPath)
+	}
+	return s
+}
