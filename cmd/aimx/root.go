@@ -67,7 +67,7 @@ func envMap(env []string) map[string]string {
 // carry no type: unknown commands and argument-count checks.
 func isCobraUsageError(err error) bool {
 	msg := err.Error()
-	for _, p := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "unknown flag", "unknown shorthand flag"} {
+	for _, p := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "unknown flag", "unknown shorthand flag", "required flag(s) "} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}
@@ -106,6 +106,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.mailboxesCommand(),
 		a.serveCommand(),
 		a.hooksCommand(),
+		a.tokensCommand(),
+		a.reloadCommand(),
+		a.mcpCommand(),
 	)
 	return root
 }

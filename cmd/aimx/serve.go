@@ -52,7 +52,7 @@ func (a *app) serveCommand() *cobra.Command {
 	fl.StringVar(&f.dir, "dir", ".aimx-dev", "dev mode: the directory holding config, keys, data and sockets")
 	fl.StringArrayVar(&f.domains, "domain", nil, "dev mode: domain to seed a new --dir with (repeatable; default agent.localhost)")
 	fl.StringVar(&f.smtp, "smtp", "", "SMTP listen address for this run (dev default "+devSMTPListen+"; port 0 picks one)")
-	fl.StringVar(&f.mcpHTTP, "mcp-http", "", "MCP HTTP listen address for this run (dev default "+devMCPHTTPListen+"; served once MCP lands)")
+	fl.StringVar(&f.mcpHTTP, "mcp-http", "", "dev mode: MCP HTTP listen address for this run (default "+devMCPHTTPListen+"; port 0 picks one)")
 	fl.StringVar(&f.relay, "relay", "", "dev mode: [outbound] relay for this run (used once outbound lands)")
 	fl.StringVar(&f.dns, "dns", "", "dev mode: send every DNS lookup to this host:port for this run")
 	return cmd
@@ -99,6 +99,7 @@ func (a *app) serve(f serveFlags) error {
 				cfg.DNS.Servers = []string{f.dns}
 			}
 			cfg.SMTP.Listen = orDefault(f.smtp, devSMTPListen)
+			cfg.MCP.HTTPListen = orDefault(f.mcpHTTP, devMCPHTTPListen)
 		} else {
 			cfg.SMTP.Listen = f.smtp
 		}
@@ -129,6 +130,9 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
+	toks := tokenStore(paths)
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks})
+	a.addAdminSocket(d, changer, store, hookSched, toks, paths)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -147,9 +151,10 @@ func (a *app) printReady(dev *daemon.DevDir, cfg *domains.Config, paths domains.
 	var b strings.Builder
 	fmt.Fprintf(&b, "aimx is running (domains: %s)\n", strings.Join(cfg.Domains, ", "))
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-5s %s\n", n, bound[n])
+		fmt.Fprintf(&b, "  %-8s %s\n", n, bound[n])
 	}
-	fmt.Fprintf(&b, "  data  %s\n  run   %s (listen.json)\n", paths.DataDir, paths.RuntimeDir)
+	b.WriteString(mcpReadyLines(bound))
+	fmt.Fprintf(&b, "  data     %s\n  run      %s (listen.json)\n", paths.DataDir, paths.RuntimeDir)
 	if dev != nil {
 		if len(dev.Seeded) > 0 {
 			fmt.Fprintf(&b, "Seeded %s: %s\n", dev.Dir, strings.Join(dev.Seeded, ", "))
