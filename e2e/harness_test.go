@@ -108,7 +108,7 @@ func StartDev(t testing.TB, o DaemonOptions) *Daemon {
 			t.Fatal(err)
 		}
 	}
-	args := []string{"serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0"}
+	args := []string{"serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0", "--mcp-http", "127.0.0.1:0"}
 	if o.DNS != "" {
 		args = append(args, "--dns", o.DNS)
 	}
