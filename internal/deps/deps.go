@@ -6,9 +6,6 @@
 package deps
 
 import (
-	_ "github.com/google/renameio/v2"
-	_ "github.com/mark3labs/mcp-go/client"
-	_ "github.com/mark3labs/mcp-go/server"
 	_ "github.com/yuin/goldmark"
 	_ "golang.org/x/sync/errgroup"
 	_ "golang.org/x/time/rate"
