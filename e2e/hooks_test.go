@@ -271,7 +271,7 @@ func TestHookRelativeCmdRejectedAtLoad(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(strings.ReplaceAll(cfg, "$DIR", dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(aimxBinary(t), "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0")
+	cmd := exec.Command(aimxBinary(t), "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0", "--mcp-http", "127.0.0.1:0")
 	done := make(chan struct{})
 	var out []byte
 	var err error

@@ -50,14 +50,7 @@ func (a *app) mcpCommand() *cobra.Command {
 // user can read it, else /run/aimx. Nothing is printed: stdout is the
 // bridge's protocol stream.
 func (a *app) agentSocketPath() string {
-	given := a.flagPaths()
-	if given.RuntimeDir == "" {
-		paths := domains.ResolvePaths(given, domains.Paths{}, nil)
-		if cfg, err := domains.Load(paths.ConfigFile(), domains.LoadOptions{}); err == nil {
-			given.RuntimeDir = cfg.RuntimeDir
-		}
-	}
-	return mcp.SocketPath(domains.ResolvePaths(given, domains.Paths{}, nil).RuntimeDir)
+	return mcp.SocketPath(a.clientPaths().RuntimeDir)
 }
 
 // mcpWiring is what the daemon's MCP transports are built from.
