@@ -153,12 +153,14 @@ func (a *app) printReady(dev *daemon.DevDir, cfg *domains.Config, paths domains.
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-8s %s\n", n, bound[n])
 	}
-	b.WriteString(mcpReadyLines(bound))
 	fmt.Fprintf(&b, "  data     %s\n  run      %s (listen.json)\n", paths.DataDir, paths.RuntimeDir)
+	if dev != nil && len(dev.Seeded) > 0 {
+		fmt.Fprintf(&b, "Seeded %s: %s\n", dev.Dir, strings.Join(dev.Seeded, ", "))
+	}
+	b.WriteString(mcpReadyLines(bound))
 	if dev != nil {
-		if len(dev.Seeded) > 0 {
-			fmt.Fprintf(&b, "Seeded %s: %s\n", dev.Dir, strings.Join(dev.Seeded, ", "))
-		}
+		fmt.Fprintf(&b, "The dev token for MCP over HTTP is in %s\n", dev.MCPTokenFile())
+		fmt.Fprintf(&b, "An agent harness on this host runs: aimx --config-dir %s mcp\n", dev.Dir)
 		rcpt := "hello@" + cfg.DefaultDomain()
 		fmt.Fprintf(&b, "\nSend it a first message:\n\n"+
 			"  printf 'From: you@example.com\\r\\nTo: %s\\r\\nSubject: Hello aimx\\r\\n\\r\\nIt works.\\r\\n' | \\\n"+
