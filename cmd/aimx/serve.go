@@ -125,6 +125,7 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	d.AddComponent("hooks", hookSched)
+	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log})
 	smtpSvc, err := newSMTPService(a, cfg, registry, store, hookSched)
 	if err != nil {
 		return err
