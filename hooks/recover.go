@@ -50,6 +50,7 @@ func (s *Scheduler) scanSafe(ctx context.Context) {
 	if n > 0 {
 		s.cfg.Log.Info().Int("jobs", n).Time("since", from).Msg("hook recovery: due and interrupted runs queued")
 	}
+	s.prune()
 }
 
 // scan queues every job that is due and not done: the on_receive hooks in
