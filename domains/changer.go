@@ -32,6 +32,9 @@ type Changer struct {
 	Prepare func(*Config) *Config
 	// OnPublish, when set, is told about every config published.
 	OnPublish func(*Config)
+	// Locks are the per-mailbox locks, taken before the config lock by
+	// operations that remove mailboxes (SPEC §9) and shared by intake.
+	Locks MailboxLocks
 
 	mu sync.Mutex
 }

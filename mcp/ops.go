@@ -128,11 +128,13 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 }
 
 // DeleteMailbox refuses a mailbox holding mail unless force, removes it
-// from the config (so no more mail arrives), swaps the registry, then
-// deletes its storage. Mail that arrives between the count and the swap is
-// deleted with the rest; the daemon's intake resolves recipients from the
-// registry, so nothing arrives after the swap.
+// from the config (so no more mail arrives), then deletes its storage. It
+// holds the mailbox's lock exclusively throughout (SPEC §9): intake stores
+// under the shared lock and re-checks that the mailbox still exists, so no
+// message lands between the count and the removal, and none after it.
 func (o *MailboxOps) DeleteMailbox(ctx context.Context, name string, force bool) (int, error) {
+	unlock := o.Config.Locks.Lock(name)
+	defer unlock()
 	if _, ok := o.Config.Registry.Current().Mailboxes[name]; !ok {
 		return 0, fmt.Errorf("delete mailbox %s: %w", name, ErrNoSuchMailbox)
 	}

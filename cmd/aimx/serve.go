@@ -126,7 +126,7 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddComponent("hooks", hookSched)
 	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log})
-	smtpSvc, err := newSMTPService(a, cfg, registry, store, hookSched)
+	smtpSvc, err := newSMTPService(a, cfg, changer, store, hookSched)
 	if err != nil {
 		return err
 	}

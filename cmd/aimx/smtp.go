@@ -16,12 +16,13 @@ import (
 // STARTTLS when [smtp] tls_cert/tls_key are set. Listener settings (TLS,
 // limits, DNS servers) apply at start; a reload changes routing, trust and
 // mailboxes at once.
-func newSMTPService(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, hk *hooks.Scheduler) (*inbound.Server, error) {
+func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store storage.MessageStore, hk *hooks.Scheduler) (*inbound.Server, error) {
+	registry := changer.Registry
 	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
 	if err != nil {
 		return nil, fmt.Errorf("DNS resolver: %w", err)
 	}
-	deliverer, err := inbound.New(inbound.Config{Registry: registry, Store: store, Resolver: resolver, Log: a.log,
+	deliverer, err := inbound.New(inbound.Config{Registry: registry, Locks: &changer.Locks, Store: store, Resolver: resolver, Log: a.log,
 		HooksDue: hk.Due, OnStored: hookEnqueue(hk)})
 	if err != nil {
 		return nil, fmt.Errorf("SMTP intake: %w", err)

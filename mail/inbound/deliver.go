@@ -26,6 +26,9 @@ const DefaultStoreParallelism = 8
 
 // Config builds a Deliverer.
 type Config struct {
+	// Locks are the per-mailbox locks (SPEC §9) shared with the operations
+	// that remove mailboxes; nil stores without them.
+	Locks *domains.MailboxLocks
 	// Registry is the live configuration, read once per transaction when
 	// the Envelope carries no snapshot of its own.
 	Registry *domains.Registry

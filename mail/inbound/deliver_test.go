@@ -431,3 +431,41 @@ func TestOnStoredOncePerStoredCopy(t *testing.T) {
 		t.Errorf("OnStored got %+v, stored id %s", m, stored.ID)
 	}
 }
+
+// TestMailboxRemovedDuringTransaction: a mailbox removal holds the
+// mailbox's lock; a delivery resolved before it waits, then finds the
+// mailbox gone, answers 451 and stores nothing (SPEC §9).
+func TestMailboxRemovedDuringTransaction(t *testing.T) {
+	t.Parallel()
+	e := newDeliverEnv(t, envOpts{})
+	var locks domains.MailboxLocks
+	e.del.cfg.Locks = &locks
+	snapshot := e.reg.Current() // the config the transaction resolved RCPT with
+	const name = "support@agent.example.com"
+
+	unlock := locks.Lock(name) // the removal starts
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.del.Deliver(context.Background(), Envelope{Config: snapshot, Recipients: []string{name}},
+			simpleMessage("gone@example.org", "during removal", "x\r\n"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("delivery finished while the removal held the mailbox: %v", err)
+	case <-time.After(50 * time.Millisecond): // backstop only
+	}
+	next := snapshot.Clone()
+	delete(next.Mailboxes, name)
+	e.reg.Swap(next)
+	unlock() // the removal is done
+
+	err := <-done
+	oe, ok := outcome.As(err)
+	if !ok || oe.Code != 451 || !oe.Temporary() {
+		t.Fatalf("Deliver = %v, want a temporary 451", err)
+	}
+	if n := len(e.inbox(name)); n != 0 {
+		t.Fatalf("%d messages stored into a removed mailbox", n)
+	}
+}

@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,10 @@ import (
 	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/storage"
 )
+
+// errMailboxRemoved: the mailbox went away between RCPT and storing; the
+// transaction answers 451 and the sender's retry gets the RCPT answer.
+var errMailboxRemoved = errors.New("mailbox removed")
 
 // delivery is one transaction's shared state while its copies are stored.
 // It is read-only once built, so the per-mailbox goroutines share it.
@@ -28,6 +33,18 @@ type delivery struct {
 // store puts one copy into one mailbox unless the mailbox already has it.
 func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	mo := MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients}
+	if locks := x.d.cfg.Locks; locks != nil {
+		// SPEC §9: store under the mailbox's shared lock, and only if it
+		// still exists: it may have been removed since RCPT.
+		unlock := locks.RLock(t.mb.Name)
+		defer unlock()
+		if reg := x.d.cfg.Registry; reg != nil {
+			if _, ok := reg.Current().Mailboxes[t.mb.Name]; !ok {
+				mo.Err = fmt.Errorf("mailbox %s was removed during the transaction: %w", t.mb.Name, errMailboxRemoved)
+				return mo
+			}
+		}
+	}
 	window := x.cfg.DedupWindow.D()
 	claim, err := x.d.dedup.Claim(ctx, t.ref, x.msg.DedupKey, window)
 	if err != nil {
