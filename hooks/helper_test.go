@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -94,6 +95,20 @@ func helperMain(args []string) int {
 			return 1
 		}
 		fmt.Println(c.Process.Pid)
+	case "daemon":
+		// daemon PIDFILE: act as a daemon running one hook (the sleeper)
+		// until it is killed.
+		exe, _ := os.Executable()
+		r := NewRunner(zerolog.Nop())
+		r.Execute(context.Background(), Run{HookName: "h", JobID: "j", Event: EventOnReceive, Timeout: time.Hour,
+			Argv:  []string{exe, "-test.run=^TestHelperProcess$", "--", "sleeper", args[1]},
+			Owner: Owner{Name: "me", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Groups: []uint32{}, Home: "/"}})
+	case "sleeper":
+		// sleeper PIDFILE: record our pid, then sleep until killed.
+		if err := os.WriteFile(args[1], []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return 1
+		}
+		time.Sleep(time.Hour)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", args[0])
 		return 2

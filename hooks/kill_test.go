@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,4 +223,54 @@ func TestCanceledContextDoesNotStart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "ran")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("hook ran under a canceled context")
 	}
+}
+
+// TestHookDiesWithTheDaemon: when the daemon dies (SIGKILL, a crash), its
+// running hook is killed too, so the re-run after the restart cannot
+// overlap it.
+func TestHookDiesWithTheDaemon(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidfile := filepath.Join(t.TempDir(), "hook.pid")
+	daemon := exec.Command(exe, "-test.run=^TestHelperProcess$", "--", "daemon", pidfile)
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	deadline := time.Now().Add(20 * time.Second) // backstop only
+	for pid == 0 {
+		if data, err := os.ReadFile(pidfile); err == nil && len(data) > 0 {
+			pid, _ = strconv.Atoi(string(data))
+		}
+		if time.Now().After(deadline) {
+			_ = daemon.Process.Kill()
+			t.Fatal("the hook never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := daemon.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = daemon.Wait()
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("hook %d outlived its daemon", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a live process (a zombie counts as dead).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -73,8 +74,10 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		Stdout: stdout,
 		Stderr: stderr,
 		// Own process group, so a timeout reaches everything the hook
-		// started (SPEC §7).
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// started (SPEC §7). Pdeathsig kills the hook if the daemon dies
+		// (a crash): the interrupted run is re-run after the restart, and
+		// must not overlap a leftover of itself.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 		// A process the hook left behind may hold stdout/stderr open;
 		// without this, Wait would block until it exits.
 		WaitDelay: grace,
@@ -94,6 +97,11 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		}
 	}
 
+	// Pdeathsig fires when the thread that started the child exits, not
+	// only the process: keep this goroutine on its thread until the hook
+	// is reaped, so the Go runtime cannot retire that thread under it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	res.StartedAt = time.Now()
 	if err := cmd.Start(); err != nil {
 		res.Err = fmt.Errorf("start hook %q: %w", run.HookName, err)
