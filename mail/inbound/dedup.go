@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -50,9 +51,15 @@ type dedupBox struct {
 	mu        sync.Mutex
 	loaded    bool
 	since     time.Time            // entries received before this were not loaded
-	seen      map[string]time.Time // key → received_at
+	seen      map[string]seenEntry // key → the stored copy
 	inflight  map[string]chan struct{}
 	nextPrune time.Time
+}
+
+// seenEntry is one stored message a key maps to.
+type seenEntry struct {
+	at time.Time // received_at
+	id string    // its id in the inbox ("" when unknown)
 }
 
 // NewDedup returns a Dedup over store.
@@ -81,10 +88,10 @@ type Claim struct {
 // within the window: the delivery stores nothing and answers 250.
 func (c *Claim) Duplicate() bool { return c.dup }
 
-// Commit records that the message was stored at receivedAt and wakes any
-// delivery waiting on the same key, which then sees a duplicate.
-func (c *Claim) Commit(receivedAt time.Time) {
-	c.finish(func(b *dedupBox) { b.seen[c.key] = receivedAt })
+// Commit records that the message was stored at receivedAt under id and
+// wakes any delivery waiting on the same key, which then sees a duplicate.
+func (c *Claim) Commit(receivedAt time.Time, id string) {
+	c.finish(func(b *dedupBox) { b.seen[c.key] = seenEntry{at: receivedAt, id: id} })
 }
 
 // Release gives the key up without recording it (the store failed), so
@@ -129,9 +136,19 @@ func (d *Dedup) Claim(ctx context.Context, ref storage.MailboxRef, key string, w
 			}
 		}
 		b.prune(now, window)
-		if at, ok := b.seen[key]; ok && now.Sub(at) < window {
-			b.mu.Unlock()
-			return &Claim{dup: true}, nil
+		if e, ok := b.seen[key]; ok && now.Sub(e.at) < window {
+			gone, err := d.gone(ctx, ref, e.id)
+			if err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+			if !gone {
+				b.mu.Unlock()
+				return &Claim{dup: true}, nil
+			}
+			// The copy it names is no longer there (its mailbox was
+			// removed and made again): store this one.
+			delete(b.seen, key)
 		}
 		if ch, ok := b.inflight[key]; ok {
 			b.mu.Unlock()
@@ -153,7 +170,7 @@ func (d *Dedup) box(ref storage.MailboxRef) *dedupBox {
 	defer d.mu.Unlock()
 	b, ok := d.boxes[ref]
 	if !ok {
-		b = &dedupBox{seen: map[string]time.Time{}, inflight: map[string]chan struct{}{}}
+		b = &dedupBox{seen: map[string]seenEntry{}, inflight: map[string]chan struct{}{}}
 		d.boxes[ref] = b
 	}
 	return b
@@ -184,8 +201,8 @@ func (d *Dedup) load(ctx context.Context, ref storage.MailboxRef, b *dedupBox, c
 				// The stem says it is recent (Since); keep it a full window.
 				at = d.now()
 			}
-			if prev, ok := b.seen[key]; !ok || at.After(prev) {
-				b.seen[key] = at
+			if prev, ok := b.seen[key]; !ok || at.After(prev.at) {
+				b.seen[key] = seenEntry{at: at, id: m.ID}
 			}
 		}
 		off += len(page.Messages)
@@ -196,6 +213,23 @@ func (d *Dedup) load(ctx context.Context, ref storage.MailboxRef, b *dedupBox, c
 	b.loaded = true
 	b.since = cutoff
 	return nil
+}
+
+// gone reports whether the stored copy a dedup entry names has vanished,
+// so a re-delivery is stored again rather than absorbed. Only duplicates
+// pay this one lookup.
+func (d *Dedup) gone(ctx context.Context, ref storage.MailboxRef, id string) (bool, error) {
+	if id == "" {
+		return false, nil
+	}
+	_, err := d.store.Read(ctx, ref, storage.Inbox, id)
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, storage.ErrNotFound):
+		return true, nil
+	}
+	return false, fmt.Errorf("dedup %s: check %s: %w", ref, id, err)
 }
 
 // keyFromEML recomputes the dedup key of a stored message from its .eml
@@ -223,8 +257,8 @@ func (b *dedupBox) prune(now time.Time, window time.Duration) {
 	if now.Before(b.nextPrune) {
 		return
 	}
-	for k, at := range b.seen {
-		if now.Sub(at) >= window {
+	for k, e := range b.seen {
+		if now.Sub(e.at) >= window {
 			delete(b.seen, k)
 		}
 	}

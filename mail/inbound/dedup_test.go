@@ -142,7 +142,7 @@ func TestDedupWindowDisabled(t *testing.T) {
 		if err != nil || c.Duplicate() {
 			t.Fatalf("window 0: dup=%v err=%v", c.Duplicate(), err)
 		}
-		c.Commit(time.Now())
+		c.Commit(time.Now(), "")
 	}
 }
 
@@ -220,7 +220,7 @@ func TestDedupClaimReleaseAndContext(t *testing.T) {
 	if err != nil || c2.Duplicate() {
 		t.Fatalf("after release: %v %v", c2, err)
 	}
-	c2.Commit(time.Now())
+	c2.Commit(time.Now(), "")
 	c2.Release() // no effect after Commit
 	c3, err := d.Claim(ctx, r, "k", time.Hour)
 	if err != nil || !c3.Duplicate() {
@@ -239,5 +239,33 @@ func TestDedupKeyMatchesMessageID(t *testing.T) {
 	}
 	if m.MessageID != message.DedupKey(raw) || m.DedupKey != m.MessageID {
 		t.Errorf("message id %q, dedup key %q", m.MessageID, message.DedupKey(raw))
+	}
+}
+
+// TestDedupForgetsCopiesThatAreGone: a mailbox removed and made again
+// under the same name stores a re-sent message instead of absorbing it as
+// a duplicate of a copy that no longer exists.
+func TestDedupForgetsCopiesThatAreGone(t *testing.T) {
+	t.Parallel()
+	e := newDeliverEnv(t, envOpts{})
+	const name = "support@agent.example.com"
+	msg := simpleMessage("again@example.org", "again", "x\r\n")
+	deliver := func() {
+		t.Helper()
+		if _, err := e.del.Deliver(context.Background(), Envelope{Recipients: []string{name}}, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver()
+	deliver() // a true re-delivery: absorbed
+	if n := len(e.inbox(name)); n != 1 {
+		t.Fatalf("%d copies after a re-delivery, want 1", n)
+	}
+	if _, err := e.store.RemoveMailbox(context.Background(), ref(name)); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	if n := len(e.inbox(name)); n != 1 {
+		t.Fatalf("%d copies after the mailbox was wiped and the message re-sent, want 1", n)
 	}
 }

@@ -101,7 +101,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		mo.Err = err
 		return mo
 	}
-	claim.Commit(x.receivedAt)
+	claim.Commit(x.receivedAt, st.ID)
 	committed = true
 	mo.ID = st.ID
 	if x.d.cfg.OnStored != nil {
