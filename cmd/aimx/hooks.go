@@ -14,6 +14,7 @@ import (
 	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/mail/inbound"
+	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -46,16 +47,9 @@ func hookEnqueue(s *hooks.Scheduler) func(inbound.StoredMessage) {
 	}
 }
 
-// hookRow is one hook as `aimx hooks list` prints it (the hook_list shape
-// of SPEC §10).
-type hookRow struct {
-	Name            string   `json:"name"`
-	Mailbox         string   `json:"mailbox"`
-	Event           string   `json:"event"`
-	Cmd             []string `json:"cmd"`
-	TimeoutSecs     int      `json:"timeout_secs"`
-	FireOnUntrusted bool     `json:"fire_on_untrusted"`
-}
+// hookRow is one hook as `aimx hooks list` prints it: the hook_list shape
+// of SPEC §10, shared with the MCP tool and admin.sock.
+type hookRow = mcp.HookInfo
 
 type hookCreateFlags struct {
 	mailbox, event, name string

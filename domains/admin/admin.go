@@ -86,16 +86,10 @@ type MailboxDeleted struct {
 	DeletedFiles int    `json:"deleted_files"`
 }
 
-// HookInfo is one hook (the hook_list shape of SPEC §10); it is also the
-// body of POST /v1/hooks, where name and timeout_secs are optional.
-type HookInfo struct {
-	Name            string   `json:"name"`
-	Mailbox         string   `json:"mailbox"`
-	Event           string   `json:"event"`
-	Cmd             []string `json:"cmd"`
-	TimeoutSecs     int      `json:"timeout_secs"`
-	FireOnUntrusted bool     `json:"fire_on_untrusted"`
-}
+// HookInfo is one hook: the hook_list shape of SPEC §10, shared with the
+// MCP tool. It is also the body of POST /v1/hooks, where name and
+// timeout_secs are optional.
+type HookInfo = mcp.HookInfo
 
 // HookList is the body of GET /v1/hooks.
 type HookList struct {
