@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,8 +29,16 @@ type PutRequest struct {
 	// means the store's clock.
 	At time.Time
 	// Raw is the exact .eml bytes (trace headers + the bytes received, or
-	// the signed bytes sent); nil stores no .eml.
+	// the signed bytes sent); nil stores no .eml unless RawSource is set.
 	Raw []byte
+	// RawSource, when set (and Raw is nil), streams the .eml instead: it is
+	// called once per write attempt and must yield exactly RawSize bytes
+	// each time (trace headers followed by the spooled DATA, say), so a
+	// large message is never held in memory (book/security.md).
+	RawSource func() (io.Reader, error)
+	// RawSize is the byte count RawSource yields; it becomes size_bytes
+	// when the frontmatter leaves it zero.
+	RawSize int64
 	// Frontmatter of the .md. ID is filled by the store, as are Mailbox,
 	// SizeBytes (from Raw) and Attachments when left empty.
 	Frontmatter Frontmatter
@@ -115,6 +124,8 @@ func frontmatterFor(req *PutRequest, stem string) Frontmatter {
 	}
 	if fm.SizeBytes == 0 && req.Raw != nil {
 		fm.SizeBytes = int64(len(req.Raw))
+	} else if fm.SizeBytes == 0 && req.RawSource != nil {
+		fm.SizeBytes = req.RawSize
 	}
 	fm.Attachments = append([]AttachmentInfo(nil), fm.Attachments...)
 	return fm
@@ -124,9 +135,9 @@ func (s *Store) putFlat(dir, stem string, req *PutRequest, owner *Owner) (*Store
 	fm := frontmatterFor(req, stem)
 	opts := WriteOptions{Mode: 0o600, NoReplace: true, Owner: owner, SkipDirSync: true}
 	st := &Stored{ID: stem, MDPath: filepath.Join(dir, stem+".md"), Frontmatter: fm}
-	if req.Raw != nil {
+	if req.hasRaw() {
 		st.EMLPath = filepath.Join(dir, stem+".eml")
-		if err := s.w.WriteFile(st.EMLPath, req.Raw, opts); err != nil {
+		if err := s.writeRaw(st.EMLPath, req, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -187,9 +198,9 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 	}
 	final := filepath.Join(dir, stem)
 	st = &Stored{ID: stem, BundleDir: final, MDPath: filepath.Join(final, stem+".md"), Frontmatter: fm}
-	if req.Raw != nil {
+	if req.hasRaw() {
 		st.EMLPath = filepath.Join(final, stem+".eml")
-		if err := s.w.WriteFile(filepath.Join(tmp, stem+".eml"), req.Raw, opts); err != nil {
+		if err := s.writeRaw(filepath.Join(tmp, stem+".eml"), req, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -207,6 +218,28 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 		return nil, err
 	}
 	return st, nil
+}
+
+func (r *PutRequest) hasRaw() bool { return r.Raw != nil || r.RawSource != nil }
+
+// writeRaw writes the .eml from Raw or, streaming, from RawSource, and
+// checks that RawSource yielded the RawSize bytes it promised.
+func (s *Store) writeRaw(path string, req *PutRequest, opts WriteOptions) error {
+	if req.Raw != nil {
+		return s.w.WriteFile(path, req.Raw, opts)
+	}
+	r, err := req.RawSource()
+	if err != nil {
+		return fmt.Errorf("open raw message: %w", err)
+	}
+	n, err := s.w.WriteFrom(path, r, opts)
+	if err != nil {
+		return err
+	}
+	if n != req.RawSize {
+		return fmt.Errorf("raw message: wrote %d bytes, want %d", n, req.RawSize)
+	}
+	return nil
 }
 
 // isFault reports an error injected through Writer.Fault: a simulated

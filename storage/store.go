@@ -29,6 +29,13 @@ type MessageStore interface {
 	List(ctx context.Context, q ListQuery) (*ListResult, error)
 	// Read returns one message by id.
 	Read(ctx context.Context, ref MailboxRef, folder Folder, id string) (*Message, error)
+	// OpenMD opens a message's .md for reading: a regular file, never a
+	// symlink or FIFO, no larger than the store's file cap. The caller
+	// closes it. Hooks get their stdin from here (book/security.md).
+	OpenMD(ctx context.Context, ref MailboxRef, folder Folder, id string) (*MessageFile, error)
+	// OpenRaw opens a message's .eml the same way; ErrNotFound when the
+	// message has no .eml (Rust-written mail).
+	OpenRaw(ctx context.Context, ref MailboxRef, folder Folder, id string) (*MessageFile, error)
 	// SetRead marks a message read or unread, changing only its read state.
 	SetRead(ctx context.Context, ref MailboxRef, folder Folder, id string, read bool) (*Frontmatter, error)
 	// Counts returns the mailbox's totals.
@@ -47,7 +54,20 @@ type Options struct {
 	// DirSyncer batches directory fsyncs across concurrent writers; nil
 	// means a private one that fsyncs through Writer.SyncDir.
 	DirSyncer *DirSyncer
+	// MaxFileBytes caps every message file the store reads (.md and .eml):
+	// a larger one is refused with ErrTooLarge, never read whole
+	// (book/security.md). Zero means DefaultMaxFileBytes. The daemon sets
+	// it to max_message_bytes plus FileHeadroom.
+	MaxFileBytes int64
 }
+
+// DefaultMaxFileBytes is the file cap when Options.MaxFileBytes is zero:
+// the default max_message_bytes (25 MiB) plus FileHeadroom.
+const DefaultMaxFileBytes = 25<<20 + FileHeadroom
+
+// FileHeadroom is what a stored file may exceed max_message_bytes by: our
+// trace headers in the .eml, the frontmatter in the .md.
+const FileHeadroom = 1 << 20
 
 // Store is the file-system message store of SPEC §4 under one data dir.
 // It is safe for concurrent use.
@@ -58,6 +78,7 @@ type Store struct {
 	now      func() time.Time
 	syncer   *DirSyncer
 	chown    bool // running as root: files and mailbox dirs get their owner
+	maxFile  int64
 
 	mu      sync.Mutex
 	boxes   map[string]*folderState // by folder dir path
@@ -80,6 +101,7 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 		now:      opts.Now,
 		syncer:   opts.DirSyncer,
 		chown:    os.Geteuid() == 0,
+		maxFile:  opts.MaxFileBytes,
 		boxes:    map[string]*folderState{},
 		indexes:  map[string]*folderIndex{},
 	}
@@ -88,6 +110,9 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.maxFile <= 0 {
+		s.maxFile = DefaultMaxFileBytes
 	}
 	if s.syncer == nil {
 		s.syncer = &DirSyncer{SyncFunc: s.w.SyncDir}
