@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,19 +32,18 @@ type PutRequest struct {
 	// Raw is the exact .eml bytes (trace headers + the bytes received, or
 	// the signed bytes sent); nil stores no .eml unless RawSource is set.
 	Raw []byte
-	// RawSource, when set (and Raw is nil), streams the .eml instead: it is
-	// called once per write attempt and must yield exactly RawSize bytes
-	// each time (trace headers followed by the spooled DATA, say), so a
-	// large message is never held in memory (book/security.md).
-	RawSource func() (io.Reader, error)
-	// RawSize is the byte count RawSource yields; it becomes size_bytes
-	// when the frontmatter leaves it zero.
-	RawSize int64
+	// RawFrom, when set (and Raw is nil), streams the .eml instead (trace
+	// headers followed by the spooled DATA, say), so a large message is
+	// never held in memory (book/security.md). Its Size becomes size_bytes
+	// when the frontmatter leaves that zero.
+	RawFrom Source
 	// Frontmatter of the .md. ID is filled by the store, as are Mailbox,
 	// SizeBytes (from Raw) and Attachments when left empty.
 	Frontmatter Frontmatter
 	// Body of the .md: the text/plain part, or the HTML converted to Markdown.
 	Body string
+	// BodyFrom, when set, streams the body instead of Body.
+	BodyFrom Source
 	// Attachments make the message a bundle dir.
 	Attachments []Attachment
 }
@@ -53,6 +53,66 @@ type Attachment struct {
 	Filename    string // as the sender named it; sanitized before use
 	ContentType string // parameters are dropped
 	Data        []byte
+	// From, when set, streams the decoded content instead of Data.
+	From Source
+}
+
+// Source is content the store streams from instead of holding in memory:
+// a spooled file section (*io.SectionReader), a *bytes.Reader, or
+// ConcatSource of several. It is read from offset 0 on every write, so one
+// Source serves the copies of many mailboxes.
+type Source interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// ConcatSource joins sources end to end (trace headers + spooled DATA).
+func ConcatSource(parts ...Source) Source {
+	c := &concatSource{}
+	for _, p := range parts {
+		c.parts = append(c.parts, p)
+		c.size += p.Size()
+	}
+	return c
+}
+
+type concatSource struct {
+	parts []Source
+	size  int64
+}
+
+func (c *concatSource) Size() int64 { return c.size }
+
+func (c *concatSource) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, part := range c.parts {
+		if len(p) == 0 {
+			break
+		}
+		sz := part.Size()
+		if off >= sz {
+			off -= sz
+			continue
+		}
+		want := p
+		if rest := sz - off; int64(len(want)) > rest {
+			want = want[:rest]
+		}
+		m, err := part.ReadAt(want, off)
+		n += m
+		p = p[m:]
+		off = 0
+		if err != nil && !(errors.Is(err, io.EOF) && m == len(want)) {
+			return n, err
+		}
+		if m < len(want) {
+			return n, io.ErrUnexpectedEOF
+		}
+	}
+	if len(p) > 0 {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // Stored describes a stored message.
@@ -124,8 +184,8 @@ func frontmatterFor(req *PutRequest, stem string) Frontmatter {
 	}
 	if fm.SizeBytes == 0 && req.Raw != nil {
 		fm.SizeBytes = int64(len(req.Raw))
-	} else if fm.SizeBytes == 0 && req.RawSource != nil {
-		fm.SizeBytes = req.RawSize
+	} else if fm.SizeBytes == 0 && req.RawFrom != nil {
+		fm.SizeBytes = req.RawFrom.Size()
 	}
 	fm.Attachments = append([]AttachmentInfo(nil), fm.Attachments...)
 	return fm
@@ -141,7 +201,7 @@ func (s *Store) putFlat(dir, stem string, req *PutRequest, owner *Owner) (*Store
 			return nil, err
 		}
 	}
-	if err := s.w.WriteFile(st.MDPath, EncodeMD(&fm, req.Body), opts); err != nil {
+	if err := s.writeMD(st.MDPath, &fm, req, opts); err != nil {
 		if st.EMLPath != "" && errors.Is(err, ErrExist) {
 			// Our .eml was linked under a fresh name, so it is ours to remove.
 			if rerr := os.Remove(st.EMLPath); rerr != nil {
@@ -186,13 +246,17 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 	names := newAttachmentNamer(stem)
 	for _, a := range req.Attachments {
 		name := names.name(a.Filename)
-		if err := s.w.WriteFile(filepath.Join(tmp, name), a.Data, opts); err != nil {
+		src := a.From
+		if src == nil {
+			src = bytes.NewReader(a.Data)
+		}
+		if _, err := s.w.WriteFrom(filepath.Join(tmp, name), io.NewSectionReader(src, 0, src.Size()), opts); err != nil {
 			return nil, err
 		}
 		fm.Attachments = append(fm.Attachments, AttachmentInfo{
 			Filename:    name,
 			ContentType: bareContentType(a.ContentType),
-			Size:        int64(len(a.Data)),
+			Size:        src.Size(),
 			Path:        name,
 		})
 	}
@@ -204,7 +268,7 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 			return nil, err
 		}
 	}
-	if err := s.w.WriteFile(filepath.Join(tmp, stem+".md"), EncodeMD(&fm, req.Body), opts); err != nil {
+	if err := s.writeMD(filepath.Join(tmp, stem+".md"), &fm, req, opts); err != nil {
 		return nil, err
 	}
 	if err := s.w.SyncDir(tmp); err != nil {
@@ -220,26 +284,37 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 	return st, nil
 }
 
-func (r *PutRequest) hasRaw() bool { return r.Raw != nil || r.RawSource != nil }
+func (r *PutRequest) hasRaw() bool { return r.Raw != nil || r.RawFrom != nil }
 
-// writeRaw writes the .eml from Raw or, streaming, from RawSource, and
-// checks that RawSource yielded the RawSize bytes it promised.
+// writeRaw writes the .eml from Raw or, streaming, from RawFrom.
 func (s *Store) writeRaw(path string, req *PutRequest, opts WriteOptions) error {
 	if req.Raw != nil {
 		return s.w.WriteFile(path, req.Raw, opts)
 	}
-	r, err := req.RawSource()
-	if err != nil {
-		return fmt.Errorf("open raw message: %w", err)
+	_, err := s.w.WriteFrom(path, io.NewSectionReader(req.RawFrom, 0, req.RawFrom.Size()), opts)
+	return err
+}
+
+// writeMD writes the .md: EncodeMD's bytes, streamed when the body comes
+// from BodyFrom.
+func (s *Store) writeMD(path string, fm *Frontmatter, req *PutRequest, opts WriteOptions) error {
+	if req.BodyFrom == nil {
+		return s.w.WriteFile(path, EncodeMD(fm, req.Body), opts)
 	}
-	n, err := s.w.WriteFrom(path, r, opts)
-	if err != nil {
-		return err
+	body := req.BodyFrom
+	head := append(append([]byte("+++\n"), EncodeFrontmatter(fm)...), "+++\n\n"...)
+	parts := []Source{bytes.NewReader(head), body}
+	var last [1]byte
+	if n := body.Size(); n == 0 {
+		parts = append(parts, bytes.NewReader([]byte("\n")))
+	} else if _, err := body.ReadAt(last[:], n-1); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read body: %w", err)
+	} else if last[0] != '\n' {
+		parts = append(parts, bytes.NewReader([]byte("\n")))
 	}
-	if n != req.RawSize {
-		return fmt.Errorf("raw message: wrote %d bytes, want %d", n, req.RawSize)
-	}
-	return nil
+	all := ConcatSource(parts...)
+	_, err := s.w.WriteFrom(path, io.NewSectionReader(all, 0, all.Size()), opts)
+	return err
 }
 
 // isFault reports an error injected through Writer.Fault: a simulated
