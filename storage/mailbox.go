@@ -25,6 +25,12 @@ var (
 	ErrInvalidFolder = errors.New("invalid folder")
 	// ErrReadOnly is returned by writes on a store opened with OpenReadOnly.
 	ErrReadOnly = errors.New("store is read-only")
+	// ErrForeignMail is returned by EnsureMailbox when the mailbox's
+	// storage already holds mail that belonged to another owner (a mailbox
+	// removed from the config by hand and created again): it is never
+	// handed over. The operator may wipe it (RemoveMailbox, then
+	// EnsureMailbox) with --force (book/security.md, M6).
+	ErrForeignMail = errors.New("mailbox storage holds another owner's mail")
 )
 
 // Folder is one of the two per-mailbox trees of SPEC §4.
