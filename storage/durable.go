@@ -12,6 +12,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // Step names one step of a durable write. The fault seam in Writer reports
@@ -47,10 +49,9 @@ func (s Step) String() string {
 // ErrExist is returned by a no-replace write whose final name is taken.
 var ErrExist = os.ErrExist
 
-// Owner is a numeric uid/gid a written file is chowned to before it is published.
-type Owner struct {
-	UID, GID int
-}
+// Owner is a numeric uid/gid a written file is chowned to before it is
+// published (book/storage.md: the daemon's user and the mailbox owner's group).
+type Owner = safefs.Owner
 
 // WriteOptions tunes one durable write.
 type WriteOptions struct {
@@ -77,12 +78,11 @@ type Writer struct {
 	Fault func(step Step, path string) error
 }
 
-// tempName returns a unique dot-named sibling of path that listers ignore.
-func tempName(path string) string {
-	dir, base := filepath.Split(path)
+// tempName returns a unique dot-named sibling name of name that listers ignore.
+func tempName(name string) string {
 	var r [8]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails on Linux
-	return filepath.Join(dir, "."+base+".tmp-"+hex.EncodeToString(r[:]))
+	return "." + name + ".tmp-" + hex.EncodeToString(r[:])
 }
 
 func (w *Writer) fault(step Step, path string) error {
@@ -118,8 +118,31 @@ func (w *Writer) WriteFile(path string, data []byte, opts WriteOptions) error {
 	return err
 }
 
-// WriteFrom durably writes everything r yields to path and returns the byte count.
+// WriteFrom durably writes everything r yields to path and returns the
+// byte count. The parent dir is opened once and everything after happens
+// through it (internal/safefs), so a symlink at path is replaced, never
+// followed.
 func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, error) {
+	dir, err := safefs.OpenDir(filepath.Dir(path))
+	if err != nil {
+		return 0, fmt.Errorf("durable write %s: %w", path, err)
+	}
+	defer dir.Close()
+	return w.WriteAt(dir, filepath.Base(path), r, opts)
+}
+
+// WriteFileAt durably writes data to name in dir.
+func (w *Writer) WriteFileAt(dir *safefs.Dir, name string, data []byte, opts WriteOptions) error {
+	_, err := w.WriteAt(dir, name, bytes.NewReader(data), opts)
+	return err
+}
+
+// WriteAt durably writes everything r yields to name directly in dir, a
+// directory held open, and returns the byte count: a dot-named temp file
+// created without following anything, fsynced, then linked (no-replace) or
+// renamed over name, then dir fsynced unless SkipDirSync.
+func (w *Writer) WriteAt(dir *safefs.Dir, name string, r io.Reader, opts WriteOptions) (int64, error) {
+	path := dir.Join(name)
 	mode := opts.Mode
 	if mode == 0 {
 		mode = 0o600
@@ -127,8 +150,8 @@ func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, 
 	if err := w.fault(StepCreateTemp, path); err != nil {
 		return 0, err
 	}
-	tmp := tempName(path)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	tmp := tempName(name)
+	f, err := dir.Create(tmp, mode, opts.Owner)
 	if err != nil {
 		return 0, fmt.Errorf("durable write %s: create temp: %w", path, err)
 	}
@@ -136,18 +159,9 @@ func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, 
 	defer func() {
 		if !published {
 			_ = f.Close()
-			_ = os.Remove(tmp) // best effort: a dot-named leftover is ignored by listers
+			_ = dir.Remove(tmp) // best effort: a dot-named leftover is ignored by listers
 		}
 	}()
-	// OpenFile's mode is filtered by the umask; set it exactly.
-	if err := f.Chmod(mode); err != nil {
-		return 0, fmt.Errorf("durable write %s: chmod: %w", path, err)
-	}
-	if opts.Owner != nil {
-		if err := f.Chown(opts.Owner.UID, opts.Owner.GID); err != nil {
-			return 0, fmt.Errorf("durable write %s: chown: %w", path, err)
-		}
-	}
 	if err := w.fault(StepWrite, path); err != nil {
 		published = true // simulated crash: leave the temp file behind
 		return 0, err
@@ -171,18 +185,18 @@ func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, 
 		return n, err
 	}
 	if opts.NoReplace {
-		if err := os.Link(tmp, path); err != nil {
+		if err := dir.Link(tmp, dir, name); err != nil {
 			if errors.Is(err, os.ErrExist) {
 				return n, fmt.Errorf("durable write %s: %w", path, ErrExist)
 			}
 			return n, fmt.Errorf("durable write %s: link: %w", path, err)
 		}
 		published = true
-		if err := os.Remove(tmp); err != nil {
+		if err := dir.Remove(tmp); err != nil {
 			return n, fmt.Errorf("durable write %s: remove temp: %w", path, err)
 		}
 	} else {
-		if err := os.Rename(tmp, path); err != nil {
+		if err := dir.Rename(tmp, dir, name); err != nil {
 			return n, fmt.Errorf("durable write %s: rename: %w", path, err)
 		}
 		published = true
@@ -193,7 +207,7 @@ func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, 
 	if err := w.fault(StepSyncDir, path); err != nil {
 		return n, err
 	}
-	if err := SyncDir(filepath.Dir(path)); err != nil {
+	if err := dir.Sync(); err != nil {
 		return n, fmt.Errorf("durable write %s: %w", path, err)
 	}
 	return n, nil
@@ -201,12 +215,23 @@ func (w *Writer) WriteFrom(path string, r io.Reader, opts WriteOptions) (int64, 
 
 // PublishDir renames a fully written, dot-named temp directory to its final
 // name without replacing anything (renameat2 RENAME_NOREPLACE) and fsyncs
-// the parent unless SkipDirSync is set. Used for attachment bundles.
+// the parent unless SkipDirSync is set. Both must be in the same parent.
 func (w *Writer) PublishDir(tmpDir, final string, skipDirSync bool) error {
+	parent, err := safefs.OpenDir(filepath.Dir(final))
+	if err != nil {
+		return fmt.Errorf("publish dir %s: %w", final, err)
+	}
+	defer parent.Close()
+	return w.PublishDirAt(parent, filepath.Base(tmpDir), filepath.Base(final), skipDirSync)
+}
+
+// PublishDirAt is PublishDir for two names in parent, a directory held open.
+func (w *Writer) PublishDirAt(parent *safefs.Dir, tmpName, finalName string, skipDirSync bool) error {
+	final := parent.Join(finalName)
 	if err := w.fault(StepPublish, final); err != nil {
 		return err
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, tmpDir, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+	if err := parent.RenameNoReplace(tmpName, parent, finalName); err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("publish dir %s: %w", final, ErrExist)
 		}
@@ -218,7 +243,7 @@ func (w *Writer) PublishDir(tmpDir, final string, skipDirSync bool) error {
 	if err := w.fault(StepSyncDir, final); err != nil {
 		return err
 	}
-	return SyncDir(filepath.Dir(final))
+	return parent.Sync()
 }
 
 // SyncDir fsyncs dir like the package-level SyncDir, reporting StepSyncDir
@@ -231,15 +256,20 @@ func (w *Writer) SyncDir(dir string) error {
 	return SyncDir(dir)
 }
 
+// SyncDirAt is SyncDir for a directory held open.
+func (w *Writer) SyncDirAt(dir *safefs.Dir) error {
+	if err := w.fault(StepSyncDir, dir.Path()); err != nil {
+		return err
+	}
+	return dir.Sync()
+}
+
 // SyncDir fsyncs a directory so the entries created or renamed in it survive a crash.
 func SyncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := safefs.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	return d.Sync()
 }
