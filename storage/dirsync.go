@@ -1,6 +1,10 @@
 package storage
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
+)
 
 // DirSyncer batches directory fsyncs (group commit, SPEC §4): writers that
 // published entries into the same directory share one fsync instead of
@@ -34,7 +38,14 @@ func newSyncBatch() *syncBatch {
 }
 
 // Sync makes every entry published in dir before the call durable.
-func (s *DirSyncer) Sync(dir string) error {
+func (s *DirSyncer) Sync(dir string) error { return s.sync(dir, nil) }
+
+// SyncAt is Sync for a directory held open: the fsync that covers the
+// caller runs on some caller's descriptor of the same directory, never on
+// a path resolved again.
+func (s *DirSyncer) SyncAt(d *safefs.Dir) error { return s.sync(d.Path(), d) }
+
+func (s *DirSyncer) sync(dir string, d *safefs.Dir) error {
 	s.mu.Lock()
 	if s.dirs == nil {
 		s.dirs = map[string]*dirSyncState{}
@@ -49,7 +60,7 @@ func (s *DirSyncer) Sync(dir string) error {
 		b := newSyncBatch()
 		b.waiters = 1
 		s.mu.Unlock()
-		return s.run(dir, st, b)
+		return s.run(dir, d, st, b)
 	}
 	b := st.pending
 	if b == nil {
@@ -62,18 +73,22 @@ func (s *DirSyncer) Sync(dir string) error {
 	case <-b.done:
 		return b.err
 	case <-b.lead:
-		return s.run(dir, st, b)
+		return s.run(dir, d, st, b)
 	}
 }
 
 // run performs b's fsync, then hands the directory to the batch that
 // gathered meanwhile, or marks it idle.
-func (s *DirSyncer) run(dir string, st *dirSyncState, b *syncBatch) error {
-	sync := s.SyncFunc
-	if sync == nil {
-		sync = SyncDir
+func (s *DirSyncer) run(dir string, d *safefs.Dir, st *dirSyncState, b *syncBatch) error {
+	var err error
+	switch {
+	case s.SyncFunc != nil:
+		err = s.SyncFunc(dir)
+	case d != nil:
+		err = d.Sync()
+	default:
+		err = SyncDir(dir)
 	}
-	err := sync(dir)
 	s.mu.Lock()
 	b.err = err
 	close(b.done)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"io/fs"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -77,34 +79,42 @@ type folderIndex struct {
 }
 
 // index returns the built index of a folder, building it from the files on
-// first use. Concurrent callers wait for one build. A failed build is
-// forgotten, so the next call tries again.
+// first use. Concurrent callers wait for one build, which runs on its own
+// goroutine with the first caller's values but not its cancellation: a
+// caller that gives up stops waiting, it does not fail the build the
+// others wait for. A failed build is forgotten, so the next call tries
+// again.
 func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder) (*folderIndex, error) {
 	dir := s.folderDir(ref, folder)
 	s.mu.Lock()
 	idx := s.indexes[dir]
-	owner := idx == nil
-	if owner {
+	if idx == nil {
 		idx = &folderIndex{dir: dir, ready: make(chan struct{}), building: true}
 		s.indexes[dir] = idx
+		bctx := context.WithoutCancel(ctx)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					idx.err = fmt.Errorf("panic building the index: %v", p)
+					s.log.Error().Str("mailbox", ref.String()).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("recovered from panic")
+				}
+				close(idx.ready)
+				if idx.err != nil {
+					s.mu.Lock()
+					if s.indexes[dir] == idx {
+						delete(s.indexes, dir)
+					}
+					s.mu.Unlock()
+				}
+			}()
+			idx.err = s.buildIndex(bctx, ref, folder, idx)
+		}()
 	}
 	s.mu.Unlock()
-	if owner {
-		idx.err = s.buildIndex(ctx, idx)
-		close(idx.ready)
-		if idx.err != nil {
-			s.mu.Lock()
-			if s.indexes[dir] == idx {
-				delete(s.indexes, dir)
-			}
-			s.mu.Unlock()
-		}
-	} else {
-		select {
-		case <-idx.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	select {
+	case <-idx.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	if idx.err != nil {
 		return nil, fmt.Errorf("index %s/%s: %w", ref, folder, idx.err)
@@ -115,16 +125,29 @@ func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder) (*fold
 // buildIndex scans the folder and reads the frontmatter of every message,
 // then applies the upserts journalled meanwhile, in order: each reflects a
 // write at least as new as what the scan may have read.
-func (s *Store) buildIndex(ctx context.Context, idx *folderIndex) error {
-	ents, err := listEntries(idx.dir)
-	if err != nil {
+func (s *Store) buildIndex(ctx context.Context, ref MailboxRef, folder Folder, idx *folderIndex) error {
+	var ents []entry
+	fdir, err := s.openFolder(ref, folder)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// A mailbox with no storage yet lists as empty.
+	case err != nil:
 		return err
+	default:
+		defer fdir.Close()
+		if ents, err = listEntries(fdir); err != nil {
+			return err
+		}
 	}
 	built := make([]*indexEntry, len(ents))
 	err = parallel(ctx, len(ents), func(i int) error {
-		fm, err := s.readHeadFrontmatter(ents[i].mdPath(idx.dir))
-		if errors.Is(err, fs.ErrNotExist) {
+		fm, err := s.readHeadFrontmatter(fdir, ents[i].mdName())
+		if errors.Is(err, ErrNotFound) {
 			return nil // removed meanwhile
+		}
+		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotRegular) {
+			s.refused(fdir.Join(ents[i].mdName()), err)
+			return nil // refused (H1, M1): not listed, never read whole
 		}
 		if err != nil {
 			var perr *fs.PathError
@@ -160,20 +183,20 @@ func (s *Store) buildIndex(ctx context.Context, idx *folderIndex) error {
 }
 
 // readHeadFrontmatter decodes the frontmatter from a pooled head buffer.
-func (s *Store) readHeadFrontmatter(path string) (*Frontmatter, error) {
+func (s *Store) readHeadFrontmatter(dir *safefs.Dir, name string) (*Frontmatter, error) {
 	bp, _ := s.heads.Get().(*[]byte)
 	if bp == nil {
 		b := make([]byte, headSize)
 		bp = &b
 	}
 	defer s.heads.Put(bp)
-	head, err := readHead(path, *bp)
+	head, err := readHead(dir, name, *bp, s.maxFile)
 	if err != nil {
 		return nil, err
 	}
 	fm, _, err := DecodeMD(head)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", dir.Join(name), err)
 	}
 	return fm, nil
 }

@@ -140,7 +140,7 @@ func TestIndexJournalDuringBuild(t *testing.T) {
 	s.indexUpsert(testRef, Inbox, newIndexEntry(st.ID, false, &fm))
 	late := inboundFM("late")
 	s.indexUpsert(testRef, Inbox, newIndexEntry("2030-01-01-000000-late", false, &late))
-	if err := s.buildIndex(ctx, idx); err != nil {
+	if err := s.buildIndex(ctx, testRef, Inbox, idx); err != nil {
 		t.Fatal(err)
 	}
 	close(idx.ready)

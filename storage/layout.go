@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"syscall"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // layoutMarker is the content of `<data>/.layout-version` for layout 2 (SPEC §4).
@@ -40,68 +39,30 @@ const (
 	layoutNew                        // no marker, no legacy dirs
 )
 
-func markerPath(root string) string { return filepath.Join(root, ".layout-version") }
+// markerName is the layout marker's name in the data dir.
+const markerName = ".layout-version"
+
+// maxMarkerBytes caps the marker read: it holds two bytes.
+const maxMarkerBytes = 4096
 
 // checkLayout classifies a data dir without writing anything.
-func checkLayout(root string) (layoutState, error) {
-	b, err := os.ReadFile(markerPath(root))
+func checkLayout(root *safefs.Dir) (layoutState, error) {
+	b, err := root.ReadFile(markerName, maxMarkerBytes)
 	switch {
 	case err == nil:
 		if string(b) != layoutMarker {
-			return 0, fmt.Errorf("%w: %s contains %q, want %q; fix or remove it", ErrBadMarker, markerPath(root), b, layoutMarker)
+			return 0, fmt.Errorf("%w: %s contains %q, want %q; fix or remove it", ErrBadMarker, root.Join(markerName), b, layoutMarker)
 		}
 		return layoutCurrent, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return 0, fmt.Errorf("read layout marker: %w", err)
 	}
 	for _, legacy := range []string{"inbox", "sent"} {
-		p := filepath.Join(root, legacy)
-		if _, err := os.Lstat(p); err == nil {
-			return 0, &LegacyLayoutError{Path: p}
+		if _, err := root.Lstat(legacy); err == nil {
+			return 0, &LegacyLayoutError{Path: root.Join(legacy)}
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("check legacy layout: %w", err)
 		}
 	}
 	return layoutNew, nil
-}
-
-// ensureDir makes dir with exactly mode (and owner, when given), fixing the
-// mode and owner of an existing one; it refuses a symlink or non-directory.
-// With syncParent it fsyncs the parent after creating, so the new entry
-// is durable. It reports whether it created the dir.
-func ensureDir(dir string, mode os.FileMode, owner *Owner, syncParent bool) (bool, error) {
-	created := false
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dir, mode); err != nil && !errors.Is(err, fs.ErrExist) {
-			return false, fmt.Errorf("create directory: %w", err)
-		} else if err == nil {
-			created = true
-		}
-		fi, err = os.Lstat(dir)
-	}
-	if err != nil {
-		return false, fmt.Errorf("stat %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return false, fmt.Errorf("%s exists and is not a directory", dir)
-	}
-	if fi.Mode().Perm() != mode {
-		if err := os.Chmod(dir, mode); err != nil {
-			return false, fmt.Errorf("chmod %s: %w", dir, err)
-		}
-	}
-	if owner != nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != owner.UID || int(st.Gid) != owner.GID {
-			if err := os.Lchown(dir, owner.UID, owner.GID); err != nil {
-				return false, fmt.Errorf("chown %s: %w", dir, err)
-			}
-		}
-	}
-	if created && syncParent {
-		if err := SyncDir(filepath.Dir(dir)); err != nil {
-			return false, err
-		}
-	}
-	return created, nil
 }

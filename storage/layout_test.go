@@ -36,10 +36,10 @@ func TestOpenNewWritesMarkerAndModes(t *testing.T) {
 		filepath.Join(dir, testRef.Domain):                         0o755,
 		filepath.Join(dir, testRef.Domain, "inbox"):                0o755,
 		filepath.Join(dir, testRef.Domain, "sent"):                 0o755,
-		filepath.Join(dir, testRef.Domain, "inbox", testRef.Local): 0o700,
-		filepath.Join(dir, testRef.Domain, "sent", testRef.Local):  0o700,
-		st.MDPath:  0o600,
-		st.EMLPath: 0o600,
+		filepath.Join(dir, testRef.Domain, "inbox", testRef.Local): 0o750,
+		filepath.Join(dir, testRef.Domain, "sent", testRef.Local):  0o750,
+		st.MDPath:  0o640,
+		st.EMLPath: 0o640,
 	}
 	for p, m := range want {
 		if got := mode(t, p); got != m {
@@ -102,9 +102,10 @@ func TestOwnership(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// book/storage.md: the daemon's user owns it, the owner's group reads it.
 		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != 65534 || st.Gid != 65534 {
-			t.Errorf("%s owned by %d:%d, want 65534:65534", p, st.Uid, st.Gid)
+		if st.Uid != 0 || st.Gid != 65534 {
+			t.Errorf("%s owned by %d:%d, want 0:65534", p, st.Uid, st.Gid)
 		}
 	}
 	// Shared dirs stay the daemon's.

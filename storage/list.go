@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // DefaultListLimit is the page size when ListQuery.Limit is zero.
@@ -57,24 +58,21 @@ type entry struct {
 	bundle bool
 }
 
-func (e entry) mdPath(dir string) string {
+// mdName is the entry's .md relative to its folder dir.
+func (e entry) mdName() string {
 	if e.bundle {
-		return filepath.Join(dir, e.stem, e.stem+".md")
+		return e.stem + "/" + e.stem + ".md"
 	}
-	return filepath.Join(dir, e.stem+".md")
+	return e.stem + ".md"
 }
 
 // listEntries returns the messages in dir, newest first: flat `<stem>.md`
 // files and bundle dirs holding `<stem>/<stem>.md`. Dot-names, symlinks,
-// `.eml` files without their `.md` and anything else are ignored. A
-// missing dir has no messages.
-func listEntries(dir string) ([]entry, error) {
-	des, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+// FIFOs, `.eml` files without their `.md` and anything else are ignored.
+func listEntries(dir *safefs.Dir) ([]entry, error) {
+	des, err := dir.Names()
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		return nil, fmt.Errorf("list %s: %w", dir.Path(), err)
 	}
 	out := make([]entry, 0, len(des))
 	flat := make(map[string]bool, len(des))
@@ -91,8 +89,8 @@ func listEntries(dir string) ([]entry, error) {
 				out = append(out, entry{stem: stem})
 			}
 		case t.IsDir():
-			fi, err := os.Lstat(filepath.Join(dir, name, name+".md"))
-			if err == nil && fi.Mode().IsRegular() {
+			st, err := dir.Lstat(name + "/" + name + ".md")
+			if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 				out = append(out, entry{stem: name, bundle: true})
 			}
 		}
@@ -117,13 +115,18 @@ func listEntries(dir string) ([]entry, error) {
 // needed; sent copies carry the whole signed MIME as their body.
 const headSize = 4 << 10
 
-// readHead returns a prefix of the file that holds the whole frontmatter
-// (the whole file when the frontmatter is longer than buf or unusual),
-// reading into buf when it fits.
-func readHead(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
+// MaxFrontmatterBytes caps the frontmatter of a .md: one whose closing
+// `+++` is not within it is refused, never read whole (H1).
+const MaxFrontmatterBytes = 256 << 10
+
+// readHead returns a prefix of the file name in dir that holds the whole
+// frontmatter, reading into buf when it fits and never more than
+// MaxFrontmatterBytes (or the whole file, when smaller). The file must be
+// a regular file within maxFile.
+func readHead(dir *safefs.Dir, name string, buf []byte, maxFile int64) ([]byte, error) {
+	f, size, err := dir.OpenFile(name, maxFile)
 	if err != nil {
-		return nil, err
+		return nil, mapFileErr(err)
 	}
 	defer f.Close()
 	n, err := io.ReadFull(f, buf)
@@ -131,16 +134,29 @@ func readHead(path string, buf []byte) ([]byte, error) {
 		return buf[:n], nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", dir.Join(name), err)
 	}
 	if i := bytes.Index(buf, []byte("\n+++\n")); i > 0 && !hasMultilineString(buf[:i]) {
 		return buf, nil
 	}
-	rest, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	limit := min(size, MaxFrontmatterBytes)
+	out := make([]byte, limit)
+	copy(out, buf)
+	m, err := io.ReadFull(f, out[len(buf):])
+	out = out[:len(buf)+m]
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("read %s: %w", dir.Join(name), err)
 	}
-	return append(append([]byte(nil), buf...), rest...), nil
+	if size > MaxFrontmatterBytes {
+		// Cut at the end of the frontmatter: the body may be long (sent
+		// copies), the frontmatter may not.
+		end := bytes.Index(out[4:], []byte("\n+++\n"))
+		if end < 0 {
+			return nil, fmt.Errorf("%w: %s: no end of frontmatter within %d bytes", ErrTooLarge, dir.Join(name), MaxFrontmatterBytes)
+		}
+		out = out[:4+end+5]
+	}
+	return out, nil
 }
 
 func hasMultilineString(b []byte) bool {
@@ -227,9 +243,14 @@ func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) 
 	if len(page) == 0 {
 		return res, nil
 	}
+	fdir, err := s.openFolder(q.Mailbox, q.Folder)
+	if err != nil {
+		return nil, err
+	}
+	defer fdir.Close()
 	res.Messages = make([]Summary, len(page))
 	err = parallel(ctx, len(page), func(i int) error {
-		fm, err := s.readHeadFrontmatter(page[i].mdPath(idx.dir))
+		fm, err := s.readHeadFrontmatter(fdir, page[i].mdName())
 		if err != nil {
 			return err
 		}

@@ -8,10 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // maxStemAttempts bounds the retries when another writer publishes the
@@ -57,64 +58,6 @@ type Attachment struct {
 	From Source
 }
 
-// Source is content the store streams from instead of holding in memory:
-// a spooled file section (*io.SectionReader), a *bytes.Reader, or
-// ConcatSource of several. It is read from offset 0 on every write, so one
-// Source serves the copies of many mailboxes.
-type Source interface {
-	io.ReaderAt
-	Size() int64
-}
-
-// ConcatSource joins sources end to end (trace headers + spooled DATA).
-func ConcatSource(parts ...Source) Source {
-	c := &concatSource{}
-	for _, p := range parts {
-		c.parts = append(c.parts, p)
-		c.size += p.Size()
-	}
-	return c
-}
-
-type concatSource struct {
-	parts []Source
-	size  int64
-}
-
-func (c *concatSource) Size() int64 { return c.size }
-
-func (c *concatSource) ReadAt(p []byte, off int64) (int, error) {
-	n := 0
-	for _, part := range c.parts {
-		if len(p) == 0 {
-			break
-		}
-		sz := part.Size()
-		if off >= sz {
-			off -= sz
-			continue
-		}
-		want := p
-		if rest := sz - off; int64(len(want)) > rest {
-			want = want[:rest]
-		}
-		m, err := part.ReadAt(want, off)
-		n += m
-		p = p[m:]
-		off = 0
-		if err != nil && !(errors.Is(err, io.EOF) && m == len(want)) {
-			return n, err
-		}
-		if m < len(want) {
-			return n, io.ErrUnexpectedEOF
-		}
-	}
-	if len(p) > 0 {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
 // Stored describes a stored message.
 type Stored struct {
 	ID          string
@@ -128,7 +71,8 @@ type Stored struct {
 // (and attachments) fsync'd, published without replacing anything, and the
 // folder dir fsync'd in a commit shared with concurrent writers (SPEC §4).
 // The .eml is published first and the .md last, so a message is visible
-// only when whole.
+// only when whole. Every step works through the folder dir held open
+// (book/security.md).
 func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
@@ -139,14 +83,16 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	owner := req.Owner
-	if !s.chown {
-		owner = nil
-	}
-	f, err := s.folder(req.Mailbox, req.Folder, owner)
+	f, err := s.folder(req.Mailbox, req.Folder, req.Owner)
 	if err != nil {
 		return nil, err
 	}
+	fdir, err := s.openFolder(req.Mailbox, req.Folder)
+	if err != nil {
+		return nil, fmt.Errorf("store message: %w", err)
+	}
+	defer fdir.Close()
+	fo := s.fileOwner(req.Owner)
 	at := req.At
 	if at.IsZero() {
 		at = s.now()
@@ -156,9 +102,9 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 		stem := f.reserve(base)
 		var st *Stored
 		if len(req.Attachments) > 0 {
-			st, err = s.putBundle(f.dir, stem, &req, owner)
+			st, err = s.putBundle(fdir, stem, &req, fo)
 		} else {
-			st, err = s.putFlat(f.dir, stem, &req, owner)
+			st, err = s.putFlat(fdir, stem, &req, fo)
 		}
 		if errors.Is(err, ErrExist) {
 			continue // published by someone else; the stem stays taken
@@ -191,26 +137,26 @@ func frontmatterFor(req *PutRequest, stem string) Frontmatter {
 	return fm
 }
 
-func (s *Store) putFlat(dir, stem string, req *PutRequest, owner *Owner) (*Stored, error) {
+func (s *Store) putFlat(dir *safefs.Dir, stem string, req *PutRequest, fo *Owner) (*Stored, error) {
 	fm := frontmatterFor(req, stem)
-	opts := WriteOptions{Mode: 0o600, NoReplace: true, Owner: owner, SkipDirSync: true}
-	st := &Stored{ID: stem, MDPath: filepath.Join(dir, stem+".md"), Frontmatter: fm}
+	opts := WriteOptions{Mode: mailboxFileMode, NoReplace: true, Owner: fo, SkipDirSync: true}
+	st := &Stored{ID: stem, MDPath: dir.Join(stem + ".md"), Frontmatter: fm}
 	if req.hasRaw() {
-		st.EMLPath = filepath.Join(dir, stem+".eml")
-		if err := s.writeRaw(st.EMLPath, req, opts); err != nil {
+		st.EMLPath = dir.Join(stem + ".eml")
+		if err := s.writeRaw(dir, stem+".eml", req, opts); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.writeMD(st.MDPath, &fm, req, opts); err != nil {
+	if err := s.writeMD(dir, stem+".md", &fm, req, opts); err != nil {
 		if st.EMLPath != "" && errors.Is(err, ErrExist) {
 			// Our .eml was linked under a fresh name, so it is ours to remove.
-			if rerr := os.Remove(st.EMLPath); rerr != nil {
+			if rerr := dir.Remove(stem + ".eml"); rerr != nil {
 				return nil, errors.Join(err, fmt.Errorf("remove orphan .eml: %w", rerr))
 			}
 		}
 		return nil, err
 	}
-	if err := s.syncer.Sync(dir); err != nil {
+	if err := s.syncer.SyncAt(dir); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -218,31 +164,28 @@ func (s *Store) putFlat(dir, stem string, req *PutRequest, owner *Owner) (*Store
 
 // putBundle builds `<stem>/` under a dot-named temp dir (attachments, then
 // .eml, then .md), fsyncs it, and renames it into place without replacing.
-func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *Stored, err error) {
+// The temp dir is created and then used only through its descriptor, so
+// swapping it for a symlink sends nothing anywhere else (C3).
+func (s *Store) putBundle(dir *safefs.Dir, stem string, req *PutRequest, fo *Owner) (st *Stored, err error) {
 	var r [8]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails on Linux
-	tmp := filepath.Join(dir, ".bundle-"+stem+"-"+hex.EncodeToString(r[:]))
-	if err := os.Mkdir(tmp, 0o700); err != nil {
+	tmpName := ".bundle-" + stem + "-" + hex.EncodeToString(r[:])
+	tmp, err := dir.Mkdir(tmpName, mailboxDirMode, fo)
+	if err != nil {
 		return nil, fmt.Errorf("create bundle temp dir: %w", err)
 	}
+	defer tmp.Close()
 	published := false
 	defer func() {
 		if !published && err != nil && !isFault(err) {
-			if rerr := os.RemoveAll(tmp); rerr != nil {
+			if _, rerr := dir.RemoveAll(tmpName); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("remove bundle temp dir: %w", rerr))
 			}
 		}
 	}()
-	if err := os.Chmod(tmp, 0o700); err != nil {
-		return nil, fmt.Errorf("chmod bundle temp dir: %w", err)
-	}
-	if owner != nil {
-		if err := os.Lchown(tmp, owner.UID, owner.GID); err != nil {
-			return nil, fmt.Errorf("chown bundle temp dir: %w", err)
-		}
-	}
+	s.seam(SeamBundleTempMade, tmp.Path())
 	fm := frontmatterFor(req, stem)
-	opts := WriteOptions{Mode: 0o600, NoReplace: true, Owner: owner, SkipDirSync: true}
+	opts := WriteOptions{Mode: mailboxFileMode, NoReplace: true, Owner: fo, SkipDirSync: true}
 	names := newAttachmentNamer(stem)
 	for _, a := range req.Attachments {
 		name := names.name(a.Filename)
@@ -250,7 +193,7 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 		if src == nil {
 			src = bytes.NewReader(a.Data)
 		}
-		if _, err := s.w.WriteFrom(filepath.Join(tmp, name), io.NewSectionReader(src, 0, src.Size()), opts); err != nil {
+		if _, err := s.w.WriteAt(tmp, name, io.NewSectionReader(src, 0, src.Size()), opts); err != nil {
 			return nil, err
 		}
 		fm.Attachments = append(fm.Attachments, AttachmentInfo{
@@ -260,25 +203,25 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 			Path:        name,
 		})
 	}
-	final := filepath.Join(dir, stem)
+	final := dir.Join(stem)
 	st = &Stored{ID: stem, BundleDir: final, MDPath: filepath.Join(final, stem+".md"), Frontmatter: fm}
 	if req.hasRaw() {
 		st.EMLPath = filepath.Join(final, stem+".eml")
-		if err := s.writeRaw(filepath.Join(tmp, stem+".eml"), req, opts); err != nil {
+		if err := s.writeRaw(tmp, stem+".eml", req, opts); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.writeMD(filepath.Join(tmp, stem+".md"), &fm, req, opts); err != nil {
+	if err := s.writeMD(tmp, stem+".md", &fm, req, opts); err != nil {
 		return nil, err
 	}
-	if err := s.w.SyncDir(tmp); err != nil {
+	if err := s.w.SyncDirAt(tmp); err != nil {
 		return nil, err
 	}
-	if err := s.w.PublishDir(tmp, final, true); err != nil {
+	if err := s.w.PublishDirAt(dir, tmpName, stem, true); err != nil {
 		return nil, err
 	}
 	published = true
-	if err := s.syncer.Sync(dir); err != nil {
+	if err := s.syncer.SyncAt(dir); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -287,19 +230,19 @@ func (s *Store) putBundle(dir, stem string, req *PutRequest, owner *Owner) (st *
 func (r *PutRequest) hasRaw() bool { return r.Raw != nil || r.RawFrom != nil }
 
 // writeRaw writes the .eml from Raw or, streaming, from RawFrom.
-func (s *Store) writeRaw(path string, req *PutRequest, opts WriteOptions) error {
+func (s *Store) writeRaw(dir *safefs.Dir, name string, req *PutRequest, opts WriteOptions) error {
 	if req.Raw != nil {
-		return s.w.WriteFile(path, req.Raw, opts)
+		return s.w.WriteFileAt(dir, name, req.Raw, opts)
 	}
-	_, err := s.w.WriteFrom(path, io.NewSectionReader(req.RawFrom, 0, req.RawFrom.Size()), opts)
+	_, err := s.w.WriteAt(dir, name, io.NewSectionReader(req.RawFrom, 0, req.RawFrom.Size()), opts)
 	return err
 }
 
 // writeMD writes the .md: EncodeMD's bytes, streamed when the body comes
 // from BodyFrom.
-func (s *Store) writeMD(path string, fm *Frontmatter, req *PutRequest, opts WriteOptions) error {
+func (s *Store) writeMD(dir *safefs.Dir, name string, fm *Frontmatter, req *PutRequest, opts WriteOptions) error {
 	if req.BodyFrom == nil {
-		return s.w.WriteFile(path, EncodeMD(fm, req.Body), opts)
+		return s.w.WriteFileAt(dir, name, EncodeMD(fm, req.Body), opts)
 	}
 	body := req.BodyFrom
 	head := append(append([]byte("+++\n"), EncodeFrontmatter(fm)...), "+++\n\n"...)
@@ -313,7 +256,7 @@ func (s *Store) writeMD(path string, fm *Frontmatter, req *PutRequest, opts Writ
 		parts = append(parts, bytes.NewReader([]byte("\n")))
 	}
 	all := ConcatSource(parts...)
-	_, err := s.w.WriteFrom(path, io.NewSectionReader(all, 0, all.Size()), opts)
+	_, err := s.w.WriteAt(dir, name, io.NewSectionReader(all, 0, all.Size()), opts)
 	return err
 }
 

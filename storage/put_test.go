@@ -167,14 +167,14 @@ func TestPutBundle(t *testing.T) {
 	}
 	for _, a := range want {
 		fi, err := os.Lstat(filepath.Join(st.BundleDir, a.Path))
-		if err != nil || fi.Size() != a.Size || fi.Mode().Perm() != 0o600 {
+		if err != nil || fi.Size() != a.Size || fi.Mode().Perm() != 0o640 {
 			t.Errorf("%s: %v %v", a.Path, fi, err)
 		}
 	}
 	if m.BundleDir != st.BundleDir || m.EMLPath != filepath.Join(st.BundleDir, st.ID+".eml") {
 		t.Errorf("read paths %+v", m)
 	}
-	if mode(t, st.BundleDir) != 0o700 {
+	if mode(t, st.BundleDir) != 0o750 {
 		t.Errorf("bundle mode %o", mode(t, st.BundleDir))
 	}
 	assertNoTemp(t, filepath.Dir(st.BundleDir))

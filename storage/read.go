@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // Message is one message read back: its frontmatter, its body and where its
@@ -24,36 +27,106 @@ type Message struct {
 	BundleDir   string // "" for a flat message
 }
 
-// locate resolves id to its .md without following symlinks: `<id>.md`, or
-// the bundle `<id>/<id>.md`. Ids that could escape are ErrInvalidID; ids
-// that name nothing (or a symlink) are ErrNotFound.
-func (s *Store) locate(ref MailboxRef, folder Folder, id string) (*Message, error) {
+// msgHandle is a located message: the dir that holds its files (the
+// folder, or its bundle dir) held open, so nothing is resolved by path
+// again after it was checked.
+type msgHandle struct {
+	dir    *safefs.Dir
+	bundle bool
+	msg    *Message
+}
+
+func (h *msgHandle) close() { h.dir.Close() }
+
+// open opens one of the message's files (see safefs.Dir.OpenFile).
+func (h *msgHandle) open(name string, max int64) (*MessageFile, error) {
+	f, size, err := h.dir.OpenFile(name, max)
+	if err != nil {
+		return nil, mapFileErr(err)
+	}
+	return &MessageFile{File: f, size: size}, nil
+}
+
+// mapFileErr turns the file layer's refusals into the store's errors.
+func mapFileErr(err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, safefs.ErrSymlink):
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, safefs.ErrNotRegular):
+		return fmt.Errorf("%w: %w", ErrNotRegular, err)
+	case errors.Is(err, safefs.ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return err
+}
+
+// openMessage resolves id to the dir holding its .md without following
+// symlinks: `<id>.md` in the folder, or the bundle `<id>/<id>.md`. Ids that
+// could escape are ErrInvalidID; ids that name nothing (or a symlink) are
+// ErrNotFound.
+func (s *Store) openMessage(ref MailboxRef, folder Folder, id string) (*msgHandle, error) {
 	if err := checkRef(ref, folder); err != nil {
 		return nil, err
 	}
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	dir := s.folderDir(ref, folder)
+	notFound := fmt.Errorf("%w: %s in %s/%s", ErrNotFound, id, ref, folder)
+	fdir, err := s.openFolder(ref, folder)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, safefs.ErrSymlink) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
 	m := &Message{ID: id, Folder: folder}
-	flat := filepath.Join(dir, id+".md")
-	if fi, err := os.Lstat(flat); err == nil && fi.Mode().IsRegular() {
-		m.MDPath = flat
-	} else if bfi, err := os.Lstat(filepath.Join(dir, id)); err == nil && bfi.IsDir() {
-		md := filepath.Join(dir, id, id+".md")
-		if fi, err := os.Lstat(md); err == nil && fi.Mode().IsRegular() {
-			m.MDPath = md
-			m.BundleDir = filepath.Join(dir, id)
+	h := &msgHandle{dir: fdir, msg: m}
+	if st, err := fdir.Lstat(id + ".md"); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		m.MDPath = fdir.Join(id + ".md")
+	} else if st, err := fdir.Lstat(id); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		bdir, err := fdir.OpenDir(id)
+		fdir.Close()
+		if err != nil {
+			return nil, notFound
 		}
+		h.dir, h.bundle = bdir, true
+		if st, err := bdir.Lstat(id + ".md"); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			bdir.Close()
+			return nil, notFound
+		}
+		m.MDPath = bdir.Join(id + ".md")
+		m.BundleDir = bdir.Path()
+	} else {
+		fdir.Close()
+		return nil, notFound
 	}
-	if m.MDPath == "" {
-		return nil, fmt.Errorf("%w: %s in %s/%s", ErrNotFound, id, ref, folder)
+	if st, err := h.dir.Lstat(id + ".eml"); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		m.EMLPath = h.dir.Join(id + ".eml")
 	}
-	eml := filepath.Join(filepath.Dir(m.MDPath), id+".eml")
-	if fi, err := os.Lstat(eml); err == nil && fi.Mode().IsRegular() {
-		m.EMLPath = eml
+	s.seam(SeamMessageOpened, h.dir.Path())
+	return h, nil
+}
+
+// readMD reads the message's .md through the handle, capped.
+func (s *Store) readMD(h *msgHandle) ([]byte, *MessageFile, error) {
+	f, err := h.open(h.msg.ID+".md", s.maxFile)
+	if err != nil {
+		s.refused(h.dir.Join(h.msg.ID+".md"), err)
+		return nil, nil, err
 	}
-	return m, nil
+	data := make([]byte, f.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read message: %w", err)
+	}
+	return data, f, nil
+}
+
+// refused logs a file the store would not read (book/security.md).
+func (s *Store) refused(path string, err error) {
+	if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotRegular) {
+		s.log.Warn().Str("path", path).Err(err).Msg("message file refused")
+	}
 }
 
 // Read returns one message with its frontmatter and body.
@@ -61,21 +134,21 @@ func (s *Store) Read(ctx context.Context, ref MailboxRef, folder Folder, id stri
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m, err := s.locate(ref, folder, id)
+	h, err := s.openMessage(ref, folder, id)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(m.MDPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s in %s/%s", ErrNotFound, id, ref, folder)
-	}
+	defer h.close()
+	data, f, err := s.readMD(h)
 	if err != nil {
-		return nil, fmt.Errorf("read message: %w", err)
+		return nil, err
 	}
+	f.Close()
 	fm, body, err := DecodeMD(data)
 	if err != nil {
-		return nil, fmt.Errorf("read message %s: %w", m.MDPath, err)
+		return nil, fmt.Errorf("read message %s: %w", h.msg.MDPath, err)
 	}
+	m := h.msg
 	m.Frontmatter, m.Body = fm, body
 	return m, nil
 }
@@ -83,8 +156,10 @@ func (s *Store) Read(ctx context.Context, ref MailboxRef, folder Folder, id stri
 // SetRead marks a message read (read = true, read_at = now in RFC 3339 UTC)
 // or unread (read = false, read_at removed). Only those lines change: every
 // other byte, unknown keys and Rust formatting included, stays as it was,
-// and the file is replaced atomically through the Writer (SPEC §4, §13).
-// Marking a message that is already in the asked state writes nothing.
+// and the file is replaced atomically through the Writer (SPEC §4, §13),
+// inside the message's dir held open: swapping a bundle dir for a symlink
+// sends the write nowhere else (C2). Marking a message that is already in
+// the asked state writes nothing.
 func (s *Store) SetRead(ctx context.Context, ref MailboxRef, folder Folder, id string, read bool) (*Frontmatter, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
@@ -92,43 +167,48 @@ func (s *Store) SetRead(ctx context.Context, ref MailboxRef, folder Folder, id s
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m, err := s.locate(ref, folder, id)
+	h, err := s.openMessage(ref, folder, id)
 	if err != nil {
 		return nil, err
 	}
+	defer h.close()
 	lock := &s.readLocks[readLockSlot(s.folderDir(ref, folder), id)]
 	lock.Lock()
 	defer lock.Unlock()
-	fm, err := s.setRead(m, read)
+	s.seam(SeamReadStateLocated, h.dir.Path())
+	fm, err := s.setRead(h, read)
 	if err != nil {
 		return nil, err
 	}
-	s.indexUpsert(ref, folder, newIndexEntry(id, m.BundleDir != "", fm))
+	s.indexUpsert(ref, folder, newIndexEntry(id, h.bundle, fm))
 	return fm, nil
 }
 
-// setRead rewrites the read state of the located message.
-func (s *Store) setRead(m *Message, read bool) (*Frontmatter, error) {
-	fi, err := os.Lstat(m.MDPath)
+// setRead rewrites the read state of the located message, keeping the
+// file's mode, owner and group (read from the descriptor it read).
+func (s *Store) setRead(h *msgHandle, read bool) (*Frontmatter, error) {
+	data, f, err := s.readMD(h)
 	if err != nil {
 		return nil, fmt.Errorf("set read state: %w", err)
 	}
-	data, err := os.ReadFile(m.MDPath)
+	var st unix.Stat_t
+	err = unix.Fstat(int(f.Fd()), &st)
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("set read state: %w", err)
 	}
 	out, fm, err := setReadBytes(data, read, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("set read state of %s: %w", m.MDPath, err)
+		return nil, fmt.Errorf("set read state of %s: %w", h.msg.MDPath, err)
 	}
 	if out == nil {
 		return fm, nil
 	}
-	opts := WriteOptions{Mode: fi.Mode().Perm()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && s.chown {
+	opts := WriteOptions{Mode: os.FileMode(st.Mode & 0o777)}
+	if s.chown {
 		opts.Owner = &Owner{UID: int(st.Uid), GID: int(st.Gid)}
 	}
-	if err := s.w.WriteFile(m.MDPath, out, opts); err != nil {
+	if err := s.w.WriteFileAt(h.dir, h.msg.ID+".md", out, opts); err != nil {
 		return nil, fmt.Errorf("set read state: %w", err)
 	}
 	return fm, nil

@@ -174,7 +174,7 @@ func TestSetReadGoWritten(t *testing.T) {
 	if unread, _ := os.ReadFile(st.MDPath); !bytes.Equal(unread, before) {
 		t.Errorf("unread did not restore the original bytes:\n%s", unread)
 	}
-	if mode(t, st.MDPath) != 0o600 {
+	if mode(t, st.MDPath) != 0o640 {
 		t.Errorf("mode after rewrite %o", mode(t, st.MDPath))
 	}
 	if _, err := s.SetRead(ctx, testRef, Inbox, "missing", true); !errors.Is(err, ErrNotFound) {

@@ -2,10 +2,11 @@ package storage
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // folderState is the in-memory view of one mailbox folder dir that stem
@@ -40,7 +41,13 @@ func (s *Store) folder(ref MailboxRef, folder Folder, owner *Owner) (*folderStat
 			fs.initErr = err
 			return
 		}
-		fs.initErr = fs.scan()
+		d, err := s.openFolder(ref, folder)
+		if err != nil {
+			fs.initErr = err
+			return
+		}
+		defer d.Close()
+		fs.initErr = fs.scan(d)
 	})
 	if fs.initErr != nil {
 		s.mu.Lock()
@@ -55,8 +62,8 @@ func (s *Store) folder(ref MailboxRef, folder Folder, owner *Owner) (*folderStat
 
 // scan records every stem present: message files (.md, and .eml left
 // without their .md by a crash) and bundle dirs. Dot-names are temp files.
-func (f *folderState) scan() error {
-	entries, err := os.ReadDir(f.dir)
+func (f *folderState) scan(d *safefs.Dir) error {
+	entries, err := d.Names()
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", f.dir, err)
 	}

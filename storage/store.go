@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"github.com/rs/zerolog"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,6 +62,11 @@ type Options struct {
 	// (book/security.md). Zero means DefaultMaxFileBytes. The daemon sets
 	// it to max_message_bytes plus FileHeadroom.
 	MaxFileBytes int64
+	// Seam, tests only, is called at each Seam with the path involved.
+	Seam func(at Seam, path string)
+	// Log receives a line for every file the store refuses to read (over
+	// the cap, not a regular file) and for Repair.
+	Log zerolog.Logger
 }
 
 // DefaultMaxFileBytes is the file cap when Options.MaxFileBytes is zero:
@@ -72,8 +80,12 @@ const FileHeadroom = 1 << 20
 // Store is the file-system message store of SPEC §4 under one data dir.
 // It is safe for concurrent use.
 type Store struct {
-	root     string
+	rootPath string
+	root     *safefs.Dir // nil only for a read-only store of a missing data dir
 	readOnly bool
+	uid      int // the daemon's user: owns every mailbox dir and file
+	log      zerolog.Logger
+	seamFn   func(Seam, string)
 	w        *Writer
 	now      func() time.Time
 	syncer   *DirSyncer
@@ -95,13 +107,16 @@ type Store struct {
 
 func newStore(root string, opts Options, readOnly bool) *Store {
 	s := &Store{
-		root:     root,
+		rootPath: root,
 		readOnly: readOnly,
 		w:        opts.Writer,
 		now:      opts.Now,
 		syncer:   opts.DirSyncer,
 		chown:    os.Geteuid() == 0,
+		uid:      os.Geteuid(),
 		maxFile:  opts.MaxFileBytes,
+		log:      opts.Log,
+		seamFn:   opts.Seam,
 		boxes:    map[string]*folderState{},
 		indexes:  map[string]*folderIndex{},
 	}
@@ -115,7 +130,10 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 		s.maxFile = DefaultMaxFileBytes
 	}
 	if s.syncer == nil {
-		s.syncer = &DirSyncer{SyncFunc: s.w.SyncDir}
+		s.syncer = &DirSyncer{}
+		if s.w.Fault != nil {
+			s.syncer.SyncFunc = s.w.SyncDir
+		}
 	}
 	return s
 }
@@ -123,36 +141,39 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 // Open opens the data dir for reading and writing, creating it when missing.
 // A new data dir gets the layout marker; a legacy (Rust v1) layout is
 // refused with a *LegacyLayoutError and left untouched; a marker with other
-// content is refused with ErrBadMarker (SPEC §4, §13).
+// content is refused with ErrBadMarker (SPEC §4, §13). The data dir stays
+// open for the store's life: everything below it is reached through that
+// descriptor, never by path (book/security.md).
 func Open(dataDir string, opts Options) (*Store, error) {
 	s := newStore(dataDir, opts, false)
-	created, err := ensureDir(dataDir, 0o755, nil, true)
+	root, err := safefs.MkdirAll(dataDir, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("open data dir: %w", err)
 	}
-	state, err := checkLayout(dataDir)
+	s.root = root
+	if err := root.Chmod(0o755); err != nil {
+		return nil, fmt.Errorf("open data dir: %w", err)
+	}
+	state, err := checkLayout(root)
 	if err != nil {
 		return nil, err
 	}
 	if state == layoutNew {
-		err := s.w.WriteFile(markerPath(dataDir), []byte(layoutMarker), WriteOptions{Mode: 0o644, NoReplace: true})
+		err := s.w.WriteFileAt(root, markerName, []byte(layoutMarker), WriteOptions{Mode: 0o644, NoReplace: true})
 		if err != nil && !errors.Is(err, ErrExist) {
 			return nil, fmt.Errorf("write layout marker: %w", err)
 		}
 		if errors.Is(err, ErrExist) { // written meanwhile: it must be ours
-			if _, err := checkLayout(dataDir); err != nil {
+			if _, err := checkLayout(root); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if _, err := ensureDir(filepath.Join(dataDir, ".spool"), 0o700, nil, false); err != nil {
+	spool, _, err := root.EnsureDir(".spool", 0o700, nil)
+	if err != nil {
 		return nil, fmt.Errorf("open data dir: %w", err)
 	}
-	if created {
-		if err := SyncDir(filepath.Dir(filepath.Clean(dataDir))); err != nil {
-			return nil, fmt.Errorf("open data dir: %w", err)
-		}
-	}
+	spool.Close()
 	return s, nil
 }
 
@@ -161,21 +182,55 @@ func Open(dataDir string, opts Options) (*Store, error) {
 // empty. A legacy layout or a bad marker is still reported.
 func OpenReadOnly(dataDir string) (*Store, error) {
 	s := newStore(dataDir, Options{}, true)
-	if _, err := os.Stat(dataDir); errors.Is(err, fs.ErrNotExist) {
+	root, err := safefs.OpenDir(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
-	if _, err := checkLayout(dataDir); err != nil {
+	if err != nil {
+		return nil, fmt.Errorf("open data dir: %w", err)
+	}
+	s.root = root
+	if _, err := checkLayout(root); err != nil {
+		root.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Root returns the data dir the store was opened on.
-func (s *Store) Root() string { return s.root }
+// Close releases the data dir. The store must not be used after.
+func (s *Store) Close() error {
+	if s.root == nil {
+		return nil
+	}
+	return s.root.Close()
+}
 
-// folderDir is `<data>/<domain>/<folder>/<local>`.
+// Root returns the data dir the store was opened on.
+func (s *Store) Root() string { return s.rootPath }
+
+// folderDir is `<data>/<domain>/<folder>/<local>`, the key of a folder's
+// in-memory state and what messages name; it is never opened by path.
 func (s *Store) folderDir(ref MailboxRef, folder Folder) string {
-	return filepath.Join(s.root, ref.Domain, string(folder), ref.Local)
+	return filepath.Join(s.rootPath, ref.Domain, string(folder), ref.Local)
+}
+
+// folderName is the folder dir's name relative to the data dir.
+func folderName(ref MailboxRef, folder Folder) string {
+	return ref.Domain + "/" + string(folder) + "/" + ref.Local
+}
+
+// openFolder opens a mailbox folder below the data dir without following
+// symlinks. A missing folder (or data dir) is an error wrapping
+// fs.ErrNotExist.
+func (s *Store) openFolder(ref MailboxRef, folder Folder) (*safefs.Dir, error) {
+	if s.root == nil {
+		return nil, fmt.Errorf("open %s/%s: %w", ref, folder, fs.ErrNotExist)
+	}
+	d, err := s.root.OpenDir(folderName(ref, folder))
+	if err != nil {
+		return nil, fmt.Errorf("open %s/%s: %w", ref, folder, err)
+	}
+	return d, nil
 }
 
 func checkRef(ref MailboxRef, folder Folder) error {
@@ -185,101 +240,19 @@ func checkRef(ref MailboxRef, folder Folder) error {
 	return folder.Validate()
 }
 
-// EnsureMailbox creates `<domain>/` (0755), `inbox/` and `sent/` (0755) and
-// the mailbox's two dirs (0700, chowned to owner when running as root),
-// fixing the mode of existing ones (SPEC §4).
-func (s *Store) EnsureMailbox(ctx context.Context, ref MailboxRef, owner *Owner) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	if err := ref.Validate(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.ensureMailbox(ref, owner)
-}
+// Mailbox dirs and files (book/storage.md, book/security.md): owned by the
+// daemon's user, readable by the owner's group, writable by nobody else.
+const (
+	mailboxDirMode  = 0o750
+	mailboxFileMode = 0o640
+)
 
-func (s *Store) ensureMailbox(ref MailboxRef, owner *Owner) error {
-	if !s.chown {
-		owner = nil
-	}
-	domainDir := filepath.Join(s.root, ref.Domain)
-	if _, err := ensureDir(domainDir, 0o755, nil, true); err != nil {
-		return fmt.Errorf("ensure mailbox %s: %w", ref, err)
-	}
-	for _, f := range []Folder{Inbox, Sent} {
-		if _, err := ensureDir(filepath.Join(domainDir, string(f)), 0o755, nil, true); err != nil {
-			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
-		}
-		if _, err := ensureDir(s.folderDir(ref, f), 0o700, owner, true); err != nil {
-			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
-		}
-	}
-	return nil
-}
-
-// RemoveMailbox deletes the mailbox's inbox and sent dirs with everything
-// in them and returns how many files (non-directories) were removed. For
-// mailbox_delete; the caller holds the mailbox's config lock.
-func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) {
-	if s.readOnly {
-		return 0, ErrReadOnly
-	}
-	if err := ref.Validate(); err != nil {
-		return 0, err
-	}
-	removed := 0
-	for _, f := range []Folder{Inbox, Sent} {
-		if err := ctx.Err(); err != nil {
-			return removed, err
-		}
-		dir := s.folderDir(ref, f)
-		s.mu.Lock()
-		delete(s.boxes, dir)
-		delete(s.indexes, dir)
-		s.mu.Unlock()
-		n, err := removeTree(dir)
-		removed += n
-		if err != nil {
-			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
-		}
-		if err := SyncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
-		}
-	}
-	return removed, nil
-}
-
-// removeTree removes dir recursively, counting the non-directories removed.
-// A missing dir removes nothing.
-func removeTree(dir string) (int, error) {
-	fi, err := os.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if !fi.IsDir() {
-		return 0, fmt.Errorf("%s is not a directory", dir)
-	}
-	n := 0
-	err = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			n++
-		}
+// fileOwner is who a mailbox's dirs and files belong to: the daemon's user
+// and the mailbox owner's primary group. Nil (not root, or an owner that
+// does not resolve) leaves the daemon's own user and group.
+func (s *Store) fileOwner(owner *Owner) *Owner {
+	if !s.chown || owner == nil {
 		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("count %s: %w", dir, err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return 0, fmt.Errorf("remove %s: %w", dir, err)
-	}
-	return n, nil
+	return &Owner{UID: s.uid, GID: owner.GID}
 }

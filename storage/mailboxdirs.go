@@ -1,0 +1,173 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
+)
+
+// ownerMarker, in a mailbox's inbox dir, records the uid of the owner the
+// mailbox's mail belongs to, so mail is never handed to a later owner of
+// the same name (book/security.md, M6). Listers skip dot-names.
+const ownerMarker = ".owner"
+
+// EnsureMailbox creates `<domain>/` (0755), `inbox/` and `sent/` (0755) and
+// the mailbox's two dirs (0750: the daemon's user, the owner's group when
+// running as root), fixing the mode and owner of existing ones (book/storage.md).
+// Storage that already holds mail of another owner is refused with
+// ErrForeignMail and left as it is.
+func (s *Store) EnsureMailbox(ctx context.Context, ref MailboxRef, owner *Owner) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.chown && owner != nil {
+		prev, hasMail, err := s.recordedOwner(ref)
+		if err != nil {
+			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+		}
+		if hasMail && prev >= 0 && prev != owner.UID {
+			return fmt.Errorf("%w: %s", ErrForeignMail, ref)
+		}
+	}
+	return s.ensureMailbox(ref, owner)
+}
+
+// recordedOwner returns the uid the mailbox's existing storage belongs to
+// (-1 when unknown) and whether it holds any message.
+func (s *Store) recordedOwner(ref MailboxRef) (int, bool, error) {
+	hasMail := false
+	for _, f := range []Folder{Inbox, Sent} {
+		d, err := s.openFolder(ref, f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return -1, false, err
+		}
+		des, err := d.Names()
+		d.Close()
+		if err != nil {
+			return -1, false, err
+		}
+		for _, de := range des {
+			if !strings.HasPrefix(de.Name(), ".") {
+				hasMail = true
+			}
+		}
+	}
+	d, err := s.openFolder(ref, Inbox)
+	if errors.Is(err, fs.ErrNotExist) {
+		return -1, hasMail, nil
+	}
+	if err != nil {
+		return -1, false, err
+	}
+	defer d.Close()
+	if b, err := d.ReadFile(ownerMarker, 64); err == nil {
+		if uid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return uid, hasMail, nil
+		}
+	}
+	st, err := d.Stat()
+	if err != nil {
+		return -1, false, err
+	}
+	if int(st.Uid) != s.uid {
+		return int(st.Uid), hasMail, nil // the old modes: the owner owned it
+	}
+	return -1, hasMail, nil
+}
+
+// ensureMailbox makes the mailbox's dirs with their modes and owner and,
+// as root, records the owner in the inbox.
+func (s *Store) ensureMailbox(ref MailboxRef, owner *Owner) error {
+	if s.root == nil {
+		return ErrReadOnly
+	}
+	fo := s.fileOwner(owner)
+	domainDir, _, err := s.root.EnsureDir(ref.Domain, 0o755, nil)
+	if err != nil {
+		return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+	}
+	defer domainDir.Close()
+	for _, f := range []Folder{Inbox, Sent} {
+		fd, _, err := domainDir.EnsureDir(string(f), 0o755, nil)
+		if err != nil {
+			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+		}
+		box, _, err := fd.EnsureDir(ref.Local, mailboxDirMode, fo)
+		fd.Close()
+		if err != nil {
+			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+		}
+		if f == Inbox && s.chown && owner != nil {
+			err = s.recordOwner(box, owner.UID, fo)
+		}
+		box.Close()
+		if err != nil {
+			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// recordOwner writes the owner marker when it does not already say uid.
+func (s *Store) recordOwner(box *safefs.Dir, uid int, fo *Owner) error {
+	want := strconv.Itoa(uid) + "\n"
+	if b, err := box.ReadFile(ownerMarker, 64); err == nil && string(b) == want {
+		return nil
+	}
+	return s.w.WriteFileAt(box, ownerMarker, []byte(want), WriteOptions{Mode: mailboxFileMode, Owner: fo})
+}
+
+// RemoveMailbox deletes the mailbox's inbox and sent dirs with everything
+// in them and returns how many files (non-directories) were removed. For
+// mailbox_delete; the caller holds the mailbox's config lock. Nothing below
+// is followed through a symlink.
+func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) {
+	if s.readOnly {
+		return 0, ErrReadOnly
+	}
+	if err := ref.Validate(); err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, f := range []Folder{Inbox, Sent} {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		dir := s.folderDir(ref, f)
+		s.mu.Lock()
+		delete(s.boxes, dir)
+		delete(s.indexes, dir)
+		s.mu.Unlock()
+		parent, err := s.root.OpenDir(ref.Domain + "/" + string(f))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
+		}
+		n, err := parent.RemoveAll(ref.Local)
+		removed += n
+		if err == nil {
+			err = parent.Sync()
+		}
+		parent.Close()
+		if err != nil {
+			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
+		}
+	}
+	return removed, nil
+}
