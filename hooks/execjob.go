@@ -3,7 +3,8 @@ package hooks
 import (
 	"context"
 	"errors"
-	"os"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -14,71 +15,80 @@ import (
 )
 
 // run executes one job unless it is done, skipped or given up, recording
-// its start and end durably.
-func (s *Scheduler) run(ctx context.Context, j job) {
+// its start and end durably. It reports retry when the job could not run
+// for a passing reason (resources, a state write) and is to be offered
+// again after a backoff; it is not done.
+func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	log := s.cfg.Log.With().Str("hook", j.hook).Str("event", j.event).Str("mailbox", j.mailbox).
 		Str("id", j.msgID).Str("job_id", j.id).Logger()
 	js, err := s.state.Job(j.id)
 	if err != nil {
 		log.Error().Err(err).Msg("hook state unreadable; job not run")
-		return
+		return isResourceErr(err)
 	}
 	if js.Done {
-		return
+		return false
 	}
 	mb, ok := s.cfg.Registry.Current().Mailbox(j.mailbox)
 	if !ok {
 		s.skip(log, j, js, reasonMailboxGone, nil)
-		return
+		return false
 	}
 	hook, ok := findHook(mb, j.hook, j.event)
 	if !ok {
 		// Decided: a hook deleted after the message was stored does
 		// not fire for it (book/hooks.md).
 		s.skip(log, j, js, reasonHookGone, nil)
-		return
+		return false
 	}
 	if js.Attempts >= MaxAttempts {
 		log.Error().Int("attempts", js.Attempts).Str("reason", reasonInterrupted).
 			Msg("hook run was interrupted twice; giving up")
 		s.put(log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeAbandoned, Reason: reasonInterrupted, UpdatedAt: s.now().UTC()})
-		return
+		return false
 	}
 	owner, err := s.cfg.LookupOwner(mb.Owner)
 	if err != nil {
 		s.skip(log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
-		return
+		return false
 	}
-	msg, err := s.cfg.Store.Read(ctx, j.ref, j.folder, j.msgID)
-	if errors.Is(err, storage.ErrNotFound) {
+	if s.seams.beforeOpen != nil {
+		s.seams.beforeOpen(j)
+	}
+	// The .md is opened once, safely (no symlink, no FIFO, size capped),
+	// and that open file is both what the frontmatter is decoded from and
+	// the hook's stdin: the hook reads what the daemon checked, never a
+	// path re-resolved after an owner could have swapped it
+	// (book/security.md).
+	md, fm, err := s.openMessage(ctx, j)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		s.skip(log, j, js, reasonMessageGone, nil)
-		return
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
+		return false
+	case err != nil && ctx.Err() != nil:
+		return false
+	case err != nil && isResourceErr(err):
+		log.Warn().Err(err).Msg("hook message not opened for lack of resources; retrying later")
+		return true
+	case err != nil:
 		s.skip(log, j, js, reasonMessageBroken, err)
-		return
+		return false
 	}
-	stdin, err := os.Open(msg.MDPath)
-	if err != nil {
-		s.skip(log, j, js, reasonMessageBroken, err)
-		return
+	defer md.Close()
+	if s.seams.beforeExec != nil {
+		s.seams.beforeExec(j)
 	}
-	defer stdin.Close()
 	if ctx.Err() != nil {
-		return
+		return false
 	}
 	js.Attempts++
 	js.UpdatedAt = s.now().UTC()
 	// The start is durable before the hook exists: a crash from here on
 	// is an interrupted run.
 	if err := s.state.PutJob(j.id, js); err != nil {
-		log.Error().Err(err).Msg("hook state not written; job not run")
-		return
+		log.Error().Err(err).Msg("hook state not written; job not run, retrying later")
+		return true
 	}
-	fm := msg.Frontmatter
 	res := s.cfg.Runner.Execute(ctx, Run{
 		HookName: j.hook,
 		JobID:    j.id,
@@ -86,20 +96,57 @@ func (s *Scheduler) run(ctx context.Context, j job) {
 		Argv:     hook.Cmd,
 		Timeout:  time.Duration(hook.TimeoutSecs) * time.Second,
 		Owner:    owner,
-		Stdin:    stdin,
+		Stdin:    md.File,
 		Env: Vars{
 			Mailbox: mb.Name, From: fm.From, To: strings.Join(fm.To, ", "), Subject: fm.Subject,
-			FilePath: msg.MDPath, ID: msg.ID, MessageID: fm.MessageID, Date: fm.Date, Trusted: fm.Trusted,
+			FilePath: md.Name(), ID: j.msgID, MessageID: fm.MessageID, Date: fm.Date, Trusted: fm.Trusted,
 			SendStatus: j.status,
 		},
 	})
 	if res.Canceled || (res.Err != nil && ctx.Err() != nil) {
 		// Shutdown stopped it: it is due again after the next start.
-		return
+		return false
+	}
+	if errors.Is(res.Err, ErrNoResources) {
+		// Never started, for a reason that passes (no file descriptors,
+		// no memory, the owner's process limit): not an attempt, and not
+		// done. The runner's line has the error.
+		js.Attempts--
+		js.UpdatedAt = s.now().UTC()
+		s.put(log, j, js)
+		return true
 	}
 	js.Done, js.Outcome, js.ExitCode, js.TimedOut = true, OutcomeRan, res.ExitCode, res.TimedOut
 	js.UpdatedAt = s.now().UTC()
 	s.put(log, j, js)
+	return false
+}
+
+// maxFrontmatterBytes bounds what is read of a .md to decode its
+// frontmatter: the store's headroom for it over the message size
+// (storage.FileHeadroom). A frontmatter that does not close within it is
+// refused as unreadable.
+const maxFrontmatterBytes = storage.FileHeadroom
+
+// openMessage opens the job's .md through the store and decodes its
+// frontmatter from that open file. The caller closes the file.
+func (s *Scheduler) openMessage(ctx context.Context, j job) (*storage.MessageFile, *storage.Frontmatter, error) {
+	md, err := s.cfg.Store.OpenMD(ctx, j.ref, j.folder, j.msgID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open message: %w", err)
+	}
+	// ReadAt leaves the file offset at 0, where the hook starts reading.
+	head := make([]byte, min(md.Size(), maxFrontmatterBytes))
+	if _, err := md.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		md.Close()
+		return nil, nil, fmt.Errorf("read message %s: %w", j.msgID, err)
+	}
+	fm, _, err := storage.DecodeMD(head)
+	if err != nil {
+		md.Close()
+		return nil, nil, fmt.Errorf("read message %s: %w", j.msgID, err)
+	}
+	return md, fm, nil
 }
 
 // skip marks a job done without running it, with one log line.

@@ -33,9 +33,9 @@ func (s *State) PruneJobs(cutoff time.Time, keep map[string]bool) (int, error) {
 		if d.IsDir() || keep[d.Name()] {
 			return nil
 		}
-		data, err := os.ReadFile(path)
+		data, err := readStateFile(path, maxStateFileBytes)
 		if err != nil {
-			return nil // vanished or unreadable: leave it to the next prune
+			return nil // vanished, unreadable or oversized: left alone
 		}
 		var js JobState
 		if json.Unmarshal(data, &js) != nil || !js.Done || !js.UpdatedAt.Before(cutoff) {

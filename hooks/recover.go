@@ -29,7 +29,7 @@ func (s *Scheduler) scanner(ctx context.Context) {
 func (s *Scheduler) scanSafe(ctx context.Context) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.cfg.Log.Error().Interface("panic", p).Msg("hook recovery scan panicked")
+			s.cfg.Panics.Recovered(s.cfg.Log, "hook recovery scan", p)
 		}
 	}()
 	s.mu.Lock()

@@ -40,6 +40,24 @@ const maxVarBytes = 32 << 10
 // relative cmd[0], an unknown event or a missing owner.
 var ErrInvalidRun = errors.New("invalid hook run")
 
+// ErrNoResources marks a run that could not start for a reason that
+// passes: the daemon or the owner was out of file descriptors, memory or
+// processes (EMFILE, ENFILE, ENOMEM, EAGAIN or ENOBUFS from pipe2, fork or
+// exec). The scheduler retries such a job later and never records it as
+// done; a start failure for any other reason (a missing command, an exec
+// format error) is final.
+var ErrNoResources = errors.New("out of resources")
+
+// isResourceErr reports whether err is a shortage that passes.
+func isResourceErr(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.ENOBUFS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.Is(err, ErrNoResources)
+}
+
 // Owner is the Unix user a hook runs as: the mailbox owner (SPEC §1). Build
 // it with LookupOwner so the supplementary groups are the owner's own.
 type Owner struct {
@@ -122,6 +140,7 @@ type Result struct {
 	StdoutBytes, StderrBytes int64
 	// Err is set when the hook could not be started (invalid run, exec
 	// failure, context already done); the other fields then say nothing.
+	// It wraps ErrNoResources when the cause passes and a retry may work.
 	Err error
 	// IOErr is set when the hook ran but its I/O went wrong: stdin could
 	// not be read, or a process it left behind still held stdout/stderr

@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/aimx-dev/aimx/internal/panics"
 )
 
 // Runner executes hook runs (SPEC §7). It holds no per-run state, so one
@@ -28,6 +30,12 @@ type Runner struct {
 	// LogTailBytes caps the stdout and stderr tails written to the log
 	// line; Result keeps the full TailBytes. Zero means DefaultLogTailBytes.
 	LogTailBytes int
+	// Panics counts the panics the runner recovers; nil still logs them.
+	Panics *panics.Counter
+
+	// start starts the command; nil means (*exec.Cmd).Start. Tests inject
+	// start failures here.
+	start func(*exec.Cmd) error
 }
 
 // DefaultLogTailBytes is how much of each output tail the log line carries:
@@ -102,9 +110,17 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 	// is reaped, so the Go runtime cannot retire that thread under it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	start := r.start
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
 	res.StartedAt = time.Now()
-	if err := cmd.Start(); err != nil {
-		res.Err = fmt.Errorf("start hook %q: %w", run.HookName, err)
+	if err := start(cmd); err != nil {
+		if isResourceErr(err) {
+			res.Err = fmt.Errorf("start hook %q: %w: %w", run.HookName, ErrNoResources, err)
+		} else {
+			res.Err = fmt.Errorf("start hook %q: %w", run.HookName, err)
+		}
 		return res
 	}
 	done := make(chan struct{})
@@ -113,7 +129,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		st := stopState{}
 		defer func() {
 			if p := recover(); p != nil {
-				r.Log.Error().Str("hook", run.HookName).Interface("panic", p).Msg("hook supervisor panicked")
+				r.Panics.Recovered(r.Log.With().Str("hook", run.HookName).Logger(), "hook supervisor", p)
 			}
 			stopped <- st
 		}()

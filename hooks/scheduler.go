@@ -10,10 +10,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// DefaultQueueSize bounds the in-memory job queue. A job that does not fit
+// DefaultQueueSize bounds the jobs waiting in memory. A job that does not fit
 // is not lost: its message's hooks_due (or its after_send record) is on
 // disk, and the recovery scan enqueues it once the queue has room.
 const DefaultQueueSize = 4096
@@ -22,6 +23,15 @@ const DefaultQueueSize = 4096
 // behind the clock, so a message whose Put had finished but whose enqueue
 // had not yet happened when the daemon died is still scanned.
 const DefaultCheckpointLag = time.Hour
+
+// DefaultRetryBackoff is the first wait before a job that could not start
+// for lack of resources is tried again; each further failure doubles it up
+// to MaxRetryBackoff.
+const DefaultRetryBackoff = time.Second
+
+// MaxRetryBackoff caps the wait between tries of a job that keeps failing
+// to start for lack of resources.
+const MaxRetryBackoff = 5 * time.Minute
 
 // Executor runs one hook run; *Runner is the real one.
 type Executor interface {
@@ -37,11 +47,22 @@ type SchedulerConfig struct {
 	Store storage.MessageStore
 	// StateDir holds the durable hook state, `<data>/.spool/hooks`.
 	StateDir string
-	// Runner executes runs; nil means NewRunner(Log).
+	// Runner executes runs; nil means NewRunner(Log) counting its panics
+	// in Panics.
 	Runner Executor
 	// Workers is how many hooks run at once ([hooks] workers); zero means
 	// domains.DefaultHookWorkers.
 	Workers int
+	// PerOwner is how many of one owner's hooks may run at once; zero
+	// means half the workers, at least one. Owners with waiting work take
+	// turns (book/hooks.md, "Fairness").
+	PerOwner int
+	// RetryBackoff is the first wait before retrying a job that could not
+	// start for lack of resources; zero means DefaultRetryBackoff.
+	RetryBackoff time.Duration
+	// Panics counts the panics the scheduler and its default runner
+	// recover; nil still logs them.
+	Panics *panics.Counter
 	// QueueSize bounds the in-memory queue; zero means DefaultQueueSize.
 	QueueSize int
 	// LookupOwner resolves mailbox owners; nil means LookupOwner.
@@ -70,6 +91,18 @@ type job struct {
 	status  string    // after_send: the delivery_status of the round
 	hooks   []string  // after_send: every hook of the round's record
 	at      time.Time // on_receive: receipt time, which bounds the checkpoint
+	owner   string    // whose turn it runs in (the mailbox owner when queued)
+	retries int       // how many times it could not start for lack of resources
+}
+
+// seams run a test's step between two of the scheduler's, so a race with a
+// mailbox owner is driven by order, not timing. Nil in the daemon.
+type seams struct {
+	// beforeOpen runs after a job's checks, before its .md is opened.
+	beforeOpen func(j job)
+	// beforeExec runs after the .md is opened and decoded, before the
+	// hook starts.
+	beforeExec func(j job)
 }
 
 // Scheduler runs due hooks on a bounded worker pool, durably (SPEC §7):
@@ -83,7 +116,8 @@ type Scheduler struct {
 	now   func() time.Time
 	lag   time.Duration
 	state *State
-	queue chan job
+	queue *fairQueue
+	seams seams
 	// rescan asks the scanner to look for work the queue could not take.
 	rescan chan struct{}
 
@@ -107,13 +141,21 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		return nil, errors.New("hooks: new scheduler: registry, store and state dir are required")
 	}
 	if cfg.Runner == nil {
-		cfg.Runner = NewRunner(cfg.Log)
+		r := NewRunner(cfg.Log)
+		r.Panics = cfg.Panics
+		cfg.Runner = r
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = domains.DefaultHookWorkers
 	}
+	if cfg.PerOwner <= 0 {
+		cfg.PerOwner = max(cfg.Workers/2, 1)
+	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = DefaultRetryBackoff
 	}
 	if cfg.LookupOwner == nil {
 		cfg.LookupOwner = LookupOwner
@@ -123,7 +165,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		gate:    Gate{LookupOwner: cfg.LookupOwner, Log: cfg.Log},
 		now:     cfg.Now,
 		lag:     cfg.CheckpointLag,
-		queue:   make(chan job, cfg.QueueSize),
+		queue:   newFairQueue(cfg.QueueSize, cfg.PerOwner),
 		rescan:  make(chan struct{}, 1),
 		pending: map[string]time.Time{},
 	}
@@ -224,10 +266,15 @@ func (s *Scheduler) offer(j job) {
 	if !s.claim(j) {
 		return
 	}
-	select {
-	case s.queue <- j:
+	s.push(j)
+}
+
+// push queues a claimed job in its owner's turn, or, when the queue is
+// full, leaves it to the recovery scan; it never blocks.
+func (s *Scheduler) push(j job) {
+	j.owner = s.ownerOf(j.mailbox)
+	if s.queue.push(j) {
 		return
-	default:
 	}
 	s.mu.Lock()
 	delete(s.pending, j.id)
@@ -245,15 +292,23 @@ func (s *Scheduler) offerWait(ctx context.Context, j job) error {
 	if !s.claim(j) {
 		return nil
 	}
-	select {
-	case s.queue <- j:
-		return nil
-	case <-ctx.Done():
+	j.owner = s.ownerOf(j.mailbox)
+	if err := s.queue.pushWait(ctx, j); err != nil {
 		s.mu.Lock()
 		delete(s.pending, j.id)
 		s.mu.Unlock()
-		return ctx.Err()
+		return err
 	}
+	return nil
+}
+
+// ownerOf is the owner whose turn a job of mailbox runs in: its owner now,
+// or the mailbox itself when it is gone (the job is then only skipped).
+func (s *Scheduler) ownerOf(mailbox string) string {
+	if mb, ok := s.cfg.Registry.Current().Mailbox(mailbox); ok {
+		return "owner " + mb.Owner
+	}
+	return "mailbox " + mailbox
 }
 
 // claim marks j pending; false means it already was.
@@ -324,7 +379,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 
 // Stop stops taking jobs and stops the running hooks like a shutdown does
 // (SIGTERM, SIGKILL after the grace period). A run stopped this way is not
-// done: it runs again after the next start, as an interrupted run.
+// done: it runs again after the next start, as an interrupted run. Stop
+// returns when the workers are gone or when ctx ends, whichever is first
+// (the daemon's one shutdown deadline): a worker still stuck then is left
+// behind, and its job to the recovery scan of the next start.
 func (s *Scheduler) Stop(ctx context.Context) error {
 	if s.cancel == nil {
 		return nil
@@ -340,90 +398,3 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
-func (s *Scheduler) worker(ctx context.Context) {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case j := <-s.queue:
-			s.runSafe(ctx, j)
-			s.finish(j)
-		}
-	}
-}
-
-func (s *Scheduler) runSafe(ctx context.Context, j job) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.cfg.Log.Error().Str("hook", j.hook).Str("job_id", j.id).Interface("panic", p).Msg("hook worker panicked")
-		}
-	}()
-	s.run(ctx, j)
-}
-
-// finish forgets a job that left the worker and moves the checkpoint.
-func (s *Scheduler) finish(j job) {
-	s.mu.Lock()
-	delete(s.pending, j.id)
-	s.mu.Unlock()
-	if j.event == EventAfterSend {
-		s.maybeRemoveAfterSend(j)
-		return
-	}
-	s.advance()
-}
-
-func (s *Scheduler) maybeRemoveAfterSend(j job) {
-	for _, h := range j.hooks {
-		js, err := s.state.Job(JobID(EventAfterSend, j.mailbox, j.msgID, h, j.round))
-		if err != nil || !js.Done {
-			return
-		}
-	}
-	if err := s.state.RemoveAfterSend(j.mailbox, j.msgID, j.round); err != nil {
-		s.cfg.Log.Error().Err(err).Str("mailbox", j.mailbox).Str("id", j.msgID).Msg("hook state")
-	}
-}
-
-// advance moves the checkpoint forward to the oldest receipt time that may
-// still have work: the oldest pending or dropped job, the running scan's
-// start, and never closer to the clock than the lag. It is written when it
-// crosses a minute, so steady traffic costs one small write a minute.
-func (s *Scheduler) advance() {
-	s.mu.Lock()
-	cp := s.checkpointLocked()
-	if !cp.After(s.persisted) {
-		s.mu.Unlock()
-		return
-	}
-	s.persisted = cp
-	s.mu.Unlock()
-
-	s.cpMu.Lock()
-	defer s.cpMu.Unlock()
-	if !cp.After(s.written) {
-		return
-	}
-	if err := s.state.SetCheckpoint(cp); err != nil {
-		s.cfg.Log.Error().Err(err).Msg("hook state")
-		return
-	}
-	s.written = cp
-}
-
-func (s *Scheduler) checkpointLocked() time.Time {
-	cp := s.now().UTC().Add(-s.lag)
-	for _, at := range s.pending {
-		if !at.IsZero() && at.Before(cp) {
-			cp = at
-		}
-	}
-	if !s.dropped.IsZero() && s.dropped.Before(cp) {
-		cp = s.dropped
-	}
-	if s.scanning && s.scanFloor.Before(cp) {
-		cp = s.scanFloor
-	}
-	return cp.UTC().Truncate(time.Minute)
-}

@@ -322,6 +322,7 @@ func TestSchedulerCheckpoint(t *testing.T) {
 	e.opts.Now = func() time.Time { return now }
 	e.opts.CheckpointLag = time.Minute
 	e.opts.Workers = 2
+	e.opts.PerOwner = 2 // both jobs are one owner's
 	e.exec.hold = make(chan struct{})
 	oldAt := now.Add(-90 * time.Minute).Truncate(time.Second)
 	initial := oldAt.Add(-time.Hour)

@@ -90,13 +90,8 @@ func OpenState(dir string, w *storage.Writer) (st *State, fresh bool, err error)
 		fresh = true
 	}
 	for _, d := range []string{dir, filepath.Join(dir, "jobs"), filepath.Join(dir, "after_send")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, false, fmt.Errorf("create hook state dir %s: %w", d, err)
-		}
-	}
-	if fresh {
-		if err := w.SyncDir(filepath.Dir(dir)); err != nil {
-			return nil, false, fmt.Errorf("create hook state dir %s: %w", dir, err)
+		if err := mkdirDurable(d, 0o700, w.SyncDir); err != nil {
+			return nil, false, fmt.Errorf("create hook state dir: %w", err)
 		}
 	}
 	return &State{dir: dir, w: w}, fresh, nil
@@ -115,7 +110,7 @@ func (s *State) Job(id string) (JobState, error) {
 	if len(id) < 2 || strings.ContainsAny(id, "/.") {
 		return js, fmt.Errorf("hook state: bad job id %q", id)
 	}
-	data, err := os.ReadFile(s.jobPath(id))
+	data, err := readStateFile(s.jobPath(id), maxStateFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return js, nil
 	}
@@ -138,7 +133,9 @@ func (s *State) PutJob(id string, js JobState) error {
 		return fmt.Errorf("encode hook job %s: %w", id, err)
 	}
 	p := s.jobPath(id)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	// The shard dir is made durable before the record lands in it: a
+	// record whose directory entry is lost in a crash is lost too.
+	if err := mkdirDurable(filepath.Dir(p), 0o700, s.w.SyncDir); err != nil {
 		return fmt.Errorf("write hook job %s: %w", id, err)
 	}
 	if err := s.w.WriteFile(p, append(data, '\n'), storage.WriteOptions{Mode: 0o600}); err != nil {
@@ -150,7 +147,7 @@ func (s *State) PutJob(id string, js JobState) error {
 // Checkpoint returns the receipt time from which recovery scans inbound
 // mail; ok is false when none was written yet.
 func (s *State) Checkpoint() (t time.Time, ok bool, err error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, "checkpoint"))
+	data, err := readStateFile(filepath.Join(s.dir, "checkpoint"), maxStateFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return time.Time{}, false, nil
 	}
@@ -208,7 +205,7 @@ func (s *State) AfterSend() ([]AfterSendRecord, error) {
 		if strings.HasPrefix(d.Name(), ".") || !strings.HasSuffix(d.Name(), ".json") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, d.Name()))
+		data, err := readStateFile(filepath.Join(dir, d.Name()), maxStateFileBytes)
 		if err != nil {
 			return nil, fmt.Errorf("read after_send record: %w", err)
 		}
