@@ -1,0 +1,120 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// L3: a crash leaves dot-named temp files, bundle temp dirs and .eml files
+// whose .md was never published; Repair removes them at start and keeps
+// every message.
+func TestL3_RepairRemovesCrashLeftovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := openTestStore(t, Options{})
+	flat := putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("keep"), Body: "b"})
+	bundle := putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("bundle"), Body: "b",
+		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
+	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
+	leftovers := []string{
+		filepath.Join(box, ".2026-10-07-150000-x.md.tmp-0123456789abcdef"),
+		filepath.Join(box, "2026-10-07-150001-orphan.eml"),
+		filepath.Join(bundle.BundleDir, ".a.txt.tmp-0123456789abcdef"),
+	}
+	for _, p := range leftovers {
+		if err := os.WriteFile(p, []byte("x"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpBundle := filepath.Join(box, ".bundle-2026-10-07-150002-y-0123456789abcdef")
+	if err := os.MkdirAll(tmpBundle, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmpBundle, "a.txt"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	leftovers = append(leftovers, tmpBundle)
+	rep, err := s.Repair(ctx, []MailboxOwner{{Ref: testRef}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Temps != 3 || rep.Orphans != 1 {
+		t.Errorf("report %+v, want 3 temps and 1 orphan", rep)
+	}
+	for _, p := range leftovers {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s survived: %v", p, err)
+		}
+	}
+	for _, p := range []string{flat.MDPath, flat.EMLPath, bundle.MDPath, bundle.EMLPath, filepath.Join(bundle.BundleDir, "a.txt")} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("a message file went: %v", err)
+		}
+	}
+	// Idempotent: nothing left to do.
+	if rep, err := s.Repair(ctx, []MailboxOwner{{Ref: testRef}}); err != nil || rep != (RepairReport{}) {
+		t.Errorf("second repair %+v, %v", rep, err)
+	}
+}
+
+// Trees in the old modes (0700/0600, owned by the mailbox owner) are
+// re-owned once at start: the daemon's user, the owner's group, 0750/0640.
+func TestRepairReownsOldModes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := openTestStore(t, Options{})
+	owner := &Owner{UID: 65534, GID: 65534}
+	st := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("x"), Body: "b",
+		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
+	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
+	fifo := filepath.Join(box, "2026-10-07-150000-fifo.md")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := []string{box, st.BundleDir, st.MDPath, st.EMLPath, filepath.Join(st.BundleDir, "a.txt")}
+	for _, p := range old { // as the Rust aimx left them
+		must(t, os.Lchown(p, 65534, 65534))
+		mode := os.FileMode(0o600)
+		if fi, _ := os.Lstat(p); fi.IsDir() {
+			mode = 0o700
+		}
+		must(t, os.Chmod(p, mode))
+	}
+	rep, err := s.Repair(ctx, []MailboxOwner{{Ref: testRef, Owner: owner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reowned != 1 || rep.Refused != 1 {
+		t.Errorf("report %+v, want 1 reowned, the FIFO refused", rep)
+	}
+	for _, p := range old {
+		fi, err := os.Lstat(p)
+		must(t, err)
+		sys := fi.Sys().(*syscall.Stat_t)
+		want := os.FileMode(0o640)
+		if fi.IsDir() {
+			want = 0o750
+		}
+		if sys.Uid != 0 || sys.Gid != 65534 || fi.Mode().Perm() != want {
+			t.Errorf("%s: %d:%d %o after repair", p, sys.Uid, sys.Gid, fi.Mode().Perm())
+		}
+	}
+	if rep, _ := s.Repair(ctx, []MailboxOwner{{Ref: testRef, Owner: owner}}); rep.Reowned != 0 {
+		t.Errorf("re-owned again: %+v", rep)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
