@@ -215,7 +215,10 @@ func TestReadRefusesSymlinkedMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, fn := range []func() error{
-		func() error { _, err := s.Read(context.Background(), testRef, Inbox, "2026-10-07-150000-link"); return err },
+		func() error {
+			_, err := s.Read(context.Background(), testRef, Inbox, "2026-10-07-150000-link")
+			return err
+		},
 		func() error {
 			_, err := s.OpenMD(context.Background(), testRef, Inbox, "2026-10-07-150000-link")
 			return err

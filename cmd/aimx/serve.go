@@ -110,12 +110,15 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	cfg := overrides(fileCfg)
-	store, err := storage.Open(paths.DataDir, storage.Options{})
+	store, err := storage.Open(paths.DataDir, a.storeOptions(cfg))
 	if err != nil {
 		if errors.Is(err, storage.ErrLegacyLayout) {
 			return fmt.Errorf("%w: this data dir was written by a single-domain aimx; the upgrade path is not available yet, so aimx will not start on it", err)
 		}
 		return fmt.Errorf("open data dir: %w", err)
+	}
+	if err := a.repairStorage(a.ctx, cfg, store); err != nil {
+		return err
 	}
 	registry := domains.NewRegistry(cfg)
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
