@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -119,7 +120,7 @@ func (s *Store) Load(domain string, alg Algorithm) (*Key, error) {
 		return nil, err
 	}
 	priv, pub := s.KeyPaths(domain, alg)
-	data, err := os.ReadFile(priv)
+	data, err := s.readKey(domain, filepath.Base(priv))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("load %s DKIM key of %s: %w (%s)", alg, domain, ErrNoKey, priv)
 	}
@@ -162,7 +163,7 @@ func (s *Store) Generate(domain string, alg Algorithm, force bool) (*Key, error)
 	}
 	priv, pub := s.KeyPaths(domain, alg)
 	if !force {
-		if _, err := os.Lstat(priv); err == nil {
+		if _, err := s.readKey(domain, filepath.Base(priv)); !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("generate %s DKIM key for %s: %w at %s (use --force to replace it)", alg, domain, ErrKeyExists, priv)
 		}
 	}
@@ -210,16 +211,17 @@ func (s *Store) Import(domain string, privatePEM []byte) (*Key, error) {
 // write stores the pair: the public key first, then the private key, whose
 // appearance marks the pair complete.
 func (s *Store) write(domain string, alg Algorithm, signer crypto.Signer, noReplace bool) error {
-	if err := os.MkdirAll(s.Dir, dkimDirMode); err != nil {
+	// Every dir made durably, nothing followed (book/security.md).
+	top, err := safefs.MkdirAll(s.Dir, dkimDirMode)
+	if err != nil {
 		return fmt.Errorf("create %s: %w", s.Dir, err)
 	}
-	dir := filepath.Join(s.Dir, domain)
-	if err := os.Mkdir(dir, domainDirMode); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("create %s: %w", dir, err)
+	defer top.Close()
+	dir, _, err := top.EnsureDir(domain, domainDirMode, nil)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", top.Join(domain), err)
 	}
-	if err := os.Chmod(dir, domainDirMode); err != nil {
-		return fmt.Errorf("chmod %s: %w", dir, err)
-	}
+	defer dir.Close()
 	privDER, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
 		return fmt.Errorf("encode %s private key: %w", alg, err)
@@ -234,17 +236,31 @@ func (s *Store) write(domain string, alg Algorithm, signer crypto.Signer, noRepl
 		w = &storage.Writer{}
 	}
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	if err := w.WriteFile(pubPath, pubPEM, storage.WriteOptions{Mode: publicKeyMode}); err != nil {
+	if err := w.WriteFileAt(dir, filepath.Base(pubPath), pubPEM, storage.WriteOptions{Mode: publicKeyMode}); err != nil {
 		return fmt.Errorf("write DKIM public key: %w", err)
 	}
 	privPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER})
-	if err := w.WriteFile(privPath, privPEM, storage.WriteOptions{Mode: privateKeyMode, NoReplace: noReplace}); err != nil {
+	if err := w.WriteFileAt(dir, filepath.Base(privPath), privPEM, storage.WriteOptions{Mode: privateKeyMode, NoReplace: noReplace}); err != nil {
 		if errors.Is(err, storage.ErrExist) {
 			return fmt.Errorf("write DKIM private key of %s: %w at %s", domain, ErrKeyExists, privPath)
 		}
 		return fmt.Errorf("write DKIM private key: %w", err)
 	}
 	return nil
+}
+
+// maxKeyBytes caps a key file read: an RSA 4096 PEM is about 3.3 KB.
+const maxKeyBytes = 64 << 10
+
+// readKey reads one key file of a domain through the file layer: no
+// symlink followed, regular files only, capped.
+func (s *Store) readKey(domain, name string) ([]byte, error) {
+	top, err := safefs.OpenDir(s.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer top.Close()
+	return top.ReadFile(domain+"/"+name, maxKeyBytes)
 }
 
 // ParsePrivateKey reads a PEM private key: PKCS#8 (what aimx writes) or

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -223,5 +225,46 @@ func TestParseAlgorithm(t *testing.T) {
 	}
 	if _, err := ParseAlgorithm("dsa"); err == nil {
 		t.Error("dsa accepted")
+	}
+}
+
+// A key file swapped for a symlink (or a FIFO) is never followed or
+// opened for reading: Load fails instead of reading what it points at.
+func TestLoadNeverFollowsSymlinkOrFIFO(t *testing.T) {
+	t.Parallel()
+	s := NewStore(t.TempDir())
+	if _, err := s.Import("a.test", readTestdata(t, "rsa-pkcs1.key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	other := NewStore(t.TempDir())
+	if _, err := other.Import("b.test", readTestdata(t, "rsa-pkcs1.key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := s.KeyPaths("a.test", RSA)
+	target, _ := other.KeyPaths("b.test", RSA)
+	if err := os.Remove(priv); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, priv); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load("a.test", RSA); err == nil {
+		t.Fatal("Load followed a symlink")
+	}
+	if err := os.Remove(priv); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.Load("a.test", RSA); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Load read a FIFO")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load blocked on a FIFO")
 	}
 }
