@@ -19,7 +19,7 @@ const probeScript = `out="$1"
 `
 
 // TestHookRunsAsOwnerNonDev runs non-dev `aimx serve` as root with a
-// mailbox owned by nobody: its stored files belong to uid 65534, and its
+// mailbox owned by nobody: its stored files belong to root with nobody's group, and its
 // hook runs as uid 65534 and cannot read a root-owned mailbox. Under root
 // every prerequisite must hold: a root-only test that skips under root
 // would hide a broken setup, so it fails instead.
@@ -76,8 +76,9 @@ func TestHookRunsAsOwnerNonDev(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 {
-			t.Errorf("%s is owned by uid %d, want 65534", p, st.Uid)
+		// book/storage.md: the daemon's user owns it, nobody's group reads it.
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 65534 {
+			t.Errorf("%s is owned by %d:%d, want 0:65534", p, st.Uid, st.Gid)
 		}
 	}
 	if line := waitLog(t, d, `"message":"hook run"`, `"hook":"probe"`); !strings.Contains(line, `"owner":"nobody"`) || !strings.Contains(line, `"exit_code":0`) {

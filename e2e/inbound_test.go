@@ -171,7 +171,7 @@ func TestDevModeStoresWithModes(t *testing.T) {
 		t.Errorf("stem %s", m.MDPath)
 	}
 	for path, want := range map[string]os.FileMode{
-		filepath.Dir(m.MDPath): 0o700, m.MDPath: 0o600, m.EMLPath: 0o600,
+		filepath.Dir(m.MDPath): 0o750, m.MDPath: 0o640, m.EMLPath: 0o640,
 		filepath.Join(d.DataDir(), "agent.localhost"): 0o755, filepath.Join(d.Dir, "tls", "key.pem"): 0o600,
 	} {
 		fi, err := os.Stat(path)
