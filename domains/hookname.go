@@ -31,3 +31,10 @@ func (h Hook) EffectiveName() string {
 	}
 	return DeriveHookName(h.Event, h.Cmd, h.FireOnUntrusted)
 }
+
+// ValidHookName checks a hook name against the grammar of SPEC §7,
+// ^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$, for doors that refuse a name before
+// they change the config.
+func ValidHookName(s string) error {
+	return validHookName(s)
+}

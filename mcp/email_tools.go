@@ -74,8 +74,11 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	fmt.Fprintf(&b, "%s/%s: %d of %d emails (offset %d), newest first", m.Name, folder, len(page.Messages), page.Total, args.Offset)
 	for _, msg := range page.Messages {
 		fm := msg.Frontmatter
-		e := EmailSummary{ID: msg.ID, From: fm.From, To: nonNil(fm.To), Subject: fm.Subject, Date: fm.Date,
-			Read: fm.Read, Trusted: fm.Trusted, ThreadID: fm.ThreadID, DeliveryStatus: fm.DeliveryStatus}
+		// Header values are the sender's: cleaned of line breaks and
+		// disguising characters before an agent sees them (sanitize.go).
+		e := EmailSummary{ID: cleanHeader(msg.ID), From: cleanHeader(fm.From), To: nonNil(cleanHeaders(fm.To)),
+			Subject: cleanHeader(fm.Subject), Date: cleanHeader(fm.Date), Read: fm.Read, Trusted: cleanHeader(fm.Trusted),
+			ThreadID: cleanHeader(fm.ThreadID), DeliveryStatus: cleanHeader(fm.DeliveryStatus)}
 		res.Emails = append(res.Emails, e)
 		state := "read"
 		if !e.Read {
@@ -188,31 +191,34 @@ func rfc3339(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
-// readResult maps a message to email_read's result.
+// readResult maps a message to email_read's result. Every value but the
+// body is cleaned (sanitize.go): it comes from the sender's headers or from
+// a file on disk, and is printed as one line of the text rendering.
 func readResult(msg *storage.Message, folder storage.Folder, body string) EmailReadResult {
 	fm := msg.Frontmatter
+	h := cleanHeader
 	r := EmailReadResult{
-		ID: msg.ID, MessageID: fm.MessageID, ThreadID: fm.ThreadID, From: fm.From, To: nonNil(fm.To),
-		Cc: fm.Cc, ReplyTo: fm.ReplyTo, DeliveredTo: fm.DeliveredTo, Subject: fm.Subject, Date: fm.Date,
-		ReceivedAt: rfc3339(fm.ReceivedAt), ReceivedFromIP: fm.ReceivedFromIP, SizeBytes: fm.SizeBytes,
-		InReplyTo: fm.InReplyTo, References: fm.References, ListID: fm.ListID, AutoSubmitted: fm.AutoSubmitted,
-		DKIM: fm.DKIM, SPF: fm.SPF, DMARC: fm.DMARC, Trusted: fm.Trusted, Mailbox: fm.Mailbox,
-		ReadAt: rfc3339(fm.ReadAt), HooksDue: fm.HooksDue, Outbound: fm.Outbound, OutboundFormat: fm.OutboundFormat,
-		DeliveryStatus: fm.DeliveryStatus, Extra: map[string]any{}, Body: body,
+		ID: h(msg.ID), MessageID: h(fm.MessageID), ThreadID: h(fm.ThreadID), From: h(fm.From), To: nonNil(cleanHeaders(fm.To)),
+		Cc: cleanHeaders(fm.Cc), ReplyTo: cleanHeaders(fm.ReplyTo), DeliveredTo: h(fm.DeliveredTo), Subject: h(fm.Subject), Date: h(fm.Date),
+		ReceivedAt: rfc3339(fm.ReceivedAt), ReceivedFromIP: h(fm.ReceivedFromIP), SizeBytes: fm.SizeBytes,
+		InReplyTo: h(fm.InReplyTo), References: cleanHeaders(fm.References), ListID: h(fm.ListID), AutoSubmitted: h(fm.AutoSubmitted),
+		DKIM: h(fm.DKIM), SPF: h(fm.SPF), DMARC: h(fm.DMARC), Trusted: h(fm.Trusted), Mailbox: h(fm.Mailbox),
+		ReadAt: rfc3339(fm.ReadAt), HooksDue: cleanHeaders(fm.HooksDue), Outbound: fm.Outbound, OutboundFormat: h(fm.OutboundFormat),
+		DeliveryStatus: h(fm.DeliveryStatus), Extra: map[string]any{}, Body: body,
 	}
 	if folder == storage.Inbox && !fm.Outbound {
 		read := fm.Read
 		r.Read = &read
 	}
 	for _, a := range fm.Attachments {
-		r.Attachments = append(r.Attachments, EmailAttachment{Filename: a.Filename, ContentType: a.ContentType, Size: a.Size, Path: a.Path})
+		r.Attachments = append(r.Attachments, EmailAttachment{Filename: h(a.Filename), ContentType: h(a.ContentType), Size: a.Size, Path: h(a.Path)})
 	}
 	for _, rc := range fm.Recipients {
-		r.Recipients = append(r.Recipients, EmailRecipient{Address: rc.Address, Status: rc.Status, Detail: rc.Detail,
-			Attempts: rc.Attempts, TLS: rc.TLS, UpdatedAt: rfc3339(rc.UpdatedAt)})
+		r.Recipients = append(r.Recipients, EmailRecipient{Address: h(rc.Address), Status: h(rc.Status), Detail: h(rc.Detail),
+			Attempts: rc.Attempts, TLS: h(rc.TLS), UpdatedAt: rfc3339(rc.UpdatedAt)})
 	}
 	for _, f := range fm.Extra {
-		r.Extra[f.Key] = jsonValue(f.Value)
+		r.Extra[h(f.Key)] = cleanValue(jsonValue(f.Value))
 	}
 	return r
 }

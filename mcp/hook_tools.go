@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -63,15 +62,65 @@ func (s *Server) hookCreate(ctx context.Context, c *call) (any, string, error) {
 	if h.TimeoutSecs < 1 || h.TimeoutSecs > domains.MaxHookTimeoutSecs {
 		return nil, "", errorf("timeout_secs must be between 1 and %d.", domains.MaxHookTimeoutSecs)
 	}
-	name, err := s.deps.Hooks.CreateHook(ctx, m.Name, h)
-	var cerr *domains.ConfigError
-	if errors.As(err, &cerr) {
-		return nil, "", errorf("the hook was not created: %s.", strings.TrimSuffix(cerr.Msg, "."))
+	if h.Name != "" && domains.ValidHookName(h.Name) != nil {
+		return nil, "", errHookNameUnavailable(h)
 	}
+	guard := createGuard(c.caller, m.Name, h)
+	if err := guard(c.cfg); err != nil {
+		return nil, "", err
+	}
+	name, err := s.deps.Hooks.CreateHook(ctx, m.Name, h, guard)
 	if err != nil {
 		return nil, "", err
 	}
 	return HookNameResult{Name: name}, fmt.Sprintf("created %s hook %s on %s", ev, name, m.Name), nil
+}
+
+// errHookNameUnavailable is the one refusal of a name that breaks the
+// grammar or is taken by a hook the caller may not see: it names no
+// mailbox, command or file, so a taken name reads like any invalid one.
+func errHookNameUnavailable(h domains.Hook) error {
+	if h.Name == "" {
+		return errorf("the hook was not created: the name %q derived from its event and command cannot be used. Pass a name of your own: letters, digits, '_', '.', '-', up to 128 characters, unique on the server.", h.EffectiveName())
+	}
+	return errorf("the hook was not created: the name %q cannot be used. Hook names are letters, digits, '_', '.', '-' (up to 128 characters, not starting with '.' or '-') and unique on the server; choose another name.", h.Name)
+}
+
+// createGuard is hook_create's authorization, run on the snapshot and
+// again under the config lock (Guard): the mailbox is still one the caller
+// sees, and the name clashes with no hook. A clash with one of the
+// caller's own hooks says so; any other is errHookNameUnavailable.
+func createGuard(who Caller, mailbox string, h domains.Hook) Guard {
+	return func(cfg *domains.Config) error {
+		m, ok := cfg.Mailboxes[mailbox]
+		if !ok || !who.sees(m.Name, m.Owner) {
+			return errMailboxNotFound(mailbox)
+		}
+		other, ok := cfg.FindHook(h.EffectiveName())
+		if !ok {
+			return nil
+		}
+		if om := cfg.Mailboxes[other.Mailbox]; who.sees(om.Name, om.Owner) {
+			return errorf("the hook was not created: %s already has a hook named %q (names are unique on the server); choose another name, or delete that hook first.", other.Mailbox, other.EffectiveName())
+		}
+		return errHookNameUnavailable(h)
+	}
+}
+
+// deleteGuard is hook_delete's authorization, run on the snapshot and
+// again under the lock the delete holds: the hook exists on a mailbox the
+// caller sees. Anything else answers like a missing hook.
+func deleteGuard(who Caller, name string) Guard {
+	return func(cfg *domains.Config) error {
+		h, ok := cfg.FindHook(name)
+		if !ok {
+			return errHookNotFound(name)
+		}
+		if m := cfg.Mailboxes[h.Mailbox]; !who.sees(m.Name, m.Owner) {
+			return errHookNotFound(name)
+		}
+		return nil
+	}
 }
 
 // hookList answers hook_list: the hooks of visible mailboxes, from the
@@ -103,7 +152,8 @@ func (s *Server) hookList(_ context.Context, c *call) (any, string, error) {
 		}
 		res.Hooks = append(res.Hooks, HookInfo{Name: h.EffectiveName(), Mailbox: h.Mailbox, Event: string(h.Event),
 			Cmd: nonNil(h.Cmd), TimeoutSecs: h.TimeoutSecs, FireOnUntrusted: h.FireOnUntrusted})
-		fmt.Fprintf(&b, "%s  %s  %s  %s\n", h.EffectiveName(), h.Mailbox, h.Event, strings.Join(h.Cmd, " "))
+		// An argument may hold a newline; the text keeps one hook a line.
+		fmt.Fprintf(&b, "%s  %s  %s  %s\n", h.EffectiveName(), h.Mailbox, h.Event, cleanHeader(strings.Join(h.Cmd, " ")))
 	}
 	return res, fmt.Sprintf("%d hooks\n%s", len(res.Hooks), b.String()), nil
 }
@@ -119,18 +169,14 @@ func (s *Server) hookDelete(ctx context.Context, c *call) (any, string, error) {
 	if err := c.bind(&args); err != nil {
 		return nil, "", err
 	}
-	h, ok := c.cfg.FindHook(args.Name)
-	if !ok {
-		return nil, "", errHookNotFound(args.Name)
-	}
-	m := c.cfg.Mailboxes[h.Mailbox]
-	if !c.caller.sees(m.Name, m.Owner) {
-		return nil, "", errHookNotFound(args.Name)
+	guard := deleteGuard(c.caller, args.Name)
+	if err := guard(c.cfg); err != nil {
+		return nil, "", err
 	}
 	if s.deps.Hooks == nil {
 		return nil, "", errorf("hooks cannot be changed on this server.")
 	}
-	if err := s.deps.Hooks.DeleteHook(ctx, args.Name); err != nil {
+	if err := s.deps.Hooks.DeleteHook(ctx, args.Name, guard); err != nil {
 		return nil, "", err
 	}
 	return HookNameResult{Name: args.Name}, "deleted hook " + args.Name, nil

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/rs/zerolog"
@@ -30,6 +29,11 @@ const (
 // is checked against loopback names and `[mcp] allowed_hosts`. It has the
 // daemon's Service shape.
 type HTTPServer struct {
+	// Limits bound connections and slow clients; set before Serve. The
+	// zero value means DefaultLimits.
+	Limits Limits
+
+	log        zerolog.Logger
 	srv        *Server
 	tokens     TokenVerifier
 	http       *http.Server
@@ -57,7 +61,7 @@ type sseOpenKey struct{}
 // HTTPServer builds the TCP transport; tokens checks every request's
 // bearer token, log receives mcp-go's warnings (never a header).
 func (s *Server) HTTPServer(tokens TokenVerifier, log zerolog.Logger) *HTTPServer {
-	h := &HTTPServer{srv: s, tokens: tokens}
+	h := &HTTPServer{srv: s, tokens: tokens, log: log}
 	identify := func(r *http.Request) (Caller, bool) { return CallerFrom(r.Context()) }
 	h.streamable = s.streamable(identify, server.WithStreamableHTTPLogger(warnLogger(log)),
 		// hostAllowed below replaces mcp-go's check, which knows no
@@ -73,24 +77,29 @@ func (s *Server) HTTPServer(tokens TokenVerifier, log zerolog.Logger) *HTTPServe
 		}),
 		server.WithSessionIDGenerator(h.newSSESession),
 	)
+	h.http = &http.Server{}
+	return h
+}
+
+// handler is the whole TCP handler for limits l.
+func (h *HTTPServer) handler(l Limits) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(EndpointPath, h.streamable)
 	mux.Handle(SSEPath, http.HandlerFunc(h.serveSSE))
 	mux.Handle(MessagePath, http.HandlerFunc(h.serveMessage))
-	h.http = &http.Server{
-		Handler:           h.guard(s.capBody(mux)),
-		ReadHeaderTimeout: 30 * time.Second,
-	}
-	return h
+	return recoverPanics(h.guard(l.bodyDeadline(h.srv.capBody(mux))), h.srv.deps.Panics, h.log, "mcp http")
 }
 
 // Handler is the whole TCP handler (Host check, bearer, body cap, the
 // three endpoints), for tests that serve it themselves.
-func (h *HTTPServer) Handler() http.Handler { return h.http.Handler }
+func (h *HTTPServer) Handler() http.Handler { return h.handler(h.Limits.withDefaults()) }
 
-// Serve answers connections on ln until Shutdown.
+// Serve answers connections on ln until Shutdown, within h.Limits.
 func (h *HTTPServer) Serve(ln net.Listener) error {
-	err := h.http.Serve(ln)
+	l := h.Limits.withDefaults()
+	h.http.Handler = h.handler(l)
+	l.apply(h.http)
+	err := h.http.Serve(l.listener(ln, h.log, "mcp_http"))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -114,7 +123,7 @@ func (h *HTTPServer) Shutdown(ctx context.Context) error {
 func (h *HTTPServer) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.hostAllowed(r) {
-			http.Error(w, fmt.Sprintf("Forbidden: Host %q is not loopback and not in [mcp] allowed_hosts", r.Host), http.StatusForbidden)
+			forbidden(w, fmt.Sprintf("Forbidden: Host %q is not loopback and not in [mcp] allowed_hosts", r.Host))
 			return
 		}
 		secret, given := bearer(r)
@@ -143,9 +152,19 @@ func bearer(r *http.Request) (string, bool) {
 	return secret, secret != ""
 }
 
+// unauthorized answers 401 and closes the connection: a client without a
+// valid token gets nothing more from it, and cannot park it as an idle
+// keep-alive connection.
 func unauthorized(w http.ResponseWriter, challenge, msg string) {
 	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Connection", "close")
 	http.Error(w, msg, http.StatusUnauthorized)
+}
+
+// forbidden answers 403 and closes the connection.
+func forbidden(w http.ResponseWriter, msg string) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, http.StatusForbidden)
 }
 
 // hostAllowed is the DNS-rebinding guard with `[mcp] allowed_hosts`:
@@ -224,7 +243,7 @@ func (h *HTTPServer) serveMessage(w http.ResponseWriter, r *http.Request) {
 			who, _ := r.Context().Value(principalKey{}).(principal)
 			want := owner.(principal)
 			if subtle.ConstantTimeCompare(who[:], want[:]) != 1 {
-				http.Error(w, "Forbidden: this SSE session was opened with another token", http.StatusForbidden)
+				forbidden(w, "Forbidden: this SSE session was opened with another token")
 				return
 			}
 		}

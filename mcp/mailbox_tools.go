@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
 )
 
 // mailboxList answers mailbox_list: the visible mailboxes with counts from
@@ -48,6 +49,12 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 	if domains.IsCatchall(name) {
 		return nil, "", errorf("%s is a catchall; catchalls are created by the operator (aimx mailboxes create on the host), not through MCP.", name)
 	}
+	if domains.IsRoleAddress(name) {
+		// Whoever receives postmaster@, hostmaster@, admin@ ... can pass
+		// a certificate authority's domain check or take reports meant
+		// for the host's operator (book/security.md, "Role addresses").
+		return nil, "", errorf("%s is a role address that speaks for the whole domain (like postmaster, abuse, hostmaster, admin); only the operator creates role addresses, on the host with aimx mailboxes create, not through MCP. Choose another local part.", name)
+	}
 	owner := c.caller.Owner
 	if args.Owner != "" && args.Owner != owner {
 		if !c.caller.Operator {
@@ -58,9 +65,11 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 	if owner == "" {
 		return nil, "", errorf("pass owner: the operator's mailboxes need a named owner.")
 	}
-	created, err := s.deps.Mailboxes.CreateMailbox(ctx, name, owner)
+	created, err := s.deps.Mailboxes.CreateMailbox(ctx, name, owner, false)
 	var cerr *domains.ConfigError
 	switch {
+	case errors.Is(err, storage.ErrForeignMail):
+		return nil, "", errorf("storage for %s already holds mail of another owner; nothing was created. An operator can re-create it with aimx mailboxes create --force, which deletes that mail.", name)
 	case errors.Is(err, ErrMailboxTaken):
 		return nil, "", errorf("the name %s is already taken; choose another local part.", name)
 	case errors.Is(err, ErrDomainNotServed):
@@ -69,7 +78,7 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 	case errors.Is(err, ErrUnknownOwner):
 		return nil, "", errorf("owner %q is not a user on this host.", owner)
 	case errors.As(err, &cerr):
-		return nil, "", errorf("mailbox %s cannot be created: %s.", name, cerr.Msg)
+		return nil, "", errorf("mailbox %s cannot be created: %s.", name, strings.TrimSuffix(cerr.Msg, "."))
 	case err != nil:
 		return nil, "", err
 	}

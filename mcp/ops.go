@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rs/zerolog"
+
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -16,8 +18,11 @@ import (
 type MailboxAdmin interface {
 	// CreateMailbox adds the mailbox owned by owner. A mailbox that
 	// already exists with that owner is not an error (created is false);
-	// one with another owner is ErrMailboxTaken.
-	CreateMailbox(ctx context.Context, name, owner string) (created bool, err error)
+	// one with another owner is ErrMailboxTaken. Storage that already
+	// holds another owner's mail is refused (an error wrapping
+	// storage.ErrForeignMail) unless force, which deletes that mail first:
+	// only the operator's door passes force.
+	CreateMailbox(ctx context.Context, name, owner string, force bool) (created bool, err error)
 	// DeleteMailbox removes the mailbox from the config and deletes its
 	// storage, returning how many files went. A mailbox holding mail is
 	// refused with *NotEmptyError unless force is set.
@@ -29,10 +34,12 @@ type MailboxAdmin interface {
 // admin: hooks are read from the live config.
 type HookAdmin interface {
 	// CreateHook adds h to the mailbox and returns its effective name.
-	// Validation failures wrap *domains.ConfigError.
-	CreateHook(ctx context.Context, mailbox string, h domains.Hook) (name string, err error)
-	// DeleteHook removes the hook with this effective name.
-	DeleteHook(ctx context.Context, name string) error
+	// guard runs first under the config lock of the change; its error is
+	// returned as it is. Other refusals are agent-ready sentences.
+	CreateHook(ctx context.Context, mailbox string, h domains.Hook, guard Guard) (name string, err error)
+	// DeleteHook removes the hook with this effective name, guard first
+	// under the same lock.
+	DeleteHook(ctx context.Context, name string, guard Guard) error
 }
 
 // Errors of MailboxAdmin, compared with errors.Is / errors.As.
@@ -68,6 +75,8 @@ type MailboxOps struct {
 	Store storage.MessageStore
 	// LookupOwner resolves an owner name; nil means domains.LookupOwner.
 	LookupOwner func(name string) (domains.Owner, error)
+	// Log gets a line when a forced create deletes another owner's mail.
+	Log zerolog.Logger
 }
 
 var _ MailboxAdmin = (*MailboxOps)(nil)
@@ -82,10 +91,14 @@ func (o *MailboxOps) lookup(name string) (domains.Owner, error) {
 // errUnchanged aborts an Update that has nothing to do.
 var errUnchanged = errors.New("unchanged")
 
-// CreateMailbox makes the mailbox's storage (owned by owner), then adds it
-// to the config and swaps the registry. Storage first: once the config is
-// live, mail may arrive.
-func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (bool, error) {
+// CreateMailbox adds the mailbox to the config and claims its storage, as
+// one decision (SPEC §9): under the mailbox's lock and the config lock, the
+// config as it is on disk decides who wins a race for the name, and only
+// the winner touches storage, so a loser never leaves directories owned by
+// itself (L2). The storage is claimed before the config is written, so a
+// refused claim (another owner's mail, M6) leaves no config entry; once
+// the config is live, mail may arrive, and its storage is there.
+func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string, force bool) (bool, error) {
 	_, domain := domains.SplitName(name)
 	if !o.Config.Registry.Current().HasDomain(domain) {
 		return false, fmt.Errorf("create mailbox %s: %w", name, ErrDomainNotServed)
@@ -100,22 +113,32 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 	if err != nil {
 		return false, fmt.Errorf("create mailbox %s: owner %q: %w: %w", name, owner, ErrUnknownOwner, err)
 	}
-	if err := o.Store.EnsureMailbox(ctx, storageRef(name), &storage.Owner{UID: acct.UID, GID: acct.GID}); err != nil {
-		return false, fmt.Errorf("create mailbox %s: %w", name, err)
-	}
-	created := true
+	unlock := o.Config.Locks.Lock(name)
+	defer unlock()
+	created := false
 	_, err = o.Config.Update(func(c *domains.Config) error {
 		if m, ok := c.Mailboxes[name]; ok {
 			if m.Owner != owner {
 				return ErrMailboxTaken
 			}
-			created = false
 			return errUnchanged
+		}
+		if !c.HasDomain(domain) {
+			return ErrDomainNotServed
 		}
 		if c.Mailboxes == nil {
 			c.Mailboxes = map[string]domains.Mailbox{}
 		}
 		c.Mailboxes[name] = domains.Mailbox{Name: name, Owner: owner}
+		// Refuse a config that would not be written before touching
+		// storage.
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if err := o.claim(ctx, name, acct, force); err != nil {
+			return err
+		}
+		created = true
 		return nil
 	})
 	switch {
@@ -125,6 +148,25 @@ func (o *MailboxOps) CreateMailbox(ctx context.Context, name, owner string) (boo
 		return false, fmt.Errorf("create mailbox %s: %w", name, err)
 	}
 	return created, nil
+}
+
+// claim makes the mailbox's storage, owned by acct. Storage holding
+// another owner's mail is refused unless force, which deletes that mail
+// (and logs how much) and starts empty.
+func (o *MailboxOps) claim(ctx context.Context, name string, acct domains.Owner, force bool) error {
+	ref := storageRef(name)
+	own := &storage.Owner{UID: acct.UID, GID: acct.GID}
+	err := o.Store.EnsureMailbox(ctx, ref, own)
+	if !force || !errors.Is(err, storage.ErrForeignMail) {
+		return err
+	}
+	n, err := o.Store.RemoveMailbox(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("wipe another owner's mail: %w", err)
+	}
+	o.Log.Warn().Str("mailbox", name).Str("owner", acct.Name).Int("deleted_files", n).
+		Msg("create --force: deleted the mail another owner left in this mailbox's storage")
+	return o.Store.EnsureMailbox(ctx, ref, own)
 }
 
 // DeleteMailbox refuses a mailbox holding mail unless force, removes it

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -45,6 +47,14 @@ type Deps struct {
 	// Rand supplies the nonces of the untrusted-body fence; nil means
 	// crypto/rand.
 	Rand io.Reader
+	// PrivatePaths are directories whose names never reach an agent (the
+	// config, data and runtime dirs); the production defaults are always
+	// included. A refusal whose text names one is answered as an internal
+	// error, and the text goes to the log.
+	PrivatePaths []string
+	// Panics counts panics recovered in tool handlers and the transports;
+	// nil still logs them.
+	Panics *panics.Counter
 }
 
 // Server is the aimx MCP tool surface: one mcp-go server carrying every
@@ -61,9 +71,10 @@ func NewServer(deps Deps) *Server {
 		deps.Rand = rand.Reader
 	}
 	s := &Server{deps: deps}
+	// No server.WithRecovery: wrap recovers first, logs the stack and
+	// answers a tool error, where mcp-go would send the panic's text.
 	s.mcp = server.NewMCPServer(ServerName, ServerVersion,
 		server.WithToolCapabilities(false),
-		server.WithRecovery(),
 		server.WithInstructions(instructions),
 	)
 	s.tools = s.toolDefs()
@@ -116,31 +127,60 @@ var errNoCaller = errorf("this request carries no caller identity; connect throu
 
 // wrap adapts a handlerFunc to mcp-go: the caller from the context, one
 // config snapshot, structured content plus text on success, and error
-// text without mcp-go's "tool execution failed" prefix. Internal failures
-// are logged at Warn and answered with a generic sentence.
+// text without mcp-go's "tool execution failed" prefix. What reaches the
+// agent on failure is a sentence written for it (a *toolError), never an
+// internal error's text: internal failures, refusals that would name a
+// server path, and panics are logged at Warn (panics at Error, with the
+// stack) and answered with a generic sentence.
 func (s *Server) wrap(d *toolDef) server.ToolHandlerFunc {
-	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		start := time.Now()
 		c, ok := CallerFrom(ctx)
 		if !ok {
 			return mcp.NewToolResultError(errNoCaller.Error()), nil
 		}
+		defer func() {
+			if p := recover(); p != nil {
+				s.deps.Panics.Recovered(s.deps.Log, "mcp tool "+d.name, p)
+				res, err = mcp.NewToolResultError(internalError(d.name)), nil
+			}
+		}()
 		cfg := s.deps.Registry.Current()
 		if cfg == nil {
 			return mcp.NewToolResultError("the server has no configuration loaded; ask the operator to check the aimx log."), nil
 		}
-		res, text, err := d.handle(ctx, &call{caller: c, cfg: cfg, req: req})
-		if err != nil {
+		out, text, herr := d.handle(ctx, &call{caller: c, cfg: cfg, req: req})
+		if herr != nil {
 			var te *toolError
-			if errors.As(err, &te) {
+			if errors.As(herr, &te) && !s.namesPrivatePath(te.msg, cfg) {
 				return mcp.NewToolResultError(te.msg), nil
 			}
-			s.deps.Log.Warn().Err(err).Str("tool", d.name).Str("owner", c.Owner).
+			s.deps.Log.Warn().Err(herr).Str("tool", d.name).Str("owner", c.Owner).
 				Int64("duration_ms", time.Since(start).Milliseconds()).Msg("tool call failed")
-			return mcp.NewToolResultError("aimx could not complete " + d.name + " because of an internal error; try again, and if it persists ask the operator to check the aimx log."), nil
+			return mcp.NewToolResultError(internalError(d.name)), nil
 		}
-		return mcp.NewToolResultStructured(res, text), nil
+		return mcp.NewToolResultStructured(out, text), nil
 	}
+}
+
+// internalError is the one answer to a failure the agent cannot act on.
+func internalError(tool string) string {
+	return "aimx could not complete " + tool + " because of an internal error; try again, and if it persists ask the operator to check the aimx log."
+}
+
+// namesPrivatePath reports whether msg names one of the server's own
+// directories: the defaults, the live config's data and runtime dirs and
+// Deps.PrivatePaths. No sentence written for an agent does; one that
+// does was built from an internal error by mistake.
+func (s *Server) namesPrivatePath(msg string, cfg *domains.Config) bool {
+	paths := append([]string{domains.DefaultConfigDir, domains.DefaultDataDir, domains.DefaultRuntimeDir,
+		cfg.DataDir, cfg.RuntimeDir}, s.deps.PrivatePaths...)
+	for _, p := range paths {
+		if p != "" && p != "/" && strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // bind decodes the call's arguments into v.

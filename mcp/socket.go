@@ -38,6 +38,13 @@ func SocketPath(runtimeDir string) string { return filepath.Join(runtimeDir, Soc
 // caller of every request is the peer uid that SO_PEERCRED reported when
 // the connection was accepted. It has the daemon's Service shape.
 type SocketServer struct {
+	// Limits bound connections and slow clients (MaxConnsPerIP does not
+	// apply to a Unix socket); set before Serve. The zero value means
+	// DefaultLimits.
+	Limits Limits
+
+	log        zerolog.Logger
+	mux        http.Handler
 	http       *http.Server
 	streamable *server.StreamableHTTPServer
 }
@@ -53,14 +60,14 @@ func (s *Server) SocketServer(callerOf func(uid uint32) (Caller, bool), log zero
 	mux := http.NewServeMux()
 	mux.Handle(EndpointPath, s.capBody(st))
 	return &SocketServer{
+		log:        log,
+		mux:        recoverPanics(mux, s.deps.Panics, log, "mcp socket"),
 		streamable: st,
 		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 30 * time.Second,
 			// The caller is fixed per connection: resolve the uid once,
 			// at accept.
 			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-				ctx = peercred.ConnContext(ctx, c)
+				ctx = peercred.ConnContext(ctx, peerConn(c))
 				cred, ok := peercred.FromContext(ctx)
 				if !ok {
 					return ctx
@@ -72,6 +79,21 @@ func (s *Server) SocketServer(callerOf func(uid uint32) (Caller, bool), log zero
 				return ctx
 			},
 		},
+	}
+}
+
+// peerConn finds the peer-credential connection under the connection
+// cap's wrapper (which, like crypto/tls.Conn, offers NetConn).
+func peerConn(c net.Conn) net.Conn {
+	for {
+		if _, ok := c.(*peercred.Conn); ok {
+			return c
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return c
+		}
+		c = u.NetConn()
 	}
 }
 
@@ -87,7 +109,10 @@ func (ss *SocketServer) Listen(path string) (net.Listener, error) {
 
 // Serve answers connections on ln (a listener from Listen) until Shutdown.
 func (ss *SocketServer) Serve(ln net.Listener) error {
-	err := ss.http.Serve(ln)
+	l := ss.Limits.withDefaults()
+	ss.http.Handler = l.bodyDeadline(ss.mux)
+	l.apply(ss.http)
+	err := ss.http.Serve(l.listener(ln, ss.log, "mcp_unix"))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -48,6 +49,9 @@ type Admin struct {
 	Log zerolog.Logger
 	// Status describes the running daemon; nil outside a daemon.
 	Status func() Status
+	// Panics counts the daemon's recovered panics: reported in
+	// /v1/status, and counting the ones this API recovers. Nil is fine.
+	Panics *panics.Counter
 }
 
 // MailboxInfo is one mailbox as the operator sees it.
@@ -70,6 +74,10 @@ type MailboxList struct {
 type NewMailbox struct {
 	Name  string `json:"name"`
 	Owner string `json:"owner"`
+	// Force re-creates a mailbox whose storage still holds another
+	// owner's mail (one removed from config.toml by hand): that mail is
+	// deleted first. Without it such a create is refused (conflict).
+	Force bool `json:"force,omitempty"`
 }
 
 // MailboxCreated answers POST /v1/mailboxes. Created is false when the
@@ -115,6 +123,9 @@ type Status struct {
 	Queue int `json:"queue"`
 	// HookJobs is how many hook jobs are queued or running.
 	HookJobs int `json:"hook_jobs"`
+	// Panics is how many panics the daemon recovered since it started
+	// (each logged with its stack); anything but 0 is a bug to report.
+	Panics int64 `json:"panics"`
 }
 
 func (a *Admin) current() *domains.Config { return a.Config.Registry.Current() }
@@ -170,9 +181,11 @@ func (a *Admin) CreateMailbox(ctx context.Context, req NewMailbox) (MailboxCreat
 	if owner == "" {
 		return MailboxCreated{}, apiErr(CodeValidation, "an owner is required: the Unix user %s belongs to", name)
 	}
-	created, err := a.Mailboxes.CreateMailbox(ctx, name, owner)
+	created, err := a.Mailboxes.CreateMailbox(ctx, name, owner, req.Force)
 	var cerr *domains.ConfigError
 	switch {
+	case errors.Is(err, storage.ErrForeignMail):
+		return MailboxCreated{}, apiErr(CodeConflict, "storage for %s already holds mail of another owner; nothing was created. Re-create it with --force (force=true), which deletes that mail", name)
 	case errors.Is(err, mcp.ErrMailboxTaken):
 		return MailboxCreated{}, apiErr(CodeConflict, "mailbox %s exists with another owner", name)
 	case errors.Is(err, mcp.ErrDomainNotServed):
@@ -186,7 +199,7 @@ func (a *Admin) CreateMailbox(ctx context.Context, req NewMailbox) (MailboxCreat
 		return MailboxCreated{}, err
 	}
 	if created {
-		a.Log.Info().Str("mailbox", name).Str("owner", owner).Msg("admin: mailbox created")
+		a.Log.Info().Str("mailbox", name).Str("owner", owner).Bool("force", req.Force).Msg("admin: mailbox created")
 	}
 	return MailboxCreated{Name: name, Owner: owner, Created: created}, nil
 }
@@ -297,5 +310,7 @@ func (a *Admin) DaemonStatus(context.Context) (Status, error) {
 	if a.Status == nil {
 		return Status{}, apiErr(CodeInternal, "no daemon status here")
 	}
-	return a.Status(), nil
+	st := a.Status()
+	st.Panics = a.Panics.Count()
+	return st, nil
 }

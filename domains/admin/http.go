@@ -117,6 +117,7 @@ func Handler(a *Admin, isOperator func(uid uint32) bool, log zerolog.Logger) htt
 		return 0, nil, apiErr(CodeNotFound, "no endpoint %s %s (see book/admin.md)", r.Method, r.URL.Path)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer h.recover(w, r)
 		cred, ok := peercred.FromContext(r.Context())
 		if !ok || !isOperator(cred.UID) {
 			uid := "unknown"
@@ -135,6 +136,22 @@ func Handler(a *Admin, isOperator func(uid uint32) bool, log zerolog.Logger) htt
 type handler struct {
 	a   *Admin
 	log zerolog.Logger
+}
+
+// recover turns a panic in a request into a logged, counted internal
+// error for that request, so the daemon and the other requests carry on.
+// http.ErrAbortHandler is net/http's own way to end a request and is
+// passed on.
+func (h *handler) recover(w http.ResponseWriter, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler {
+		panic(p)
+	}
+	h.a.Panics.Recovered(h.log, "admin "+r.Method+" "+r.URL.Path, p)
+	writeError(w, apiErr(CodeInternal, "internal error (a bug: the aimx log has the detail)"))
 }
 
 // wrap turns an operation into a handler: JSON out, errors as *Error.

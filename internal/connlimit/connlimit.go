@@ -7,6 +7,7 @@ package connlimit
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -23,6 +24,10 @@ type Config struct {
 	// ([smtp] max_connections_per_ip). IPv4-mapped IPv6 addresses count
 	// as their IPv4 address.
 	MaxPerIP int
+	// Refusal, when set, is written to a refused connection instead of the
+	// SMTP 421 line: another protocol's "busy" answer (the MCP HTTP
+	// listener writes a 503 response).
+	Refusal string
 	// OnReject, when set, is called for every refused connection with its
 	// remote address and which limit it hit ("total" or "per-ip"), so the
 	// daemon can log it. It runs on the accepting goroutine: keep it quick.
@@ -113,7 +118,11 @@ func (l *Listener) Active(ip netip.Addr) (total, fromIP int) {
 // may already be gone, and the connection is closed either way.
 func (l *Listener) reject(c net.Conn) {
 	_ = c.SetWriteDeadline(time.Now().Add(rejectWriteTimeout))
-	_, _ = fmt.Fprintf(c, "421 4.7.0 %s too many connections, try again later\r\n", l.cfg.Hostname)
+	if l.cfg.Refusal != "" {
+		_, _ = io.WriteString(c, l.cfg.Refusal)
+	} else {
+		_, _ = fmt.Fprintf(c, "421 4.7.0 %s too many connections, try again later\r\n", l.cfg.Hostname)
+	}
 	// Half-close first so the reply is delivered before the FIN rather
 	// than lost to a reset.
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
