@@ -69,7 +69,8 @@ func (e *DataError) Reply() (code int, enhanced [3]int, text string) {
 // CheckData checks a DATA or BDAT message body, as go-smtp hands it to
 // Session.Data, for the line-ending shapes SPEC §5 rejects: bare LF, bare
 // CR, NUL, and the smuggling shapes "\n.\n", "\n.\r\n" and "\r.\r\n". It
-// returns nil or a *DataError for the first problem.
+// returns nil or a *DataError for the first problem. DataChecker gives the
+// same verdict over a stream.
 //
 // What go-smtp v0.25.1 passes to Session.Data (read in its data.go and
 // proved over TCP in data_smtp_test.go): for DATA, CRLF is kept, bare LF
@@ -81,30 +82,109 @@ func (e *DataError) Reply() (code int, enhanced [3]int, text string) {
 // "\r\n.\rX" into "\r\nX" (the bare CR is gone: see book/parsing.md). For
 // BDAT the chunks are passed byte for byte.
 func CheckData(b []byte) error {
+	var c DataChecker
+	c.scan(b, true)
+	return c.Err()
+}
+
+// DataChecker is CheckData over a stream: Write the DATA bytes as they
+// arrive (it never fails), then Err gives the verdict CheckData would give
+// for all of them at once. Between writes it keeps at most the three bytes
+// whose verdict depends on what follows, so a message of any size is
+// checked in bounded memory (book/smtp.md "Spooling").
+type DataChecker struct {
+	base    int64 // stream offset of the first byte of the next scan
+	prev    byte  // the byte before it
+	hasPrev bool
+	carry   []byte // bytes held back for lookahead (at most 3)
+	buf     []byte // carry joined with the next write
+	err     *DataError
+	closed  bool
+}
+
+// Write checks p. It always consumes all of p and never returns an error:
+// the verdict is read with Err.
+func (c *DataChecker) Write(p []byte) (int, error) {
+	if c.err != nil || c.closed || len(p) == 0 {
+		return len(p), nil
+	}
+	b := p
+	if len(c.carry) > 0 {
+		c.buf = append(append(c.buf[:0], c.carry...), p...)
+		b = c.buf
+	}
+	c.scan(b, false)
+	return len(p), nil
+}
+
+// Err ends the stream and returns nil or the *DataError for its first
+// problem. Nothing written after Err is checked.
+func (c *DataChecker) Err() error {
+	if !c.closed && c.err == nil && len(c.carry) > 0 {
+		c.scan(append([]byte(nil), c.carry...), true)
+	}
+	c.closed = true
+	c.buf = nil
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+// Failed reports whether a problem was already found, so a caller can stop
+// keeping the bytes that follow.
+func (c *DataChecker) Failed() bool { return c.err != nil }
+
+// scan checks b, which starts at c.base. Unless final, a CR or LF too close
+// to the end of b to see the three bytes after it is held back in c.carry.
+func (c *DataChecker) scan(b []byte, final bool) {
+	c.carry = c.carry[:0]
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
 		case 0:
-			return &DataError{Problem: ProblemNUL, Offset: i}
-		case '\n':
-			if i > 0 && b[i-1] == '\r' {
-				continue
+			c.err = &DataError{Problem: ProblemNUL, Offset: int(c.base) + i}
+			return
+		case '\n', '\r':
+			if !final && len(b)-i < 4 {
+				if i > 0 {
+					c.prev, c.hasPrev = b[i-1], true
+				}
+				c.carry = append(c.carry, b[i:]...)
+				c.base += int64(i)
+				return
 			}
-			switch {
-			case bytes.HasPrefix(b[i:], []byte("\n.\n")):
-				return &DataError{Problem: ProblemSmugglingLF, Offset: i}
-			case bytes.HasPrefix(b[i:], []byte("\n.\r\n")):
-				return &DataError{Problem: ProblemSmugglingLFCRLF, Offset: i}
+			if p := c.problem(b, i); p != 0 {
+				c.err = &DataError{Problem: p, Offset: int(c.base) + i}
+				return
 			}
-			return &DataError{Problem: ProblemBareLF, Offset: i}
-		case '\r':
-			if i+1 < len(b) && b[i+1] == '\n' {
-				continue
-			}
-			if bytes.HasPrefix(b[i:], []byte("\r.\r\n")) {
-				return &DataError{Problem: ProblemSmugglingCR, Offset: i}
-			}
-			return &DataError{Problem: ProblemBareCR, Offset: i}
 		}
 	}
-	return nil
+	if len(b) > 0 {
+		c.prev, c.hasPrev = b[len(b)-1], true
+	}
+	c.base += int64(len(b))
+}
+
+// problem judges the CR or LF at b[i], seeing every byte after it that
+// matters (or the end of the data).
+func (c *DataChecker) problem(b []byte, i int) DataProblem {
+	if b[i] == '\n' {
+		prevCR := (i > 0 && b[i-1] == '\r') || (i == 0 && c.hasPrev && c.prev == '\r')
+		switch {
+		case prevCR:
+			return 0
+		case bytes.HasPrefix(b[i:], []byte("\n.\n")):
+			return ProblemSmugglingLF
+		case bytes.HasPrefix(b[i:], []byte("\n.\r\n")):
+			return ProblemSmugglingLFCRLF
+		}
+		return ProblemBareLF
+	}
+	if i+1 < len(b) && b[i+1] == '\n' {
+		return 0
+	}
+	if bytes.HasPrefix(b[i:], []byte("\r.\r\n")) {
+		return ProblemSmugglingCR
+	}
+	return ProblemBareCR
 }

@@ -59,3 +59,29 @@ func BenchmarkCheckData(b *testing.B) {
 		}
 	}
 }
+
+// FuzzDataChecker: the streaming checker gives CheckData's verdict however
+// the bytes are split into writes.
+func FuzzDataChecker(f *testing.F) {
+	for _, s := range []string{"a\r\nb\r\n", "a\n.\nb", "a\r.\r\n", "\x00", "\r\n.\r\n", "abc\r", "a\r\n.\nb"} {
+		f.Add([]byte(s), uint8(1), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, s1, s2 uint8) {
+		want := CheckData(b)
+		var c DataChecker
+		rest := b
+		for i := 0; len(rest) > 0; i++ {
+			n := int(s1)
+			if i%2 == 1 {
+				n = int(s2)
+			}
+			n = max(1, min(n%7+1, len(rest)))
+			_, _ = c.Write(rest[:n])
+			rest = rest[n:]
+		}
+		got := c.Err()
+		if (got == nil) != (want == nil) || (got != nil && got.Error() != want.Error()) {
+			t.Fatalf("streamed %v, CheckData %v for %q", got, want, b)
+		}
+	})
+}

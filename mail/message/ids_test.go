@@ -11,16 +11,16 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func TestDedupKey(t *testing.T) {
+func TestM4_DedupKeyIncludesDigest(t *testing.T) {
 	t.Parallel()
 	noID := "From: A <a@x>\r\nDate: Thu, 1 Jan 2025 12:00:00 +0000\r\nSubject: hi\r\n\r\nbody\r\n"
 	noIDSum := sha("A <a@x>\nThu, 1 Jan 2025 12:00:00 +0000\nhi\n\nbody\r\n")
 	cases := []struct {
 		name, raw, want string
 	}{
-		{"message-id without brackets", "Message-ID: <abc@x>\r\n\r\nbody", "abc@x"},
-		{"message-id case kept", "message-id:   <AbC@X>  \r\n\r\n", "AbC@X"},
-		{"first message-id wins", "Message-ID: <one@x>\r\nMessage-ID: <two@x>\r\n\r\n", "one@x"},
+		{"message-id without brackets, then the digest", "Message-ID: <abc@x>\r\n\r\nbody", "abc@x " + sha("\n\n\n\nbody")},
+		{"message-id case kept", "message-id:   <AbC@X>  \r\n\r\n", "AbC@X " + sha("\n\n\n\n")},
+		{"first message-id wins", "Message-ID: <one@x>\r\nMessage-ID: <two@x>\r\n\r\n", "one@x " + sha("\n\n\n\n")},
 		{"no message-id hashes raw values and body", noID, noIDSum},
 		{"empty message-id counts as absent", "Message-ID:\r\n" + noID, noIDSum},
 		{"trace fields above do not change it", "Received: from x\r\nAuthentication-Results: mx; none\r\n" + noID, noIDSum},
@@ -45,6 +45,23 @@ func TestDedupKey(t *testing.T) {
 		if DedupKey([]byte(changed)) == base {
 			t.Errorf("key did not change for %q", changed)
 		}
+	}
+	// M4: a message that reuses another's Message-ID with another body,
+	// From, Date or Subject has another key.
+	withID := "Message-ID: <same@x>\r\n" + noID
+	for _, changed := range []string{
+		"Message-ID: <same@x>\r\nFrom: Mallory <a@x>\r\nDate: Thu, 1 Jan 2025 12:00:00 +0000\r\nSubject: hi\r\n\r\nbody\r\n",
+		"Message-ID: <same@x>\r\nFrom: A <a@x>\r\nDate: Thu, 1 Jan 2025 12:00:00 +0000\r\nSubject: hi\r\n\r\nforged\r\n",
+	} {
+		if DedupKey([]byte(changed)) == DedupKey([]byte(withID)) {
+			t.Errorf("M4: same key for %q", changed)
+		}
+	}
+	if got := DedupMessageID(DedupKey([]byte(withID))); got != "same@x" {
+		t.Errorf("DedupMessageID = %q", got)
+	}
+	if got := DedupMessageID(DedupKey([]byte(noID))); got != "" {
+		t.Errorf("DedupMessageID without id = %q", got)
 	}
 	// Parse records the same key.
 	m, err := Parse([]byte(noID))

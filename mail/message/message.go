@@ -1,7 +1,10 @@
 package message
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"net/mail"
 	"strings"
 	"time"
@@ -38,7 +41,11 @@ type Message struct {
 	ListID, AutoSubmitted string
 	// Body is the first text/plain part, or failing that the first text/html
 	// part converted to Markdown; decoded to UTF-8 with LF line endings.
+	// Parse fills it; ParseFrom leaves it empty and fills BodySource.
 	Body string
+	// BodySource is Body as a Source (nil when there is no body), in the
+	// Scratch ParseFrom was given.
+	BodySource Source
 	// BodyFromHTML is true when Body was converted from HTML.
 	BodyFromHTML bool
 	// Attachments are the parts that are not the body and not text
@@ -57,16 +64,58 @@ type Attachment struct {
 	Filename string
 	// ContentType is type/subtype, lowercased, without parameters.
 	ContentType string
-	// Data is the decoded content.
+	// Data is the decoded content (Parse); nil from ParseFrom.
 	Data []byte
+	// Content is the decoded content in the Scratch (ParseFrom); nil from
+	// Parse.
+	Content Source
 }
 
 // Parse decodes a raw message (CRLF or LF line endings). It is best effort:
 // a header that does not parse keeps its raw value, a part that cannot be
 // decoded becomes an attachment of its raw bytes, and Parse fails only when
-// raw has no header field at all (ErrNoHeader). It never panics.
+// raw has no header field at all (ErrNoHeader). It never panics. It is
+// ParseFrom in memory, with Body and Attachment.Data filled.
 func Parse(raw []byte) (*Message, error) {
-	h, bodyStart := parseHeader(raw)
+	head := HeadOf(raw)
+	m, err := ParseFrom(head, bytes.NewReader(raw[head.Len():]), MemScratch{})
+	if err != nil {
+		return nil, err
+	}
+	if m.BodySource != nil {
+		b, err := readAllSource(m.BodySource)
+		if err != nil {
+			return nil, err
+		}
+		m.Body = string(b)
+	}
+	for i := range m.Attachments {
+		a := &m.Attachments[i]
+		if a.Data, err = readAllSource(a.Content); err != nil {
+			return nil, err
+		}
+		a.Content = nil
+	}
+	return m, nil
+}
+
+func readAllSource(s Source) ([]byte, error) {
+	b := make([]byte, s.Size())
+	if _, err := s.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read decoded content: %w", err)
+	}
+	return b, nil
+}
+
+// ParseFrom decodes a message whose header was read with ReadHead and whose
+// body is body, without holding the body: the MIME tree is split by
+// offsets, and the body text and every attachment are decoded into sc
+// (BodySource, Attachment.Content). Only the header, each part's header
+// and bounded buffers are in memory (book/parsing.md "Streaming"). It
+// fails for a header with no field (ErrNoHeader) and when body or sc
+// cannot be read or written.
+func ParseFrom(head *Head, body Source, sc Scratch) (*Message, error) {
+	h := head.h
 	if len(h) == 0 {
 		return nil, ErrNoHeader
 	}
@@ -80,16 +129,24 @@ func Parse(raw []byte) (*Message, error) {
 		To:            strs(parseAddresses(h.value("To"))),
 		Cc:            strs(parseAddresses(h.value("Cc"))),
 		ReplyTo:       strs(parseAddresses(h.value("Reply-To"))),
-		DedupKey:      dedupKey(h, raw[bodyStart:]),
 	}
+	key, err := dedupKey(h, io.NewSectionReader(body, 0, body.Size()))
+	if err != nil {
+		return nil, err
+	}
+	m.DedupKey = key
 	if from := parseAddresses(h.value("From")); len(from) > 0 {
 		m.From = from[0].String()
 		m.FromAddress = from[0].addr
 	}
 	m.Date = parseDate(h.value("Date"))
-	var w walker
-	w.walk(h, raw[bodyStart:], 0, "")
-	m.fill(w.leaves)
+	w := walker{bufSize: splitBufSize}
+	if err := w.walk(h, io.NewSectionReader(body, 0, body.Size()), 0, ""); err != nil {
+		return nil, fmt.Errorf("parse message: %w", err)
+	}
+	if err := m.fill(w.leaves, sc); err != nil {
+		return nil, fmt.Errorf("parse message: %w", err)
+	}
 	return m, nil
 }
 
@@ -122,52 +179,95 @@ func messageID(h header) string {
 // the first text/html one); the others are alternatives or footers and are
 // dropped. A body candidate whose transfer encoding cannot be undone
 // becomes an attachment of its raw bytes so nothing the sender sent is lost.
-func (m *Message) fill(leaves []leaf) {
+func (m *Message) fill(leaves []leaf, sc Scratch) error {
 	var plain, html *leaf
+	var plainSrc, htmlSrc Source
 	for i := range leaves {
 		l := &leaves[i]
 		textual := l.mediaType == "text/plain" || l.mediaType == "text/html"
 		if l.disposition == "attachment" || l.filename != "" || !textual {
-			m.attach(l)
+			if err := m.attach(l, sc); err != nil {
+				return err
+			}
 			continue
 		}
-		if _, err := l.text(); err != nil {
+		pick := (l.mediaType == "text/plain" && plain == nil) || (l.mediaType == "text/html" && html == nil)
+		var dec Source
+		var err error
+		if pick {
+			dec, err = l.decoded(sc)
+		} else {
+			err = decodesCleanly(l)
+		}
+		if err != nil && !errors.As(err, new(decodeError)) {
+			return err
+		}
+		if err != nil {
 			m.Attachments = append(m.Attachments, Attachment{
-				Filename: l.filename, ContentType: l.mediaType, Data: l.content,
+				Filename: l.filename, ContentType: l.mediaType, Content: l.content,
 			})
 			continue
 		}
 		switch {
-		case l.mediaType == "text/plain" && plain == nil:
-			plain = l
-		case l.mediaType == "text/html" && html == nil:
-			html = l
+		case !pick:
+		case l.mediaType == "text/plain":
+			plain, plainSrc = l, dec
+		default:
+			html, htmlSrc = l, dec
 		}
 	}
 	switch {
 	case plain != nil:
-		m.Body, _ = plain.text()
-	case html != nil:
-		src, _ := html.text()
-		md, err := htmlToMarkdown(src)
+		src, err := plain.text(plainSrc, sc)
 		if err != nil {
-			md = src
+			return err
 		}
-		m.Body = md
-		m.BodyFromHTML = true
+		m.BodySource = src
+	case html != nil:
+		src, err := html.text(htmlSrc, sc)
+		if err != nil {
+			return err
+		}
+		m.BodySource, m.BodyFromHTML = src, true
+		if src.Size() <= MaxHTMLConvert {
+			b, err := readAllSource(src)
+			if err != nil {
+				return err
+			}
+			if md, err := htmlToMarkdown(string(b)); err == nil {
+				m.BodySource = bytes.NewReader([]byte(md))
+			}
+		}
 	}
+	return nil
+}
+
+// decodesCleanly reports whether a leaf's transfer encoding can be undone,
+// without keeping what it decodes to.
+func decodesCleanly(l *leaf) error {
+	r, err := transferReader(l.cte, io.NewSectionReader(l.content, 0, l.content.Size()))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return decodeError{fmt.Errorf("decode %q body: %w", l.cte, err)}
+	}
+	return nil
 }
 
 // attach adds an attachment leaf, transfer-decoded when possible and raw
 // otherwise.
-func (m *Message) attach(l *leaf) {
-	data, err := decodeTransfer(l.cte, l.content)
-	if err != nil {
-		data = l.content
+func (m *Message) attach(l *leaf, sc Scratch) error {
+	var content Source = l.content
+	if dec, err := l.decoded(sc); err == nil {
+		content = dec
+	} else if !errors.As(err, new(decodeError)) {
+		return err
 	}
 	m.Attachments = append(m.Attachments, Attachment{
 		Filename:    strings.TrimSpace(l.filename),
 		ContentType: l.mediaType,
-		Data:        data,
+		Content:     content,
 	})
+	return nil
 }

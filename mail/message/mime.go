@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -10,8 +9,6 @@ import (
 	"strings"
 
 	htmltomarkdown "github.com/JohannesKaufmann/html-to-markdown/v2"
-	gomessage "github.com/emersion/go-message"
-	"github.com/emersion/go-message/charset"
 )
 
 // Limits that keep hostile MIME trees cheap to walk.
@@ -27,30 +24,45 @@ type leaf struct {
 	disposition string            // lowercased Content-Disposition type, "" when absent
 	filename    string            // decoded filename, "" when none
 	cte         string            // Content-Transfer-Encoding as given
-	content     []byte            // raw (still transfer-encoded) body bytes
+	content     *io.SectionReader // raw (still transfer-encoded) body bytes
 }
 
 // walker collects the leaves of a MIME tree.
 type walker struct {
-	leaves []leaf
+	leaves  []leaf
+	bufSize int // the multipart splitter's buffer (splitBufSize unless a test shrinks it)
 }
 
 // walk visits the entity whose header is h and whose body is body
-// (RFC 2046 5.1). Multiparts are split in memory; message/rfc822 parts are
-// leaves (the attached message is kept whole, as an attachment).
-func (w *walker) walk(h header, body []byte, depth int, parentType string) {
+// (RFC 2046 5.1). Multiparts are split by offsets, never copied; only each
+// part's header is read into memory. message/rfc822 parts are leaves (the
+// attached message is kept whole, as an attachment).
+func (w *walker) walk(h header, body *io.SectionReader, depth int, parentType string) error {
 	if len(w.leaves) >= maxParts {
-		return
+		return nil
 	}
 	mediaType, params := contentType(h, parentType)
 	if strings.HasPrefix(mediaType, "multipart/") && depth < maxDepth {
 		boundary := params["boundary"]
 		if boundary != "" {
-			for _, part := range splitMultipart(body, boundary) {
-				ph, start := parseHeader(part)
-				w.walk(ph, part[start:], depth+1, mediaType)
+			parts, err := splitMultipart(body, boundary, w.bufSize, maxParts)
+			if err != nil {
+				return fmt.Errorf("split %s: %w", mediaType, err)
 			}
-			return
+			for _, p := range parts {
+				part := io.NewSectionReader(body, p.off, p.n)
+				raw, err := readHeaderBlock(part, maxPartHeaderBytes, true)
+				if err != nil {
+					return err
+				}
+				ph, _ := splitHeader(raw)
+				ph = ph.finish(raw)
+				pb := io.NewSectionReader(part, int64(len(raw)), p.n-int64(len(raw)))
+				if err := w.walk(ph, pb, depth+1, mediaType); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		// A multipart without a boundary cannot be split: keep it as a
 		// leaf so its bytes become an attachment instead of vanishing.
@@ -68,6 +80,7 @@ func (w *walker) walk(h header, body []byte, depth int, parentType string) {
 		cte:         h.value("Content-Transfer-Encoding"),
 		content:     body,
 	})
+	return nil
 }
 
 // contentType parses Content-Type with RFC 2045 5.2 defaults: absent or
@@ -155,123 +168,6 @@ func rawExtParam(v, key string) (string, bool) {
 		return s, true
 	}
 	return "", false
-}
-
-// splitMultipart returns the bodies (header included) of the parts of a
-// multipart body (RFC 2046 5.1.1). A delimiter is "--boundary" at the start
-// of a line, optionally followed by "--" (the close delimiter) and
-// whitespace, then the end of the line; the line break before it belongs to
-// the delimiter. The preamble and epilogue are dropped. A body with no close
-// delimiter ends its last part at the end of the input.
-func splitMultipart(body []byte, boundary string) [][]byte {
-	delim := []byte("--" + boundary)
-	var (
-		parts    [][]byte
-		partFrom = -1 // start of the current part's bytes, -1 before the first delimiter
-	)
-	for pos := 0; pos <= len(body); {
-		lineEnd := len(body)
-		if i := bytes.IndexByte(body[pos:], '\n'); i >= 0 {
-			lineEnd = pos + i + 1
-		}
-		if isClose, ok := delimiterLine(body[pos:lineEnd], delim); ok {
-			if partFrom >= 0 {
-				// The line break before a delimiter is the delimiter's; when
-				// the part is empty it is also the previous delimiter's.
-				parts = append(parts, body[partFrom:max(partFrom, lineBreakStart(body, pos))])
-			}
-			if isClose {
-				return parts
-			}
-			partFrom = lineEnd
-		}
-		if lineEnd == len(body) {
-			break
-		}
-		pos = lineEnd
-	}
-	if partFrom >= 0 && partFrom <= len(body) {
-		parts = append(parts, body[partFrom:])
-	}
-	return parts
-}
-
-// delimiterLine reports whether line is a boundary delimiter line and
-// whether it is the close delimiter.
-func delimiterLine(line, delim []byte) (isClose, ok bool) {
-	if !bytes.HasPrefix(line, delim) {
-		return false, false
-	}
-	rest := line[len(delim):]
-	if bytes.HasPrefix(rest, []byte("--")) {
-		isClose = true
-		rest = rest[2:]
-	}
-	rest = bytes.TrimRight(trimEOL(rest), " \t")
-	return isClose, len(rest) == 0
-}
-
-// lineBreakStart is the offset of the line break that ends just before pos
-// (CRLF or LF), or pos itself at the start of the body.
-func lineBreakStart(body []byte, pos int) int {
-	if pos > 0 && body[pos-1] == '\n' {
-		pos--
-		if pos > 0 && body[pos-1] == '\r' {
-			pos--
-		}
-	}
-	return pos
-}
-
-// decodeTransfer undoes the Content-Transfer-Encoding (RFC 2045 6). An
-// unknown encoding is an error; the caller decides what becomes of the part.
-func decodeTransfer(cte string, content []byte) ([]byte, error) {
-	var h gomessage.Header
-	if cte != "" {
-		h.Set("Content-Transfer-Encoding", cte)
-	}
-	e, err := gomessage.New(h, bytes.NewReader(content))
-	if err != nil {
-		return nil, fmt.Errorf("transfer encoding %q: %w", cte, err)
-	}
-	out, err := io.ReadAll(e.Body)
-	if err != nil {
-		return nil, fmt.Errorf("decode %q body: %w", cte, err)
-	}
-	return out, nil
-}
-
-// toUTF8 converts text in the named charset to UTF-8 (RFC 2046 4.1.2).
-// UTF-8, US-ASCII and an absent charset pass through.
-func toUTF8(cs string, b []byte) (string, error) {
-	switch strings.ToLower(strings.TrimSpace(cs)) {
-	case "", "utf-8", "utf8", "us-ascii", "ascii":
-		return validUTF8(string(b)), nil
-	}
-	r, err := charset.Reader(cs, bytes.NewReader(b))
-	if err != nil {
-		return "", fmt.Errorf("charset %q: %w", cs, err)
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		return "", fmt.Errorf("convert from %q: %w", cs, err)
-	}
-	return validUTF8(string(out)), nil
-}
-
-// text decodes a text leaf to a UTF-8 string with LF line endings. A part in
-// an unknown charset is kept as its bytes with invalid sequences replaced;
-// only a transfer encoding that cannot be undone is an error.
-func (l leaf) text() (string, error) {
-	b, err := decodeTransfer(l.cte, l.content)
-	if err != nil {
-		return "", err
-	}
-	s, err := toUTF8(l.params["charset"], b)
-	if err != nil {
-		s = validUTF8(string(b))
-	}
-	return strings.ReplaceAll(s, "\r\n", "\n"), nil
 }
 
 // htmlToMarkdown converts an HTML body to Markdown for the .md view.
