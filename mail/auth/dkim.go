@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 
 	"github.com/emersion/go-msgauth/dkim"
 )
@@ -13,8 +14,8 @@ import (
 // none if there is none, temperror if none passed and one failed
 // temporarily, otherwise fail — a present but invalid signature is fail.
 // RFC 6376 6.1, RFC 8601 2.7.1.
-func (v *Verifier) checkDKIM(ctx context.Context, raw []byte) dkimOutcome {
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
+func (v *Verifier) checkDKIM(ctx context.Context, msg io.Reader, raw []byte) dkimOutcome {
+	verifs, err := dkim.VerifyWithOptions(msg, &dkim.VerifyOptions{
 		LookupTXT:        txtLookup(ctx, v.resolver),
 		MaxVerifications: v.maxSigs,
 	})

@@ -33,7 +33,11 @@ type fromOutcome struct {
 //     "permerror" (the author cannot be determined, so nothing aligns and
 //     trust is never granted).
 func extractFrom(raw []byte) fromOutcome {
-	values := headerValues(raw, "from")
+	return fromValues(headerValues(raw, "from"))
+}
+
+// fromValues is extractFrom on the values of every From field.
+func fromValues(values []string) fromOutcome {
 	if len(values) == 0 {
 		return fromOutcome{verdict: None, reason: "no From header"}
 	}

@@ -8,11 +8,17 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/aimx-dev/aimx/internal/panics"
 )
 
 // DefaultTimeout is the verification budget when Config.Timeout is zero
@@ -66,6 +72,10 @@ type Config struct {
 	// MaxSignatures bounds the DKIM signatures checked per message
 	// (DefaultMaxSignatures when zero).
 	MaxSignatures int
+	// Panics counts panics recovered in the checks (nil: logged only);
+	// Log receives them with their stack.
+	Panics *panics.Counter
+	Log    zerolog.Logger
 }
 
 // Verifier runs inbound verification. It is safe for concurrent use.
@@ -75,6 +85,8 @@ type Verifier struct {
 	now      func() time.Time
 	intn     func(n int) int
 	maxSigs  int
+	panics   *panics.Counter
+	log      zerolog.Logger
 }
 
 // New builds a Verifier from cfg.
@@ -88,6 +100,8 @@ func New(cfg Config) (*Verifier, error) {
 		now:      cfg.Now,
 		intn:     cfg.Intn,
 		maxSigs:  cfg.MaxSignatures,
+		panics:   cfg.Panics,
+		log:      cfg.Log,
 	}
 	if v.timeout <= 0 {
 		v.timeout = DefaultTimeout
@@ -107,8 +121,16 @@ func New(cfg Config) (*Verifier, error) {
 // Input is one received message and its SMTP envelope.
 type Input struct {
 	// Raw is the message exactly as received (CRLF line endings), without
-	// our own trace headers.
+	// our own trace headers. It is read only when Header is nil.
 	Raw []byte
+	// Header, when set, is the header block DKIM verifies
+	// (message.Head.DKIMView) and Body the body after it, streamed once;
+	// From holds the value of every From field of that same parse
+	// (message.Head.Values), for DMARC. So the stored view, DKIM and DMARC
+	// all see one parse of the header (book/verification.md).
+	Header []byte
+	Body   io.Reader
+	From   []string
 	// RemoteIP is the connecting client's address.
 	RemoteIP net.IP
 	// Helo is the name the client gave in EHLO/HELO.
@@ -197,22 +219,27 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 		MailFrom: nullPath(in.MailFrom), Helo: in.Helo,
 		Policy: PolicyNone,
 	}
-	from := extractFrom(in.Raw)
+	var from fromOutcome
+	if in.Header != nil {
+		from = fromValues(in.From)
+	} else {
+		from = extractFrom(in.Raw)
+	}
 	r.From, r.FromDomain = from.addr, from.domain
 
 	dkimCh := make(chan dkimOutcome, 1)
 	spfCh := make(chan spfOutcome, 1)
 	recCh := make(chan dmarcLookup, 1)
 	pending := 2
-	goSafe(func() { dkimCh <- v.checkDKIM(ctx, in.Raw) }, func(reason string) {
+	v.goSafe(func() { dkimCh <- v.checkDKIM(ctx, in.message(), in.header()) }, func(reason string) {
 		dkimCh <- dkimOutcome{verdict: TempError, sigs: []Signature{{Result: TempError, Reason: reason}}}
 	})
-	goSafe(func() { spfCh <- v.checkSPF(ctx, in) }, func(reason string) {
+	v.goSafe(func() { spfCh <- v.checkSPF(ctx, in) }, func(reason string) {
 		spfCh <- spfOutcome{verdict: TempError, reason: reason}
 	})
 	if from.verdict == "" {
 		pending++
-		goSafe(func() { recCh <- v.lookupDMARC(ctx, from.domain) }, func(reason string) {
+		v.goSafe(func() { recCh <- v.lookupDMARC(ctx, from.domain) }, func(reason string) {
 			recCh <- dmarcLookup{verdict: TempError, reason: reason}
 		})
 	}
@@ -276,13 +303,35 @@ func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	return r
 }
 
-// goSafe runs f in a goroutine; a panic in it is reported through onPanic
-// instead of crashing the daemon (a malformed message must not take the
-// SMTP server down).
-func goSafe(f func(), onPanic func(reason string)) {
+// message is the message DKIM reads: Header then Body, or Raw.
+func (in Input) message() io.Reader {
+	if in.Header != nil {
+		body := in.Body
+		if body == nil {
+			body = bytes.NewReader(nil)
+		}
+		return io.MultiReader(bytes.NewReader(in.Header), body)
+	}
+	return bytes.NewReader(in.Raw)
+}
+
+// header is where a DKIM-Signature field is looked for when the DKIM
+// library cannot read the header.
+func (in Input) header() []byte {
+	if in.Header != nil {
+		return in.Header
+	}
+	return in.Raw
+}
+
+// goSafe runs f in a goroutine; a panic in it is logged with its stack,
+// counted, and reported through onPanic instead of crashing the daemon (a
+// malformed message must not take the SMTP server down).
+func (v *Verifier) goSafe(f func(), onPanic func(reason string)) {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
+				v.panics.Recovered(v.log, "auth.verify", p)
 				onPanic(fmt.Sprintf("internal error: %v", p))
 			}
 		}()
