@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/aimx-dev/aimx/internal/safefs"
 	"io/fs"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -96,7 +95,7 @@ func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder) (*fold
 			defer func() {
 				if p := recover(); p != nil {
 					idx.err = fmt.Errorf("panic building the index: %v", p)
-					s.log.Error().Str("mailbox", ref.String()).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("recovered from panic")
+					s.panics.Recovered(s.log.With().Str("mailbox", ref.String()).Logger(), "storage index build", p)
 				}
 				close(idx.ready)
 				if idx.err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/internal/safefs"
 	"io/fs"
 	"os"
@@ -62,6 +63,9 @@ type Options struct {
 	// (book/security.md). Zero means DefaultMaxFileBytes. The daemon sets
 	// it to max_message_bytes plus FileHeadroom.
 	MaxFileBytes int64
+	// Panics counts panics recovered in the store's own goroutines (index
+	// builds); nil still logs them.
+	Panics *panics.Counter
 	// Seam, tests only, is called at each Seam with the path involved.
 	Seam func(at Seam, path string)
 	// Log receives a line for every file the store refuses to read (over
@@ -86,6 +90,7 @@ type Store struct {
 	uid      int // the daemon's user: owns every mailbox dir and file
 	log      zerolog.Logger
 	seamFn   func(Seam, string)
+	panics   *panics.Counter
 	w        *Writer
 	now      func() time.Time
 	syncer   *DirSyncer
@@ -117,6 +122,7 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 		maxFile:  opts.MaxFileBytes,
 		log:      opts.Log,
 		seamFn:   opts.Seam,
+		panics:   opts.Panics,
 		boxes:    map[string]*folderState{},
 		indexes:  map[string]*folderIndex{},
 	}
