@@ -2,8 +2,10 @@ package inbound
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Greeting verbs seen on a connection, for the Received protocol
@@ -24,9 +26,13 @@ type trackedConn struct {
 	srv *Server
 
 	mu         sync.Mutex
-	busy       bool // a transaction is open (MAIL accepted, not yet ended)
-	draining   bool // the server is shutting down
-	closeAfter bool // close once the next reply has been written
+	inData     bool      // DATA or BDAT is being received: the data deadline applies
+	dataStart  time.Time // when it began
+	announced  int64     // SIZE= of the transaction
+	received   int64     // DATA bytes received so far
+	busy       bool      // a transaction is open (MAIL accepted, not yet ended)
+	draining   bool      // the server is shutting down
+	closeAfter bool      // close once the next reply has been written
 	closed     bool
 
 	// greeting sniffer, only touched by the connection's reading goroutine
@@ -96,11 +102,16 @@ func equalFoldASCII(a, b string) bool {
 }
 
 // Write writes a reply; when the connection was told to close after it
-// (a drained transaction ended), it closes right after.
+// (a drained transaction ended), it closes right after. Outside DATA, each
+// reply starts the time the client has for its next command
+// (CommandTimeout, book/smtp.md "Timeouts").
 func (c *trackedConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	c.mu.Lock()
 	closeNow := c.closeAfter && !c.closed
+	if !c.inData && !c.closed {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.CommandTimeout)) // fails only once closed
+	}
 	c.mu.Unlock()
 	if closeNow {
 		_ = c.Close() // the reply is out; an error closing is of no use to anyone
@@ -144,6 +155,61 @@ func (c *trackedConn) endTx() {
 	if c.draining {
 		c.closeAfter = true
 	}
+}
+
+// beginData switches the connection to the data deadline: DataTimeout
+// plus DataTimePerMiB per MiB announced or received.
+func (c *trackedConn) beginData(announced int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inData, c.dataStart, c.announced, c.received = true, time.Now(), announced, 0
+	c.setDataDeadline()
+}
+
+// dataRead counts n DATA bytes received and moves the deadline on.
+func (c *trackedConn) dataRead(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.received += int64(n)
+	c.setDataDeadline()
+}
+
+func (c *trackedConn) setDataDeadline() {
+	cfg := c.srv.cfg
+	mib := float64(max(c.announced, c.received)) / (1 << 20)
+	d := cfg.DataTimeout + time.Duration(mib*float64(cfg.DataTimePerMiB))
+	_ = c.Conn.SetReadDeadline(c.dataStart.Add(d)) // fails only once closed
+}
+
+// endData leaves the data deadline in place until the DATA reply is
+// written (go-smtp first reads what is left of the data), after which the
+// command timeout applies again.
+func (c *trackedConn) endData() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inData = false
+}
+
+// closeAfterReply closes the connection once the next reply is written.
+func (c *trackedConn) closeAfterReply() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeAfter = true
+}
+
+// deadlineReader passes DATA through and moves the data deadline on as
+// bytes arrive.
+type deadlineReader struct {
+	r io.Reader
+	c *trackedConn
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if n > 0 {
+		d.c.dataRead(n)
+	}
+	return n, err
 }
 
 // drain is Shutdown's request: an idle connection closes now, a busy one

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/storage"
@@ -21,26 +23,34 @@ type DedupOptions struct {
 	// Now is the clock that ages entries (time.Now when nil). Tests move
 	// it past the window.
 	Now func() time.Time
-	// ReadFile reads a stored .eml to recompute the key of mail stored
-	// without a Message-Id (os.ReadFile when nil).
-	ReadFile func(path string) ([]byte, error)
+	// Log receives stored messages whose key cannot be recomputed (a
+	// file that is not regular, or too large).
+	Log zerolog.Logger
 }
 
 // Dedup recognises a re-delivery of a message already stored in the same
-// mailbox within dedup_window (SPEC §5). Its index is derived from the
-// stored files, so it survives a restart without any write of its own: a
-// mailbox's index is built on first use from its inbox frontmatter
-// (message_id and received_at; for mail stored without a Message-Id the key
-// is recomputed from its .eml) and kept current on every store. Entries
-// older than the window are ignored and pruned.
+// mailbox within dedup_window (SPEC §5, book/smtp.md "Deduplication"). The
+// key is message.DedupKey: the Message-ID and a digest of From, Date,
+// Subject and the body, so a different message that reuses an id (a
+// forgery sent first) is not taken for a re-delivery of it.
+//
+// Its index is derived from the stored files, so it survives a restart
+// without any write of its own. A mailbox's index is built on first use
+// from its inbox frontmatter: a message with a message_id is listed under
+// that id, and its full key is recomputed from its .eml (read through
+// store.OpenRaw, size-capped) only when a message with the same id
+// arrives; a message without one has its key recomputed at once. A stored
+// message without an .eml (written by the Rust aimx) is matched by its id
+// alone, the key it was stored under. Entries older than the window are
+// ignored and pruned.
 //
 // It is safe for concurrent use: two deliveries of the same key into the
 // same mailbox never both store, because the second waits for the first's
 // outcome (a per-key in-flight claim).
 type Dedup struct {
-	store    storage.MessageStore
-	now      func() time.Time
-	readFile func(string) ([]byte, error)
+	store storage.MessageStore
+	now   func() time.Time
+	log   zerolog.Logger
 
 	mu    sync.Mutex
 	boxes map[storage.MailboxRef]*dedupBox
@@ -48,10 +58,15 @@ type Dedup struct {
 
 // dedupBox is the index of one mailbox.
 type dedupBox struct {
-	mu        sync.Mutex
-	loaded    bool
-	since     time.Time            // entries received before this were not loaded
-	seen      map[string]seenEntry // key → the stored copy
+	mu     sync.Mutex
+	loaded bool
+	since  time.Time            // entries received before this were not loaded
+	seen   map[string]seenEntry // full key → the stored copy
+	// byID holds copies loaded from the frontmatter whose full key is not
+	// computed yet, by Message-ID.
+	byID map[string][]seenEntry
+	// legacy holds copies with no .eml, matched by Message-ID alone.
+	legacy    map[string]seenEntry
 	inflight  map[string]chan struct{}
 	nextPrune time.Time
 }
@@ -64,12 +79,9 @@ type seenEntry struct {
 
 // NewDedup returns a Dedup over store.
 func NewDedup(store storage.MessageStore, opts DedupOptions) *Dedup {
-	d := &Dedup{store: store, now: opts.Now, readFile: opts.ReadFile, boxes: map[storage.MailboxRef]*dedupBox{}}
+	d := &Dedup{store: store, now: opts.Now, log: opts.Log, boxes: map[storage.MailboxRef]*dedupBox{}}
 	if d.now == nil {
 		d.now = time.Now
-	}
-	if d.readFile == nil {
-		d.readFile = os.ReadFile
 	}
 	return d
 }
@@ -136,19 +148,14 @@ func (d *Dedup) Claim(ctx context.Context, ref storage.MailboxRef, key string, w
 			}
 		}
 		b.prune(now, window)
-		if e, ok := b.seen[key]; ok && now.Sub(e.at) < window {
-			gone, err := d.gone(ctx, ref, e.id)
-			if err != nil {
-				b.mu.Unlock()
-				return nil, err
-			}
-			if !gone {
-				b.mu.Unlock()
-				return &Claim{dup: true}, nil
-			}
-			// The copy it names is no longer there (its mailbox was
-			// removed and made again): store this one.
-			delete(b.seen, key)
+		dup, err := d.lookup(ctx, ref, b, key, now, window)
+		if err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+		if dup {
+			b.mu.Unlock()
+			return &Claim{dup: true}, nil
 		}
 		if ch, ok := b.inflight[key]; ok {
 			b.mu.Unlock()
@@ -170,7 +177,10 @@ func (d *Dedup) box(ref storage.MailboxRef) *dedupBox {
 	defer d.mu.Unlock()
 	b, ok := d.boxes[ref]
 	if !ok {
-		b = &dedupBox{seen: map[string]seenEntry{}, inflight: map[string]chan struct{}{}}
+		b = &dedupBox{
+			seen: map[string]seenEntry{}, byID: map[string][]seenEntry{},
+			legacy: map[string]seenEntry{}, inflight: map[string]chan struct{}{},
+		}
 		d.boxes[ref] = b
 	}
 	return b
@@ -187,23 +197,24 @@ func (d *Dedup) load(ctx context.Context, ref storage.MailboxRef, b *dedupBox, c
 			return fmt.Errorf("dedup %s: build index: %w", ref, err)
 		}
 		for _, m := range page.Messages {
-			key := m.Frontmatter.MessageID
-			if key == "" {
-				if key, err = d.keyFromEML(ctx, ref, m.ID); err != nil {
-					return err
-				}
-				if key == "" {
-					continue // no .eml (Rust mail): nothing to recognise it by
-				}
-			}
 			at := m.Frontmatter.ReceivedAt
 			if at.IsZero() {
 				// The stem says it is recent (Since); keep it a full window.
 				at = d.now()
 			}
-			if prev, ok := b.seen[key]; !ok || at.After(prev.at) {
-				b.seen[key] = seenEntry{at: at, id: m.ID}
+			e := seenEntry{at: at, id: m.ID}
+			if id := m.Frontmatter.MessageID; id != "" {
+				b.byID[id] = append(b.byID[id], e)
+				continue
 			}
+			key, legacy, err := d.keyOf(ctx, ref, m.ID)
+			if err != nil {
+				return err
+			}
+			if key == "" || legacy {
+				continue // no .eml (Rust mail) or unreadable: nothing to recognise it by
+			}
+			b.remember(b.seen, key, e)
 		}
 		off += len(page.Messages)
 		if len(page.Messages) == 0 || off >= page.Total {
@@ -232,22 +243,98 @@ func (d *Dedup) gone(ctx context.Context, ref storage.MailboxRef, id string) (bo
 	return false, fmt.Errorf("dedup %s: check %s: %w", ref, id, err)
 }
 
-// keyFromEML recomputes the dedup key of a stored message from its .eml
-// (SPEC §5: sha256 of raw From, Date, Subject and the body); our trace
-// headers do not change it. "" when the message has no .eml.
-func (d *Dedup) keyFromEML(ctx context.Context, ref storage.MailboxRef, id string) (string, error) {
-	m, err := d.store.Read(ctx, ref, storage.Inbox, id)
+// lookup reports whether key names a copy still stored within the
+// window. It runs with b.mu held. Copies listed under the key's Message-ID
+// get their full key computed first.
+func (d *Dedup) lookup(ctx context.Context, ref storage.MailboxRef, b *dedupBox, key string, now time.Time, window time.Duration) (bool, error) {
+	msgID := message.DedupMessageID(key)
+	if msgID != "" {
+		if err := d.resolve(ctx, ref, b, msgID); err != nil {
+			return false, err
+		}
+	}
+	check := func(m map[string]seenEntry, k string) (bool, error) {
+		e, ok := m[k]
+		if !ok || now.Sub(e.at) >= window {
+			return false, nil
+		}
+		gone, err := d.gone(ctx, ref, e.id)
+		if err != nil {
+			return false, err
+		}
+		if gone {
+			// The copy it names is no longer there (its mailbox was
+			// removed and made again): store this one.
+			delete(m, k)
+		}
+		return !gone, nil
+	}
+	if dup, err := check(b.seen, key); dup || err != nil {
+		return dup, err
+	}
+	if msgID == "" {
+		return false, nil
+	}
+	return check(b.legacy, msgID)
+}
+
+// resolve computes the full key of the copies listed under msgID from
+// their .eml.
+func (d *Dedup) resolve(ctx context.Context, ref storage.MailboxRef, b *dedupBox, msgID string) error {
+	entries := b.byID[msgID]
+	for i, e := range entries {
+		key, legacy, err := d.keyOf(ctx, ref, e.id)
+		if err != nil {
+			b.byID[msgID] = entries[i:]
+			return err
+		}
+		switch {
+		case legacy:
+			b.remember(b.legacy, msgID, e)
+		case key != "":
+			b.remember(b.seen, key, e)
+		}
+	}
+	delete(b.byID, msgID)
+	return nil
+}
+
+// remember records e under k unless a newer copy is there.
+func (b *dedupBox) remember(m map[string]seenEntry, k string, e seenEntry) {
+	if prev, ok := m[k]; !ok || e.at.After(prev.at) {
+		m[k] = e
+	}
+}
+
+// keyOf recomputes the dedup key of a stored message from its .eml (SPEC
+// §5); our trace headers do not change it. legacy is true when the message
+// has no .eml (Rust mail): it is matched by its Message-ID alone. A file
+// that is not regular (a FIFO, book/security.md M1), too large or whose
+// header is over the limit has no key: it is logged and skipped, never
+// read whole or waited on.
+func (d *Dedup) keyOf(ctx context.Context, ref storage.MailboxRef, id string) (key string, legacy bool, err error) {
+	f, err := d.store.OpenRaw(ctx, ref, storage.Inbox, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", true, nil
+	case errors.Is(err, storage.ErrNotRegular), errors.Is(err, storage.ErrTooLarge):
+		d.log.Warn().Err(err).Str("mailbox", ref.String()).Str("message_id", id).
+			Msg("dedup: stored message not readable; it will not absorb a re-delivery")
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("dedup %s: open %s: %w", ref, id, err)
+	}
+	defer func() { _ = f.Close() }() // read-only
+	key, err = message.DedupKeyFrom(io.NewSectionReader(f, 0, f.Size()))
+	if errors.Is(err, message.ErrHeaderTooLarge) {
+		d.log.Warn().Err(err).Str("mailbox", ref.String()).Str("message_id", id).
+			Msg("dedup: stored message header too large; it will not absorb a re-delivery")
+		return "", false, nil
+	}
 	if err != nil {
-		return "", fmt.Errorf("dedup %s: read %s: %w", ref, id, err)
+		return "", false, fmt.Errorf("dedup %s: read %s: %w", ref, id, err)
 	}
-	if m.EMLPath == "" {
-		return "", nil
-	}
-	raw, err := d.readFile(m.EMLPath)
-	if err != nil {
-		return "", fmt.Errorf("dedup %s: read %s: %w", ref, m.EMLPath, err)
-	}
-	return message.DedupKey(raw), nil
+	return key, false, nil
 }
 
 // prune drops entries that have left the window, at most every
@@ -257,9 +344,24 @@ func (b *dedupBox) prune(now time.Time, window time.Duration) {
 	if now.Before(b.nextPrune) {
 		return
 	}
-	for k, e := range b.seen {
-		if now.Sub(e.at) >= window {
-			delete(b.seen, k)
+	for _, m := range []map[string]seenEntry{b.seen, b.legacy} {
+		for k, e := range m {
+			if now.Sub(e.at) >= window {
+				delete(m, k)
+			}
+		}
+	}
+	for k, es := range b.byID {
+		kept := es[:0]
+		for _, e := range es {
+			if now.Sub(e.at) < window {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) == 0 {
+			delete(b.byID, k)
+		} else {
+			b.byID[k] = kept
 		}
 	}
 	b.nextPrune = now.Add(max(window/8, time.Minute))
@@ -270,5 +372,9 @@ func (d *Dedup) size(ref storage.MailboxRef) int {
 	b := d.box(ref)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.seen)
+	n := len(b.seen) + len(b.legacy)
+	for _, es := range b.byID {
+		n += len(es)
+	}
+	return n
 }

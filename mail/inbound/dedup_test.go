@@ -35,13 +35,16 @@ func TestDedupByMessageID(t *testing.T) {
 			t.Fatalf("delivery %d: %d %s", i, code, text)
 		}
 	}
-	// Same id, different bytes: still the same message (SPEC §5 key).
+	if n := len(e.inbox("support@agent.example.com")); n != 1 {
+		t.Errorf("stored %d, want 1", n)
+	}
+	// Same id, other bytes: another message (M4, book/smtp.md).
 	other := simpleMessage("same@example.org", "changed subject", "other body\r\n")
 	if code, text := rc.sendRaw("a@example.org", []string{"support@agent.example.com"}, other); code != 250 {
 		t.Fatalf("changed copy: %d %s", code, text)
 	}
-	if n := len(e.inbox("support@agent.example.com")); n != 1 {
-		t.Errorf("stored %d, want 1", n)
+	if n := len(e.inbox("support@agent.example.com")); n != 2 {
+		t.Errorf("stored %d, want 2", n)
 	}
 	// Another mailbox is another index: it gets its copy.
 	deliverTo(t, e, msg, "info@other.example.com")
@@ -230,14 +233,14 @@ func TestDedupClaimReleaseAndContext(t *testing.T) {
 
 func TestDedupKeyMatchesMessageID(t *testing.T) {
 	t.Parallel()
-	// The index compares frontmatter message_id with message.DedupKey, so
-	// both must strip <> alike.
+	// The index finds stored copies by frontmatter message_id, so the key's
+	// id part must strip <> as the frontmatter does.
 	raw := simpleMessage("a.b+c@example.org", "k", "x\r\n")
 	m, err := message.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MessageID != message.DedupKey(raw) || m.DedupKey != m.MessageID {
+	if message.DedupMessageID(message.DedupKey(raw)) != m.MessageID || m.DedupKey != message.DedupKey(raw) {
 		t.Errorf("message id %q, dedup key %q", m.MessageID, message.DedupKey(raw))
 	}
 }

@@ -1,18 +1,22 @@
 package inbound
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mail/auth"
 	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/mail/outcome"
@@ -60,6 +64,12 @@ type Config struct {
 	// Parallelism bounds the mailboxes stored at once
 	// (DefaultStoreParallelism when zero).
 	Parallelism int
+	// SpoolDir is where DATA is spooled while a transaction is handled
+	// (book/smtp.md "Spooling"); made 0700 when missing. The daemon uses
+	// <data>/.spool/smtp; "" means a directory under os.TempDir().
+	SpoolDir string
+	// Panics counts panics recovered while storing (nil: logged only).
+	Panics *panics.Counter
 	// Log receives warnings (an owner that no longer resolves). The one
 	// line per transaction is the SMTP server's.
 	Log zerolog.Logger
@@ -86,9 +96,10 @@ type StoredMessage struct {
 // SMTP server calls it; local delivery of outbound mail (SPEC §8) can call
 // it the same way. It is safe for concurrent use.
 type Deliverer struct {
-	cfg   Config
-	dedup *Dedup
-	now   func() time.Time
+	cfg      Config
+	dedup    *Dedup
+	now      func() time.Time
+	spoolDir string
 	// lookupOwners is true when running as root: only then are files
 	// chowned, so only then are owners resolved.
 	lookupOwners bool
@@ -107,7 +118,11 @@ func New(cfg Config) (*Deliverer, error) {
 		d.now = time.Now
 	}
 	if d.dedup == nil {
-		d.dedup = NewDedup(cfg.Store, DedupOptions{Now: d.now})
+		d.dedup = NewDedup(cfg.Store, DedupOptions{Now: d.now, Log: cfg.Log})
+	}
+	d.spoolDir = cfg.SpoolDir
+	if d.spoolDir == "" {
+		d.spoolDir = filepath.Join(os.TempDir(), "aimx-smtp-spool")
 	}
 	if d.cfg.LookupOwner == nil {
 		d.cfg.LookupOwner = domains.LookupOwner
@@ -191,32 +206,89 @@ type target struct {
 // 5xx for a message that can never be accepted (bad data, no recipient),
 // 451 4.3.0 when storing failed for some mailbox — the copies that were
 // stored stay, and the sender's retry is deduplicated against them.
+//
+// Deliver takes the message in memory, for callers that already hold it;
+// the SMTP server spools instead (NewSpool, DeliverSpool).
 func (d *Deliverer) Deliver(ctx context.Context, env Envelope, raw []byte) (Outcome, error) {
 	out := Outcome{Size: len(raw)}
+	cfg, e := d.config(env, int64(len(raw)))
+	if e != nil {
+		return d.fail(out, e)
+	}
+	if e := dataVerdict(message.CheckData(raw)); e != nil {
+		return d.fail(out, e)
+	}
+	sc := &fileScratch{dir: d.spoolDir}
+	defer func() { _ = sc.Close() }() // an unnamed scratch file: nothing to lose
+	return d.deliver(ctx, cfg, env, bytes.NewReader(raw), sc, out)
+}
+
+// DeliverSpool is Deliver for a message received into sp. The caller
+// closes sp after.
+func (d *Deliverer) DeliverSpool(ctx context.Context, env Envelope, sp *Spool) (Outcome, error) {
+	out := Outcome{Size: int(sp.Size())}
+	cfg, e := d.config(env, sp.Size())
+	if e != nil {
+		return d.fail(out, e)
+	}
+	if e := dataVerdict(sp.check.Err()); e != nil {
+		return d.fail(out, e)
+	}
+	src, err := sp.source()
+	if err != nil {
+		return d.fail(out, outcome.LocalError(err))
+	}
+	return d.deliver(ctx, cfg, env, src, &sp.scratch, out)
+}
+
+// config is the transaction's configuration, and the size check every
+// caller gets (RFC 1870 6.1; the server refuses it earlier, this guards
+// other callers).
+func (d *Deliverer) config(env Envelope, size int64) (*domains.Config, *outcome.Error) {
 	cfg := env.Config
 	if cfg == nil && d.cfg.Registry != nil {
 		cfg = d.cfg.Registry.Current()
 	}
 	if cfg == nil {
-		return d.fail(out, outcome.LocalError(errors.New("no configuration")))
+		return nil, outcome.LocalError(errors.New("no configuration"))
 	}
-	if limit := cfg.SMTP.MaxMessageBytes; limit > 0 && int64(len(raw)) > limit {
-		// RFC 1870 6.1; the server refuses it earlier, this guards other callers.
-		return d.fail(out, outcome.MessageTooBig(fmt.Errorf("%d bytes over the %d limit", len(raw), limit)))
+	if limit := cfg.SMTP.MaxMessageBytes; limit > 0 && size > limit {
+		return nil, outcome.MessageTooBig(fmt.Errorf("%d bytes over the %d limit", size, limit))
 	}
-	// SPEC §5: bare CR/LF, NUL and smuggling shapes get a 5xx.
-	if err := message.CheckData(raw); err != nil {
-		var de *message.DataError
-		if errors.As(err, &de) {
-			code, enh, text := de.Reply()
-			return d.fail(out, outcome.New(code, enh, outcome.FaultUser, text, err))
+	return cfg, nil
+}
+
+// dataVerdict turns CheckData's verdict into the reply (SPEC §5: bare
+// CR/LF, NUL and smuggling shapes get a 5xx).
+func dataVerdict(err error) *outcome.Error {
+	if err == nil {
+		return nil
+	}
+	var de *message.DataError
+	if errors.As(err, &de) {
+		code, enh, text := de.Reply()
+		return outcome.New(code, enh, outcome.FaultUser, text, err)
+	}
+	return outcome.LocalError(err)
+}
+
+// deliver parses, verifies and stores the message in src. The header is
+// read and parsed once; everything else is streamed from src, and decoded
+// content goes to sc (book/smtp.md "Spooling").
+func (d *Deliverer) deliver(ctx context.Context, cfg *domains.Config, env Envelope, src message.Source, sc message.Scratch, out Outcome) (Outcome, error) {
+	hostname := cfg.Hostname()
+	head, err := message.ReadHead(src, message.MaxHeaderBytes)
+	if err != nil {
+		if errors.Is(err, message.ErrHeaderTooLarge) {
+			// RFC 3463 3.4: X.3.4 message too big for system.
+			return d.fail(out, outcome.New(552, [3]int{5, 3, 4}, outcome.FaultUser, "message header too large", err))
 		}
 		return d.fail(out, outcome.LocalError(err))
 	}
-	hostname := cfg.Hostname()
+	body := io.NewSectionReader(src, head.Len(), src.Size()-head.Len())
 	// SPEC §5, RFC 8601 5: a sender must not forge our verdicts.
-	clean := message.StripAuthResults(raw, hostname)
-	msg, err := message.Parse(clean)
+	head = head.StripAuthResults(hostname)
+	msg, err := message.ParseFrom(head, body, sc)
 	if err != nil {
 		if errors.Is(err, message.ErrNoHeader) {
 			return d.fail(out, outcome.New(550, [3]int{5, 6, 0}, outcome.FaultUser, "message has no header fields", err))
@@ -233,8 +305,13 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, raw []byte) (Outc
 		out.Mailboxes = append(out.Mailboxes, MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients})
 	}
 
-	// Verify once per transaction, inside the budget (SPEC §5).
-	res, err := d.verify(ctx, cfg, env, clean)
+	// Verify once per transaction, inside the budget (SPEC §5), on the
+	// same parse of the header.
+	res, err := d.verify(ctx, cfg, env, auth.Input{
+		Header: head.DKIMView(),
+		Body:   io.NewSectionReader(body, 0, body.Size()),
+		From:   head.Values("From"),
+	})
 	if err != nil {
 		return d.fail(out, outcome.LocalError(err))
 	}
@@ -242,7 +319,8 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, raw []byte) (Outc
 
 	receivedAt := d.now().UTC().Truncate(time.Second)
 	tx := &delivery{
-		d: d, cfg: cfg, env: env, msg: msg, clean: clean, size: len(raw), res: res, receivedAt: receivedAt,
+		d: d, cfg: cfg, env: env, msg: msg, size: int(out.Size), res: res, receivedAt: receivedAt,
+		clean:       storage.ConcatSource(bytes.NewReader(head.Bytes()), body),
 		authResults: "Authentication-Results: " + res.AuthenticationResults(hostname),
 	}
 	var g errgroup.Group
@@ -251,6 +329,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, raw []byte) (Outc
 		g.Go(func() error {
 			defer func() {
 				if p := recover(); p != nil {
+					d.cfg.Panics.Recovered(d.cfg.Log, "inbound.store", p)
 					out.Mailboxes[i].Err = fmt.Errorf("panic storing for %s: %v", targets[i].mb.Name, p)
 				}
 			}()
@@ -321,12 +400,14 @@ func resolveTargets(cfg *domains.Config, rcpts []string) ([]target, *outcome.Err
 }
 
 // verify runs DKIM, SPF and DMARC inside the live verify_timeout.
-func (d *Deliverer) verify(ctx context.Context, cfg *domains.Config, env Envelope, clean []byte) (auth.Result, error) {
+func (d *Deliverer) verify(ctx context.Context, cfg *domains.Config, env Envelope, in auth.Input) (auth.Result, error) {
 	v, err := auth.New(auth.Config{
 		Resolver: d.cfg.Resolver,
 		Timeout:  cfg.SMTP.VerifyTimeout.D(),
 		Now:      d.now,
 		Intn:     d.cfg.VerifyIntn,
+		Panics:   d.cfg.Panics,
+		Log:      d.cfg.Log,
 	})
 	if err != nil {
 		return auth.Result{}, fmt.Errorf("verify: %w", err)
@@ -335,7 +416,8 @@ func (d *Deliverer) verify(ctx context.Context, cfg *domains.Config, env Envelop
 	if env.RemoteIP.IsValid() {
 		ip = net.IP(env.RemoteIP.Unmap().AsSlice())
 	}
-	return v.Verify(ctx, auth.Input{Raw: clean, RemoteIP: ip, Helo: env.Helo, MailFrom: env.MailFrom}), nil
+	in.RemoteIP, in.Helo, in.MailFrom = ip, env.Helo, env.MailFrom
+	return v.Verify(ctx, in), nil
 }
 
 // owner resolves the uid/gid a mailbox's files get. Only root chowns; an

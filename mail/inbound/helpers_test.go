@@ -161,6 +161,7 @@ func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
 		Resolver:   res,
 		Now:        o.now,
 		VerifyIntn: func(int) int { return 0 },
+		SpoolDir:   filepath.Join(t.TempDir(), "spool"),
 		Log:        zerolog.New(e.log),
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,15 +17,23 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/connlimit"
+	"github.com/aimx-dev/aimx/internal/panics"
 )
 
-// Timeouts of the SMTP server. go-smtp's ReadTimeout is also the limit on
-// one whole DATA body (DESIGN.md), so it is counted in minutes: RFC 5321
-// 4.5.3.2.7 gives the server 5 minutes per command and 10 for the data
-// termination.
+// Timeouts of the SMTP server (book/smtp.md "Timeouts"). go-smtp's own
+// ReadTimeout would bound every read, the whole DATA body included, so it
+// is off: our connection sets the read deadlines instead. A client gets
+// DefaultCommandTimeout for each command line (counted from our previous
+// reply; RFC 5321 4.5.3.2 allows servers 5 minutes, far more than any
+// live client needs, and each idle connection holds resources). DATA gets
+// DefaultDataTimeout plus DefaultDataTimePerMiB for every MiB announced
+// (SIZE=) or received, whichever is more: a client sending at about
+// 100 KiB/s always finishes, a stalled one is cut, like mox does.
 const (
-	DefaultReadTimeout  = 10 * time.Minute
-	DefaultWriteTimeout = 5 * time.Minute
+	DefaultCommandTimeout = 30 * time.Second
+	DefaultDataTimeout    = time.Minute
+	DefaultDataTimePerMiB = 10 * time.Second
+	DefaultWriteTimeout   = 5 * time.Minute
 )
 
 // ServerConfig builds a Server.
@@ -37,9 +46,12 @@ type ServerConfig struct {
 	// TLSConfig enables STARTTLS; nil leaves it out of EHLO (see
 	// LoadTLSConfig).
 	TLSConfig *tls.Config
-	// ReadTimeout and WriteTimeout default to DefaultReadTimeout and
-	// DefaultWriteTimeout.
-	ReadTimeout, WriteTimeout time.Duration
+	// CommandTimeout, DataTimeout, DataTimePerMiB and WriteTimeout
+	// default to the Default* constants.
+	CommandTimeout, DataTimeout, DataTimePerMiB, WriteTimeout time.Duration
+	// Panics counts panics recovered while serving (go-smtp's own
+	// recovery included); nil logs them only.
+	Panics *panics.Counter
 	// NewID returns a transaction id (16 random hex digits when nil).
 	NewID func() string
 	// Now times transactions for duration_ms (time.Now when nil).
@@ -79,8 +91,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Deliverer == nil {
 		return nil, errors.New("inbound: new server: no deliverer")
 	}
-	if cfg.ReadTimeout <= 0 {
-		cfg.ReadTimeout = DefaultReadTimeout
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
+	if cfg.DataTimePerMiB <= 0 {
+		cfg.DataTimePerMiB = DefaultDataTimePerMiB
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
@@ -113,10 +131,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	// (static) check stays off.
 	srv.MaxRecipients = 0
 	srv.EnableSMTPUTF8 = true // RFC 6531: we store the bytes as they come
-	srv.ReadTimeout = cfg.ReadTimeout
+	// No ReadTimeout: trackedConn sets the read deadlines (see the
+	// Default* timeouts).
+	srv.ReadTimeout = 0
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.TLSConfig = cfg.TLSConfig
-	srv.ErrorLog = errorLog{cfg.Log}
+	srv.ErrorLog = errorLog{log: cfg.Log, panics: cfg.Panics}
 	s.smtp = srv
 	return s, nil
 }
@@ -251,11 +271,27 @@ func hostOf(a net.Addr) string {
 }
 
 // errorLog carries go-smtp's own error reports (connection errors,
-// recovered panics) into zerolog.
-type errorLog struct{ log zerolog.Logger }
+// recovered panics) into zerolog. go-smtp recovers a panic in a connection
+// and reports it as "panic serving ...", with the stack: that one is
+// logged as an error and counted.
+type errorLog struct {
+	log    zerolog.Logger
+	panics *panics.Counter
+}
 
 func (l errorLog) Printf(format string, v ...any) {
-	l.log.Warn().Str("component", "smtp").Msg(fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(format, "panic serving") {
+		l.recovered(msg)
+		return
+	}
+	l.log.Warn().Str("component", "smtp").Msg(msg)
+}
+
+// recovered logs and counts a panic go-smtp recovered; its message holds
+// the stack already.
+func (l errorLog) recovered(msg string) {
+	l.panics.Recovered(l.log, "smtp.conn", msg)
 }
 
 func (l errorLog) Println(v ...any) {

@@ -46,6 +46,7 @@ type transaction struct {
 	start    time.Time
 	cfg      *domains.Config
 	mailFrom string
+	size     int64 // SIZE= declared at MAIL (RFC 1870), 0 when none
 	rcpts    []string
 	rejected []string // "addr: reply" for the log
 }
@@ -65,6 +66,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		e := outcome.LocalError(errors.New("no configuration"))
 		ss.endTx(e, nil)
 		return toSMTP(e)
+	}
+	if opts != nil {
+		ss.tx.size = opts.Size
 	}
 	// RFC 1870 6.1: a declared size over the limit is refused at MAIL.
 	if limit := cfg.SMTP.MaxMessageBytes; opts != nil && limit > 0 && opts.Size > limit {
@@ -105,34 +109,40 @@ func (ss *session) checkRcpt(tx *transaction, to string) *outcome.Error {
 	}
 }
 
-// Data reads the message (bounded by the live max_message_bytes) and hands
-// it to the Deliverer; its outcome is the reply.
+// Data spools the message (bounded by the live max_message_bytes) and
+// hands it to the Deliverer; its outcome is the reply. The bytes go to a
+// file as they arrive (book/smtp.md "Spooling"), under a deadline that
+// grows with the size (dataDeadline).
 func (ss *session) Data(r io.Reader) error {
 	tx := ss.tx
 	if tx == nil || len(tx.rcpts) == 0 {
 		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "RCPT first"}
 	}
-	limit := tx.cfg.SMTP.MaxMessageBytes
-	lr := r
-	if limit > 0 {
-		lr = io.LimitReader(r, limit+1)
-	}
-	raw, err := io.ReadAll(lr)
+	sp, err := ss.s.cfg.Deliverer.NewSpool()
 	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code == smtp.ErrDataTooLarge.Code {
-			err = outcome.MessageTooBig(err)
-		}
-		e, ok := outcome.As(err)
-		if !ok {
-			e = outcome.New(451, [3]int{4, 3, 0}, outcome.FaultUser, "error reading message data", err)
-		}
-		ss.endTx(e, &Outcome{Size: len(raw)})
+		e := outcome.LocalError(err)
+		ss.endTx(e, &Outcome{})
 		return toSMTP(e)
 	}
-	if limit > 0 && int64(len(raw)) > limit {
+	defer func() { _ = sp.Close() }() // unnamed files: closing removes them
+	limit := tx.cfg.SMTP.MaxMessageBytes
+	var lr io.Reader = r
+	if ss.conn != nil {
+		ss.conn.beginData(tx.size)
+		defer ss.conn.endData()
+		lr = &deadlineReader{r: r, c: ss.conn}
+	}
+	if limit > 0 {
+		lr = io.LimitReader(lr, limit+1)
+	}
+	if _, err := io.CopyBuffer(sp, lr, make([]byte, 32<<10)); err != nil {
+		e := ss.readError(err)
+		ss.endTx(e, &Outcome{Size: int(sp.Size())})
+		return toSMTP(e)
+	}
+	if limit > 0 && sp.Size() > limit {
 		e := outcome.MessageTooBig(fmt.Errorf("message over the %d byte limit", limit))
-		ss.endTx(e, &Outcome{Size: len(raw)})
+		ss.endTx(e, &Outcome{Size: int(sp.Size())})
 		return toSMTP(e)
 	}
 	env := Envelope{
@@ -145,7 +155,7 @@ func (ss *session) Data(r io.Reader) error {
 		TLS:        ss.tls,
 		ID:         tx.id,
 	}
-	out, err := ss.s.cfg.Deliverer.Deliver(ss.s.baseCtx, env, raw)
+	out, err := ss.s.cfg.Deliverer.DeliverSpool(ss.s.baseCtx, env, sp)
 	if err != nil {
 		e, ok := outcome.As(err)
 		if !ok {
@@ -158,6 +168,33 @@ func (ss *session) Data(r io.Reader) error {
 	// go-smtp writes an *SMTPError's code as given, so a 250 carries our
 	// text (with the transaction id) instead of its "OK: queued".
 	return &smtp.SMTPError{Code: out.Code, EnhancedCode: smtp.EnhancedCode(out.Enhanced), Message: out.Text}
+}
+
+// readError is the reply for DATA that could not be read whole.
+func (ss *session) readError(err error) *outcome.Error {
+	var se *smtp.SMTPError
+	switch {
+	case errors.As(err, &se) && se.Code == smtp.ErrDataTooLarge.Code:
+		return outcome.MessageTooBig(err)
+	case errors.Is(err, smtp.ErrTooLongLine):
+		// L1 (book/smtp.md): a line over the limit (RFC 5321 4.5.3.1.6)
+		// is the message's fault and fails the same way on every retry,
+		// so the answer is permanent. go-smtp cannot find the end of the
+		// data after it, so the connection closes after this reply
+		// instead of a second "500" from go-smtp.
+		if ss.conn != nil {
+			ss.conn.closeAfterReply()
+		}
+		return outcome.New(554, [3]int{5, 6, 0}, outcome.FaultUser, "Message rejected: line too long", err)
+	}
+	if e, ok := outcome.As(err); ok {
+		return e
+	}
+	var spoolErr *spoolError
+	if errors.As(err, &spoolErr) {
+		return outcome.LocalError(err)
+	}
+	return outcome.New(451, [3]int{4, 3, 0}, outcome.FaultUser, "error reading message data", err)
 }
 
 // Reset ends the transaction (RSET, a new greeting, or after DATA).

@@ -1,6 +1,7 @@
 package inbound
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ type delivery struct {
 	cfg         *domains.Config
 	env         Envelope
 	msg         *message.Message
-	clean       []byte // the bytes received, forged Authentication-Results removed
+	clean       storage.Source // the bytes received, forged Authentication-Results removed
 	size        int    // the number of bytes received (size_bytes)
 	res         auth.Result
 	receivedAt  time.Time
@@ -84,17 +85,20 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		For:      deliveredTo,
 		Date:     x.receivedAt,
 	}
-	// SPEC §4: our trace fields, then the exact bytes received.
-	eml := message.PrependHeaders(x.clean, received.String(), x.authResults)
+	// SPEC §4: our trace fields, then the exact bytes received, streamed
+	// from the spool.
+	trace := message.Fold(received.String()) + message.Fold(x.authResults)
 	req := storage.PutRequest{
 		Mailbox:     t.ref,
 		Folder:      storage.Inbox,
 		Owner:       owner,
 		At:          x.receivedAt,
-		Raw:         eml,
+		RawFrom:     storage.ConcatSource(bytes.NewReader([]byte(trace)), x.clean),
 		Frontmatter: x.frontmatter(t.mb, deliveredTo, mo.Trusted),
-		Body:        x.msg.Body,
 		Attachments: attachments(x.msg),
+	}
+	if x.msg.BodySource != nil {
+		req.BodyFrom = x.msg.BodySource
 	}
 	st, err := x.d.cfg.Store.Put(ctx, req)
 	if err != nil {
@@ -163,6 +167,9 @@ func attachments(m *message.Message) []storage.Attachment {
 	out := make([]storage.Attachment, len(m.Attachments))
 	for i, a := range m.Attachments {
 		out[i] = storage.Attachment{Filename: a.Filename, ContentType: a.ContentType, Data: a.Data}
+		if a.Content != nil {
+			out[i].From = a.Content
+		}
 	}
 	return out
 }
