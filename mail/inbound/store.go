@@ -25,7 +25,7 @@ type delivery struct {
 	env         Envelope
 	msg         *message.Message
 	clean       storage.Source // the bytes received, forged Authentication-Results removed
-	size        int    // the number of bytes received (size_bytes)
+	size        int            // the number of bytes received (size_bytes)
 	res         auth.Result
 	receivedAt  time.Time
 	authResults string // our Authentication-Results field
