@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"path/filepath"
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/hooks"
@@ -22,8 +23,12 @@ func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store
 	if err != nil {
 		return nil, fmt.Errorf("DNS resolver: %w", err)
 	}
+	spoolDir := "" // DATA is spooled under <data>/.spool/smtp (book/smtp.md "Spooling")
+	if r, ok := store.(interface{ Root() string }); ok {
+		spoolDir = filepath.Join(r.Root(), ".spool", "smtp")
+	}
 	deliverer, err := inbound.New(inbound.Config{Registry: registry, Locks: &changer.Locks, Store: store, Resolver: resolver, Log: a.log,
-		HooksDue: hk.Due, OnStored: hookEnqueue(hk)})
+		HooksDue: hk.Due, OnStored: hookEnqueue(hk), SpoolDir: spoolDir})
 	if err != nil {
 		return nil, fmt.Errorf("SMTP intake: %w", err)
 	}
