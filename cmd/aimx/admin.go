@@ -23,6 +23,7 @@ import (
 	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -35,12 +36,13 @@ func tokenStore(paths domains.Paths) *tokens.Store {
 
 // addAdminSocket serves the operator API on admin.sock (SPEC §9) in the
 // daemon: any-owner mailbox and hook CRUD, tokens, reload and status.
-func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, toks *tokens.Store, paths domains.Paths) {
+func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
 	started := time.Now()
 	version := buildVersion().Version
 	adm := &admin.Admin{
 		Config:    changer,
-		Mailboxes: &mcp.MailboxOps{Config: changer, Store: store},
+		Panics:    recovered,
+		Mailboxes: &mcp.MailboxOps{Config: changer, Store: store, Log: a.log},
 		Hooks:     &hooks.Editor{Config: changer},
 		Tokens:    toks,
 		Store:     store,

@@ -68,13 +68,20 @@ func (a *app) mailboxesCommand() *cobra.Command {
 		RunE:  func(_ *cobra.Command, args []string) error { return a.mailboxesShow(args[0]) },
 	})
 	var owner string
+	var forceCreate bool
 	create := &cobra.Command{
-		Use:   "create NAME [--owner USER]",
+		Use:   "create NAME [--owner USER] [--force]",
 		Short: "Create a mailbox (NAME: local@domain, a bare local part, or *@domain for a catchall)",
-		Args:  exactArgs(1),
-		RunE:  func(_ *cobra.Command, args []string) error { return a.mailboxesCreate(args[0], owner) },
+		Long: "Create a mailbox. You own what you create. The operator creates catchalls (*@domain), role\n" +
+			"addresses (postmaster, abuse, hostmaster, admin, ...: book/security.md) and other owners'\n" +
+			"mailboxes (--owner) through admin.sock.\n\n" +
+			"Storage left behind by a mailbox removed from config.toml by hand still holds that owner's mail;\n" +
+			"creating the name again is refused until the operator passes --force, which deletes that mail.",
+		Args: exactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return a.mailboxesCreate(args[0], owner, forceCreate) },
 	}
 	create.Flags().StringVar(&owner, "owner", "", "operator only: the Unix user who owns it (default: you)")
+	create.Flags().BoolVar(&forceCreate, "force", false, "operator only: delete mail another owner left in this mailbox's storage, then create it")
 	var force bool
 	del := &cobra.Command{
 		Use:   "delete NAME [--force]",
@@ -290,9 +297,10 @@ func (a *app) mailboxesShowSocket(input string, cause error) error {
 func isCatchallInput(s string) bool { return s == "*" || strings.HasPrefix(s, "*@") }
 
 // mailboxesCreate creates a mailbox: the current user's over aimx.sock; a
-// catchall or another owner's through admin.sock (SPEC §9, §11).
-func (a *app) mailboxesCreate(input, owner string) error {
-	if isCatchallInput(input) || owner != "" {
+// catchall, a role address, another owner's, or a forced one through
+// admin.sock (SPEC §9, §11; book/security.md).
+func (a *app) mailboxesCreate(input, owner string, force bool) error {
+	if isCatchallInput(input) || owner != "" || force || domains.IsRoleAddress(input) {
 		if owner == "" {
 			var err error
 			if owner, err = currentUser(); err != nil {
@@ -300,9 +308,9 @@ func (a *app) mailboxesCreate(input, owner string) error {
 			}
 		}
 		var res admin.MailboxCreated
-		fellBack, err := a.asOperator("create catchalls or mailboxes for another owner", true, func(api admin.API) error {
+		fellBack, err := a.asOperator("create catchalls, role addresses, other owners' mailboxes or forced ones", true, func(api admin.API) error {
 			var err error
-			res, err = api.CreateMailbox(a.ctx, admin.NewMailbox{Name: input, Owner: owner})
+			res, err = api.CreateMailbox(a.ctx, admin.NewMailbox{Name: input, Owner: owner, Force: force})
 			return err
 		})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -62,17 +63,21 @@ type mcpWiring struct {
 	paths    domains.Paths
 	// tokens checks the bearer tokens of the TCP transport.
 	tokens *tokens.Store
+	// panics counts the panics the transports and tools recover.
+	panics *panics.Counter
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
 // aimx.sock always, TCP when `[mcp] http_listen` is set (SPEC §9, §10).
 func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 	srv := mcp.NewServer(mcp.Deps{
-		Registry:  w.registry,
-		Store:     w.store,
-		Mailboxes: &mcp.MailboxOps{Config: w.changer, Store: w.store},
-		Hooks:     mcp.EditorHooks{Editor: &hooks.Editor{Config: w.changer}},
-		Log:       a.log,
+		Registry:     w.registry,
+		Store:        w.store,
+		Mailboxes:    &mcp.MailboxOps{Config: w.changer, Store: w.store, Log: a.log},
+		Hooks:        mcp.EditorHooks{Editor: &hooks.Editor{Config: w.changer}},
+		Log:          a.log,
+		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
+		Panics:       w.panics,
 	})
 	peers := mcp.PeerCallers{DaemonUID: os.Geteuid()}
 	sock := srv.SocketServer(peers.Caller, a.log)

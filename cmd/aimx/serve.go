@@ -15,6 +15,7 @@ import (
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -135,8 +136,9 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
 	toks := tokenStore(paths)
-	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks})
-	a.addAdminSocket(d, changer, store, hookSched, toks, paths)
+	recovered := &panics.Counter{} // every recovered panic, in /v1/status
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: recovered})
+	a.addAdminSocket(d, changer, store, hookSched, toks, paths, recovered)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
