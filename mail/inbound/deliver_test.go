@@ -101,13 +101,21 @@ func TestFixturesOverSMTP(t *testing.T) {
 // rsa-signed and tampered-body share a Message-Id and would dedup).
 func verifyEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return verifyEnvOpts(t, envOpts{})
+}
+
+// verifyEnvOpts is verifyEnv with more options (its dns and mutate are set
+// here).
+func verifyEnvOpts(t *testing.T, o envOpts) *testEnv {
+	t.Helper()
 	dns := dnstest.Start(t)
 	dns.SetTXT("rsa2026._domainkey.mail.example.net", strings.TrimSpace(string(readFixture(t, "dkim/rsa.txt"))))
 	dns.SetTXT("mail.example.net", "v=spf1 ip4:127.0.0.1 -all")
 	dns.SetTXT("_dmarc.mail.example.net", "v=DMARC1; p=reject")
 	dns.SetTXT("_dmarc.corp.example", "v=DMARC1; p=reject")
 	dns.SetTXT("relay.example.org", "v=spf1 -all")
-	return newEnv(t, envOpts{dns: dns, mutate: func(c *domains.Config) {
+	o.dns = dns
+	o.mutate = func(c *domains.Config) {
 		for _, n := range []string{"v1@agent.example.com", "v2@agent.example.com", "v3@agent.example.com"} {
 			c.Mailboxes[n] = domains.Mailbox{
 				Name:           n,
@@ -116,7 +124,8 @@ func verifyEnv(t *testing.T) *testEnv {
 				TrustedSenders: []string{"*@corp.example", "*@mail.example.net"},
 			}
 		}
-	}})
+	}
+	return newEnv(t, o)
 }
 
 // forged is a From: boss@corp.example message with a valid DKIM

@@ -110,21 +110,25 @@ type envOpts struct {
 	now     func() time.Time
 	dataDir string // reuse a data dir (restart); "" = fresh
 	dns     *dnstest.Server
+	// deliver and server adjust the Deliverer's and the Server's config.
+	deliver func(*Config)
+	server  func(*ServerConfig)
 }
 
 // testEnv is a real store, a real resolver on an in-process DNS server, a
 // Deliverer and (unless skipped) a Server on 127.0.0.1:0.
 type testEnv struct {
-	t       *testing.T
-	dataDir string
-	store   storage.MessageStore
-	dns     *dnstest.Server
-	reg     *domains.Registry
-	del     *Deliverer
-	srv     *Server
-	addr    string
-	log     *syncBuffer
-	served  chan error
+	t        *testing.T
+	dataDir  string
+	store    storage.MessageStore
+	dns      *dnstest.Server
+	reg      *domains.Registry
+	del      *Deliverer
+	srv      *Server
+	addr     string
+	log      *syncBuffer
+	served   chan error
+	spoolDir string
 }
 
 func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
@@ -155,7 +159,7 @@ func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
 	if err != nil {
 		t.Fatalf("resolver: %v", err)
 	}
-	e.del, err = New(Config{
+	dcfg := Config{
 		Registry:   e.reg,
 		Store:      e.store,
 		Resolver:   res,
@@ -163,7 +167,12 @@ func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
 		VerifyIntn: func(int) int { return 0 },
 		SpoolDir:   filepath.Join(t.TempDir(), "spool"),
 		Log:        zerolog.New(e.log),
-	})
+	}
+	if o.deliver != nil {
+		o.deliver(&dcfg)
+	}
+	e.spoolDir = dcfg.SpoolDir
+	e.del, err = New(dcfg)
 	if err != nil {
 		t.Fatalf("deliverer: %v", err)
 	}
@@ -173,12 +182,16 @@ func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
 func newEnv(t *testing.T, o envOpts) *testEnv {
 	t.Helper()
 	e := newDeliverEnv(t, o)
-	srv, err := NewServer(ServerConfig{
+	scfg := ServerConfig{
 		Registry:  e.reg,
 		Deliverer: e.del,
 		TLSConfig: o.tls,
 		Log:       zerolog.New(e.log),
-	})
+	}
+	if o.server != nil {
+		o.server(&scfg)
+	}
+	srv, err := NewServer(scfg)
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
