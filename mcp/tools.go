@@ -95,7 +95,7 @@ func (s *Server) toolDefs() []*toolDef {
 			name:  "mailbox_create",
 			title: "Create a mailbox",
 			description: "Create a mailbox (a new address on one of this server's domains) owned by you; mail to it is stored from then on. " +
-				"Calling it again for a mailbox you already own does nothing and succeeds. It cannot create catchalls (*@domain) and fails when the name is taken by someone else. " +
+				"Calling it again for a mailbox you already own does nothing and succeeds. It cannot create catchalls (*@domain) or role addresses that speak for a whole domain (postmaster, abuse, hostmaster, admin, webmaster, ...), and fails when the name is taken by someone else. " +
 				"Only the operator may pass owner to create a mailbox for another user.",
 			idempotent: true,
 			in: object("",
