@@ -22,12 +22,15 @@ import (
 // durable state in <data>/.spool/hooks (SPEC §2, §7). [hooks] workers is
 // read at start; a reload changes hooks, owners and mailboxes at once.
 func newHookScheduler(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, paths domains.Paths) (*hooks.Scheduler, error) {
+	runner := hooks.NewRunner(a.log)
+	runner.Panics = a.panics
 	s, err := hooks.NewScheduler(hooks.SchedulerConfig{
 		Registry: registry,
 		Store:    store,
 		StateDir: filepath.Join(paths.DataDir, ".spool", "hooks"),
-		Runner:   hooks.NewRunner(a.log),
+		Runner:   runner,
 		Workers:  cfg.Hooks.Workers,
+		Panics:   a.panics,
 		Log:      a.log,
 	})
 	if err != nil {

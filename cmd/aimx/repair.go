@@ -13,7 +13,7 @@ import (
 // storeOptions are the storage options of a daemon with cfg: every message
 // file read is capped at max_message_bytes plus headroom (book/security.md).
 func (a *app) storeOptions(cfg *domains.Config) storage.Options {
-	return storage.Options{MaxFileBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom, Log: a.log}
+	return storage.Options{MaxFileBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom, Log: a.log, Panics: a.panics}
 }
 
 // repairStorage runs storage.Repair over every configured mailbox before

@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+
+	"github.com/aimx-dev/aimx/internal/panics"
 )
 
 // app is what every command needs from the process: its streams, its
@@ -22,6 +24,10 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    zerolog.Logger
+	// panics counts every panic the daemon's components recover (serve
+	// sets it; /v1/status reports it). Nil elsewhere: panics are then
+	// logged only.
+	panics *panics.Counter
 
 	// v layers the global path flags over the AIMX_* environment (SPEC §2);
 	// it never reads or writes config.toml.

@@ -111,6 +111,7 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	cfg := overrides(fileCfg)
+	a.panics = &panics.Counter{} // one count for every component, in /v1/status
 	store, err := storage.Open(paths.DataDir, a.storeOptions(cfg))
 	if err != nil {
 		if errors.Is(err, storage.ErrLegacyLayout) {
@@ -136,9 +137,8 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
 	toks := tokenStore(paths)
-	recovered := &panics.Counter{} // every recovered panic, in /v1/status
-	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: recovered})
-	a.addAdminSocket(d, changer, store, hookSched, toks, paths, recovered)
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics})
+	a.addAdminSocket(d, changer, store, hookSched, toks, paths, a.panics)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

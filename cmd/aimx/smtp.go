@@ -28,7 +28,7 @@ func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store
 		spoolDir = filepath.Join(r.Root(), ".spool", "smtp")
 	}
 	deliverer, err := inbound.New(inbound.Config{Registry: registry, Locks: &changer.Locks, Store: store, Resolver: resolver, Log: a.log,
-		HooksDue: hk.Due, OnStored: hookEnqueue(hk), SpoolDir: spoolDir})
+		HooksDue: hk.Due, OnStored: hookEnqueue(hk), SpoolDir: spoolDir, Panics: a.panics})
 	if err != nil {
 		return nil, fmt.Errorf("SMTP intake: %w", err)
 	}
@@ -38,7 +38,7 @@ func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store
 			return nil, fmt.Errorf("[smtp] tls_cert/tls_key: %w", err)
 		}
 	}
-	srv, err := inbound.NewServer(inbound.ServerConfig{Registry: registry, Deliverer: deliverer, TLSConfig: tlsConfig, Log: a.log})
+	srv, err := inbound.NewServer(inbound.ServerConfig{Registry: registry, Deliverer: deliverer, TLSConfig: tlsConfig, Log: a.log, Panics: a.panics})
 	if err != nil {
 		return nil, fmt.Errorf("SMTP server: %w", err)
 	}
