@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
@@ -159,8 +161,13 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 		if err != nil {
 			return removed, fmt.Errorf("remove mailbox %s: %w", ref, err)
 		}
+		// The owner marker is not mail: it is not counted.
+		marker := 0
+		if st, err := parent.Lstat(ref.Local + "/" + ownerMarker); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			marker = 1
+		}
 		n, err := parent.RemoveAll(ref.Local)
-		removed += n
+		removed += max(n-marker, 0)
 		if err == nil {
 			err = parent.Sync()
 		}
