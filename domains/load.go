@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // LoadOptions tunes Load and Parse.
@@ -26,7 +27,7 @@ var ErrBothDomainKeys = errors.New("specify either 'domain' (singular, legacy) o
 // Load reads, parses and validates the config file at path. Errors wrap one
 // *ConfigError per broken rule, each naming the file, line and key.
 func Load(path string, opts LoadOptions) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config %s: %w", path, err)
 	}
@@ -35,6 +36,16 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 	return c, nil
+}
+
+// MaxConfigBytes caps the config file read (book/security.md): a config
+// of thousands of mailboxes and hooks is well under it.
+const MaxConfigBytes = 16 << 20
+
+// readConfigFile reads the config through the file layer: a FIFO is refused
+// without blocking, a file over MaxConfigBytes without being read.
+func readConfigFile(path string) ([]byte, error) {
+	return safefs.ReadPath(path, MaxConfigBytes)
 }
 
 // Parse parses and validates config.toml bytes; file names them in errors

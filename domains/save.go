@@ -69,7 +69,7 @@ func (s *Store) Update(fn func(*Config) error) (*Config, error) {
 		return nil, err
 	}
 	defer unlock()
-	old, err := os.ReadFile(s.Path)
+	old, err := readConfigFile(s.Path)
 	if err != nil {
 		return nil, fmt.Errorf("update config %s: %w", s.Path, err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -251,7 +252,7 @@ func (s *Store) Verify(secret string) (Token, bool) {
 
 // read returns the file's current content.
 func (s *Store) read() (*file, error) {
-	data, err := os.ReadFile(s.Path)
+	data, err := safefs.ReadPath(s.Path, maxFileBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return &file{Version: fileVersion}, nil
 	}
@@ -260,6 +261,10 @@ func (s *Store) read() (*file, error) {
 	}
 	return decode(data, s.Path)
 }
+
+// maxFileBytes caps the tokens file read (book/security.md): about 20,000
+// tokens.
+const maxFileBytes = 8 << 20
 
 func decode(data []byte, path string) (*file, error) {
 	var f file

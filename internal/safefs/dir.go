@@ -269,3 +269,37 @@ func (d *Dir) Names() ([]fs.DirEntry, error) {
 	}
 	return des, nil
 }
+
+// ReadPath reads the regular file at path, an operator-given path (the
+// config file, the tokens file): symlinks in it are followed, as the
+// operator chose them, but a FIFO or device is refused without blocking
+// and a file over max bytes is refused without being read.
+func ReadPath(path string, max int64) ([]byte, error) {
+	dir, err := OpenDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(dir.Fd(), filepath.Base(path), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	if max > 0 && st.Size > max {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %d bytes, cap %d", ErrTooLarge, st.Size, max)}
+	}
+	buf := make([]byte, st.Size)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf[:n], nil
+}

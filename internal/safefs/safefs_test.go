@@ -148,3 +148,30 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestReadPathCapsAndRefusesFIFO(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.toml")
+	must(t, os.WriteFile(p, []byte("x = 1\n"), 0o600))
+	if b, err := ReadPath(p, 100); err != nil || string(b) != "x = 1\n" {
+		t.Fatalf("ReadPath = %q, %v", b, err)
+	}
+	if _, err := ReadPath(p, 3); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the cap: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	must(t, syscall.Mkfifo(fifo, 0o600))
+	done := make(chan error, 1)
+	go func() { _, err := ReadPath(fifo, 100); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Fatalf("FIFO: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadPath blocked on a FIFO")
+	}
+	if _, err := ReadPath(filepath.Join(dir, "missing"), 100); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing: %v", err)
+	}
+}
