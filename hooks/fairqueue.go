@@ -6,32 +6,36 @@ import (
 )
 
 // fairQueue holds the queued jobs per owner and hands them to the workers
-// in rotation, with at most perOwner of one owner's jobs running at once,
-// so one owner's backlog never delays another owner's next start by more
-// than one run of the backlogged owner (book/hooks.md, "Fairness"). It
-// bounds the jobs waiting (not running) to limit. It is safe for concurrent
-// use.
+// fairly: the next job goes to the owner with the fewest jobs running, and
+// among those to the one served longest ago, and no owner has more than
+// perOwner jobs running at once. So one owner's backlog never delays
+// another owner's next start by more than one run (book/hooks.md,
+// "Fairness"). It bounds the jobs waiting (not running) to limit. It is
+// safe for concurrent use.
 type fairQueue struct {
 	limit    int
 	perOwner int
 
 	mu     sync.Mutex
 	owners map[string]*ownerJobs
-	// ring lists the owners with jobs waiting, in turn order; turn is
-	// the index of the owner whose turn comes next.
-	ring   []string
-	turn   int
-	queued int
+	// waiting lists the owners with jobs waiting.
+	waiting []string
+	queued  int
+	// seq numbers owner arrivals and job starts, oldest lowest.
+	seq uint64
 	// changed is closed and replaced whenever a job is queued, taken or
 	// finished, waking whoever waits for room or for work.
 	changed chan struct{}
 }
 
-// ownerJobs is one owner's waiting jobs, oldest first, and how many of its
-// jobs are running.
+// ownerJobs is one owner's waiting jobs, oldest first, how many of its
+// jobs are running, when it was last served (0: not yet) and when it
+// arrived.
 type ownerJobs struct {
 	jobs    []job
 	running int
+	served  uint64
+	arrived uint64
 }
 
 func newFairQueue(limit, perOwner int) *fairQueue {
@@ -76,11 +80,12 @@ func (q *fairQueue) pushWait(ctx context.Context, j job) error {
 func (q *fairQueue) addLocked(j job) {
 	o := q.owners[j.owner]
 	if o == nil {
-		o = &ownerJobs{}
+		q.seq++
+		o = &ownerJobs{arrived: q.seq}
 		q.owners[j.owner] = o
 	}
 	if len(o.jobs) == 0 {
-		q.ring = append(q.ring, j.owner)
+		q.waiting = append(q.waiting, j.owner)
 	}
 	o.jobs = append(o.jobs, j)
 	q.queued++
@@ -88,8 +93,9 @@ func (q *fairQueue) addLocked(j job) {
 }
 
 // pop waits until a job may start and takes it: the oldest job of the
-// first owner, in rotation from the one whose turn it is, that has jobs
-// waiting and fewer than perOwner running. false means ctx ended.
+// owner, among those with jobs waiting and fewer than perOwner running,
+// that has the fewest running and was served longest ago. false means ctx
+// ended.
 func (q *fairQueue) pop(ctx context.Context) (job, bool) {
 	for {
 		q.mu.Lock()
@@ -108,35 +114,44 @@ func (q *fairQueue) pop(ctx context.Context) (job, bool) {
 }
 
 func (q *fairQueue) takeLocked() (job, bool) {
-	n := len(q.ring)
-	for k := range n {
-		i := (q.turn + k) % n
-		o := q.owners[q.ring[i]]
+	best := -1
+	var bo *ownerJobs
+	for i, name := range q.waiting {
+		o := q.owners[name]
 		if o.running >= q.perOwner {
 			continue
 		}
-		j := o.jobs[0]
-		o.jobs[0] = job{}
-		o.jobs = o.jobs[1:]
-		o.running++
-		q.queued--
-		if len(o.jobs) == 0 {
-			// Out of the rotation; the owner after it moves into
-			// index i and has the next turn.
-			q.ring = append(q.ring[:i], q.ring[i+1:]...)
-			q.turn = i
-		} else {
-			q.turn = i + 1
+		if bo == nil || before(o, bo) {
+			best, bo = i, o
 		}
-		if len(q.ring) > 0 {
-			q.turn %= len(q.ring)
-		} else {
-			q.turn = 0
-		}
-		q.broadcastLocked()
-		return j, true
 	}
-	return job{}, false
+	if bo == nil {
+		return job{}, false
+	}
+	j := bo.jobs[0]
+	bo.jobs[0] = job{}
+	bo.jobs = bo.jobs[1:]
+	bo.running++
+	q.seq++
+	bo.served = q.seq
+	q.queued--
+	if len(bo.jobs) == 0 {
+		q.waiting = append(q.waiting[:best], q.waiting[best+1:]...)
+	}
+	q.broadcastLocked()
+	return j, true
+}
+
+// before reports whether a has priority over b: fewer running, then
+// served longer ago (never is longest), then arrived earlier.
+func before(a, b *ownerJobs) bool {
+	if a.running != b.running {
+		return a.running < b.running
+	}
+	if a.served != b.served {
+		return a.served < b.served
+	}
+	return a.arrived < b.arrived
 }
 
 // done records that a job pop returned has left its worker.

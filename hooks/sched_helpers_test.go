@@ -22,6 +22,9 @@ type fakeExec struct {
 	started chan execRun
 	// hold, when set, keeps every run until it is closed or ctx ends.
 	hold chan struct{}
+	// step, when set, keeps each run until it receives one value from it
+	// (or ctx ends), so a test releases runs one at a time.
+	step chan struct{}
 	// exit is the exit code every run reports.
 	exit int
 }
@@ -41,9 +44,16 @@ func (f *fakeExec) Execute(ctx context.Context, run Run) Result {
 	r := execRun{Run: run, stdin: string(in)}
 	f.mu.Lock()
 	f.runs = append(f.runs, r)
-	hold := f.hold
+	hold, step := f.hold, f.step
 	f.mu.Unlock()
 	f.started <- r
+	if step != nil {
+		select {
+		case <-step:
+		case <-ctx.Done():
+			return Result{ExitCode: 143, Canceled: true}
+		}
+	}
 	if hold != nil {
 		select {
 		case <-hold:

@@ -397,4 +397,3 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop hook workers: %w", ctx.Err())
 	}
 }
-
