@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -95,6 +96,33 @@ func helperMain(args []string) int {
 			return 1
 		}
 		fmt.Println(c.Process.Pid)
+	case "bgwriter":
+		// bgwriter GO RESULT: leave a latewrite process in our own
+		// process group holding stdout, print its pid and exit 0.
+		exe, _ := os.Executable()
+		c := exec.Command(exe, "-test.run=^TestHelperProcess$", "--", "latewrite", args[1], args[2])
+		c.Stdout = os.Stdout
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(c.Process.Pid)
+	case "latewrite":
+		// latewrite GO RESULT: wait until the FIFO GO is written, then
+		// write to stdout with SIGPIPE ignored and report the write's
+		// error through the FIFO RESULT.
+		signal.Ignore(syscall.SIGPIPE)
+		if _, err := os.ReadFile(args[1]); err != nil {
+			return 1
+		}
+		_, werr := os.Stdout.Write([]byte("late\n"))
+		msg := "ok"
+		if werr != nil {
+			msg = werr.Error()
+		}
+		if err := os.WriteFile(args[2], []byte(msg), 0o600); err != nil {
+			return 1
+		}
 	case "daemon":
 		// daemon PIDFILE: act as a daemon running one hook (the sleeper)
 		// until it is killed.
