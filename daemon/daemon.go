@@ -20,11 +20,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
 )
 
 // ShutdownTimeout bounds a graceful shutdown (DESIGN: finish transactions in
-// flight within 30 s, then exit).
+// flight within 30 s, then exit). It is one deadline for the whole
+// shutdown: every listener and every component is stopped within it.
 const ShutdownTimeout = 30 * time.Second
 
 // Service is something that serves connections on a listener the daemon
@@ -43,7 +45,8 @@ type Service interface {
 type Component interface {
 	// Start launches the component; it must return promptly.
 	Start(ctx context.Context) error
-	// Stop ends it gracefully within ctx.
+	// Stop ends it gracefully within ctx, returning when ctx ends at the
+	// latest (work left then is the next start's to recover).
 	Stop(ctx context.Context) error
 }
 
@@ -52,6 +55,8 @@ type Daemon struct {
 	log        zerolog.Logger
 	runtimeDir string
 	changer    *domains.Changer
+	panics     *panics.Counter
+	shutdown   time.Duration
 
 	listeners  []*listener
 	components []namedComponent
@@ -77,12 +82,29 @@ type Options struct {
 	RuntimeDir string
 	// Changer makes every config change, a SIGHUP reload included, in order.
 	Changer *domains.Changer
+	// Panics counts every panic the daemon's goroutines recover; nil
+	// means a counter of the daemon's own. Hand the same counter to the
+	// components (Panics) so the count covers them.
+	Panics *panics.Counter
+	// ShutdownTimeout is the one deadline of a shutdown; zero means
+	// ShutdownTimeout (tests shorten it).
+	ShutdownTimeout time.Duration
 }
 
 // New returns a daemon that has bound nothing yet.
 func New(opts Options) *Daemon {
-	return &Daemon{log: opts.Log, runtimeDir: opts.RuntimeDir, changer: opts.Changer}
+	d := &Daemon{log: opts.Log, runtimeDir: opts.RuntimeDir, changer: opts.Changer, panics: opts.Panics, shutdown: opts.ShutdownTimeout}
+	if d.panics == nil {
+		d.panics = &panics.Counter{}
+	}
+	if d.shutdown <= 0 {
+		d.shutdown = ShutdownTimeout
+	}
+	return d
 }
+
+// Panics is the daemon's count of recovered panics, for status output.
+func (d *Daemon) Panics() *panics.Counter { return d.panics }
 
 // AddListener registers a service to be served on addr under name; the
 // bound address appears under name in listen.json.
@@ -142,12 +164,12 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan os.Signal, ready func(bound
 	}
 	started := make([]namedComponent, 0, len(d.components))
 	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		defer cancel()
-		for i := len(started) - 1; i >= 0; i-- {
-			if serr := started[i].c.Stop(stopCtx); serr != nil {
-				d.log.Error().Err(serr).Str("component", started[i].name).Msg("stop component")
-			}
+		// Only a failed start gets here with components running: the
+		// shutdown below stops them and empties started.
+		if len(started) > 0 {
+			stopCtx, cancel := context.WithTimeout(context.Background(), d.shutdown)
+			defer cancel()
+			d.stopComponents(stopCtx, started)
 		}
 	}()
 	for _, c := range d.components {
@@ -170,8 +192,9 @@ func (d *Daemon) Run(ctx context.Context, hup <-chan os.Signal, ready func(bound
 		go func(l *listener) {
 			defer wg.Done()
 			defer func() {
-				if r := recover(); r != nil {
-					serveErr <- fmt.Errorf("%s panicked: %v", l.name, r)
+				if p := recover(); p != nil {
+					d.panics.Recovered(d.log.With().Str("listener", l.name).Logger(), "serve "+l.name, p)
+					serveErr <- fmt.Errorf("%s panicked: %v", l.name, p)
 				}
 			}()
 			if err := l.svc.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -200,15 +223,80 @@ loop:
 		}
 	}
 
-	stopCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	// One deadline for everything: listeners first (no new work, work in
+	// flight finishes), then the components in reverse start order.
+	stopCtx, cancel := context.WithTimeout(context.Background(), d.shutdown)
 	defer cancel()
+	d.stopListeners(stopCtx, &wg)
+	d.stopComponents(stopCtx, started)
+	started = nil
+	return runErr
+}
+
+// stopListeners shuts every listener down at once and waits for their
+// Serve loops, until ctx ends at the latest.
+func (d *Daemon) stopListeners(ctx context.Context, serving *sync.WaitGroup) {
+	var shut sync.WaitGroup
 	for _, l := range d.listeners {
-		if err := l.svc.Shutdown(stopCtx); err != nil && !errors.Is(err, net.ErrClosed) {
-			d.log.Error().Err(err).Str("listener", l.name).Msg("graceful shutdown")
+		shut.Add(1)
+		go func(l *listener) {
+			defer shut.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					d.panics.Recovered(d.log.With().Str("listener", l.name).Logger(), "shutdown "+l.name, p)
+				}
+			}()
+			if err := l.svc.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+				d.log.Error().Err(err).Str("listener", l.name).Msg("graceful shutdown")
+			}
+		}(l)
+	}
+	if !waitUntil(ctx, &shut) || !waitUntil(ctx, serving) {
+		d.log.Error().Err(ctx.Err()).Msg("listeners still busy at the shutdown deadline; exiting anyway")
+	}
+}
+
+// stopComponents stops the started components in reverse order, each
+// within what is left of ctx; one stuck past the deadline is left behind.
+func (d *Daemon) stopComponents(ctx context.Context, started []namedComponent) {
+	for i := len(started) - 1; i >= 0; i-- {
+		c := started[i]
+		errc := make(chan error, 1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					d.panics.Recovered(d.log.With().Str("component", c.name).Logger(), "stop "+c.name, p)
+					errc <- fmt.Errorf("stop %s panicked", c.name)
+				}
+			}()
+			errc <- c.c.Stop(ctx)
+		}()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			select {
+			case err = <-errc: // stopped just as the deadline passed
+			default:
+				err = fmt.Errorf("%s did not stop by the shutdown deadline: %w", c.name, ctx.Err())
+			}
+		}
+		if err != nil {
+			d.log.Error().Err(err).Str("component", c.name).Msg("stop component")
 		}
 	}
-	wg.Wait()
-	return runErr
+}
+
+// waitUntil waits for wg until ctx ends; false means ctx ended first.
+func waitUntil(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Reload re-reads the config and publishes it. A config that fails to load

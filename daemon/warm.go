@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -16,9 +18,14 @@ import (
 // the build (about 3 s for 100,000 messages; bench/README.md). Counting a
 // mailbox builds its inbox and sent indexes; nothing else is done.
 type IndexWarmer struct {
+	// Registry names the mailboxes to warm (as configured at Start).
 	Registry *domains.Registry
-	Store    storage.MessageStore
-	Log      zerolog.Logger
+	// Store builds the indexes.
+	Store storage.MessageStore
+	// Log receives a warning per mailbox that fails and a debug summary.
+	Log zerolog.Logger
+	// Panics counts a panic of the warm-up; nil still logs it.
+	Panics *panics.Counter
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -32,8 +39,8 @@ func (w *IndexWarmer) Start(ctx context.Context) error {
 	go func() {
 		defer w.done.Done()
 		defer func() {
-			if r := recover(); r != nil {
-				w.Log.Error().Interface("panic", r).Msg("index warm-up panicked")
+			if p := recover(); p != nil {
+				w.Panics.Recovered(w.Log, "index warm-up", p)
 			}
 		}()
 		start := time.Now()
@@ -55,11 +62,19 @@ func (w *IndexWarmer) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends a warm-up still running.
-func (w *IndexWarmer) Stop(context.Context) error {
+// Stop ends a warm-up still running. It returns once the warm-up has
+// given up, or when ctx ends (the daemon's shutdown deadline) if a build
+// does not notice its cancellation: nothing of the warm-up needs saving.
+func (w *IndexWarmer) Stop(ctx context.Context) error {
 	if w.cancel != nil {
 		w.cancel()
 	}
-	w.done.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() { w.done.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop index warm-up: %w", ctx.Err())
+	}
 }

@@ -124,13 +124,13 @@ func (a *app) serve(f serveFlags) error {
 	}
 	registry := domains.NewRegistry(cfg)
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
-	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer})
+	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer, Panics: a.panics})
 	hookSched, err := newHookScheduler(a, cfg, registry, store, paths)
 	if err != nil {
 		return err
 	}
 	d.AddComponent("hooks", hookSched)
-	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log})
+	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
 	smtpSvc, err := newSMTPService(a, cfg, changer, store, hookSched)
 	if err != nil {
 		return err
