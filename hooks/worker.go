@@ -52,6 +52,11 @@ func (s *Scheduler) retryLater(ctx context.Context, j job) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Panics.Recovered(s.cfg.Log.With().Str("job_id", j.id).Logger(), "hook retry", p)
+			}
+		}()
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {
