@@ -3,12 +3,11 @@ package hooks
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // maxStateFileBytes caps every hook state file read back (a job record, an
@@ -18,38 +17,22 @@ import (
 const maxStateFileBytes = 64 << 10
 
 // errStateFileTooLarge reports a hook state file over maxStateFileBytes.
-var errStateFileTooLarge = errors.New("hook state file over the size cap")
+var errStateFileTooLarge = safefs.ErrTooLarge
 
 // errStateNotRegular reports a hook state name that is not a regular file.
-var errStateNotRegular = errors.New("hook state file is not a regular file")
+var errStateNotRegular = safefs.ErrNotRegular
 
-// readStateFile reads a small state file: opened without following a
-// symlink and without blocking on a FIFO, checked by fstat to be a regular
-// file, and read up to max bytes. A missing file is fs.ErrNotExist.
+// readStateFile reads a small state file through the file layer: opened
+// without following a symlink and without blocking on a FIFO, checked by
+// fstat to be a regular file, and read only when within max bytes. A
+// missing file is fs.ErrNotExist.
 func readStateFile(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	dir, err := safefs.OpenDir(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w", path, errStateNotRegular)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errStateFileTooLarge, fi.Size())
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: %w (grew while read)", path, errStateFileTooLarge)
-	}
-	return data, nil
+	defer dir.Close()
+	return dir.ReadFile(filepath.Base(path), max)
 }
 
 // mkdirDurable creates dir and any missing parents, each with perm, and
