@@ -123,10 +123,9 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 }
 
 // maxFrontmatterBytes bounds what is read of a .md to decode its
-// frontmatter: the store's headroom for it over the message size
-// (storage.FileHeadroom). A frontmatter that does not close within it is
-// refused as unreadable.
-const maxFrontmatterBytes = storage.FileHeadroom
+// frontmatter: the store's own cap (storage.MaxFrontmatterBytes). A
+// frontmatter that does not close within it is refused as unreadable.
+const maxFrontmatterBytes = storage.MaxFrontmatterBytes
 
 // openMessage opens the job's .md through the store and decodes its
 // frontmatter from that open file. The caller closes the file.
