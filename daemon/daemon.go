@@ -21,6 +21,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -143,9 +144,11 @@ func (d *Daemon) Bound() map[string]string {
 // shuts down gracefully. ready, when non-nil, is called once everything is
 // bound and listen.json is written.
 func (d *Daemon) Run(ctx context.Context, hup <-chan os.Signal, ready func(bound map[string]string)) (err error) {
-	if err := os.MkdirAll(d.runtimeDir, 0o755); err != nil {
+	rt, err := safefs.MkdirAll(d.runtimeDir, 0o755) // durably (book/security.md)
+	if err != nil {
 		return fmt.Errorf("create runtime dir %s: %w", d.runtimeDir, err)
 	}
+	rt.Close()
 	pid, err := acquirePIDFile(filepath.Join(d.runtimeDir, "aimx.pid"))
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -60,13 +61,13 @@ func SeedDevDir(dir string, doms []string, owner string) (*DevDir, error) {
 		return nil, fmt.Errorf("dev dir %s: %w", dir, err)
 	}
 	d := &DevDir{Dir: abs}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("create dev dir: %w", err)
-	}
-	for _, sub := range []string{"data", "run", "tls"} {
-		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
+	// Every dir made durably: its parent fsynced (book/security.md).
+	for _, sub := range []string{".", "data", "run", "tls"} {
+		sd, err := safefs.MkdirAll(filepath.Join(abs, sub), 0o700)
+		if err != nil {
 			return nil, fmt.Errorf("create dev dir: %w", err)
 		}
+		sd.Close()
 	}
 	certPath, keyPath := d.TLSPaths()
 	if _, err := os.Stat(d.ConfigFile()); errors.Is(err, os.ErrNotExist) {
