@@ -125,6 +125,7 @@ func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder) (*fold
 // then applies the upserts journalled meanwhile, in order: each reflects a
 // write at least as new as what the scan may have read.
 func (s *Store) buildIndex(ctx context.Context, ref MailboxRef, folder Folder, idx *folderIndex) error {
+	s.seam(SeamIndexBuild, idx.dir)
 	var ents []entry
 	fdir, err := s.openFolder(ref, folder)
 	switch {

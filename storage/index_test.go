@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -315,5 +316,50 @@ func TestContainsFold(t *testing.T) {
 		if got := containsFold(tt.s, tt.sub); got != tt.want {
 			t.Errorf("containsFold(%q, %q) = %v", tt.s, tt.sub, got)
 		}
+	}
+}
+
+// A shared index build is not cancelled by its first caller's context: a
+// caller that gives up stops waiting, and the build the others wait for
+// finishes (book/security.md, Shutdown). The build is held at a seam while
+// its first caller cancels.
+func TestIndexBuildSurvivesFirstCallerCancel(t *testing.T) {
+	t.Parallel()
+	s, _ := openTestStore(t, Options{})
+	for i := range 5 {
+		putMsg(t, s, PutRequest{Frontmatter: inboundFM(fmt.Sprintf("m%d", i)), Body: "b"})
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	s2, err := Open(s.Root(), Options{Seam: func(at Seam, _ string) {
+		if at == SeamIndexBuild {
+			close(started)
+			<-release
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() { _, err := s2.List(first, ListQuery{Mailbox: testRef}); firstErr <- err }()
+	<-started
+	cancel()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	close(release)
+	s2.mu.Lock()
+	idx := s2.indexes[s2.folderDir(testRef, Inbox)]
+	s2.mu.Unlock()
+	if idx == nil {
+		t.Fatal("the build was dropped with its first caller")
+	}
+	<-idx.ready
+	if idx.err != nil {
+		t.Fatalf("the build failed with its first caller: %v", idx.err)
+	}
+	res, err := s2.List(context.Background(), ListQuery{Mailbox: testRef})
+	if err != nil || res.Total != 5 {
+		t.Fatalf("next caller: %v %v", res, err)
 	}
 }

@@ -13,6 +13,8 @@ const (
 	SeamReadStateLocated Seam = "read-state-located"
 	// SeamMessageOpened: a message's dir was opened; no file in it is yet.
 	SeamMessageOpened Seam = "message-opened"
+	// SeamIndexBuild: a folder's index build started; nothing is read yet.
+	SeamIndexBuild Seam = "index-build"
 )
 
 // seam runs the test hook at a seam; a no-op in production.
