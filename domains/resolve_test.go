@@ -234,7 +234,7 @@ func TestRustFixturesLoad(t *testing.T) {
 	// The fixture configs stay byte-identical: loading never writes.
 	for _, f := range []string{"rust-v1.toml", "rust-v2.toml"} {
 		a, _ := os.ReadFile("testdata/" + f)
-		b, err := os.ReadFile("../../shared/fixtures/rust-install/" + map[string]string{"rust-v1.toml": "v1", "rust-v2.toml": "v2"}[f] + "/etc/config.toml")
+		b, err := os.ReadFile("../testdata/fixtures/rust-install/" + map[string]string{"rust-v1.toml": "v1", "rust-v2.toml": "v2"}[f] + "/etc/config.toml")
 		if err == nil && string(a) != string(b) {
 			t.Errorf("testdata/%s drifted from the fixture", f)
 		}

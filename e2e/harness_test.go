@@ -306,10 +306,10 @@ func crlf(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
-// fixture reads a file from ../shared/fixtures.
+// fixture reads a file from testdata/fixtures (in the repo).
 func fixture(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", rel))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -319,10 +319,7 @@ func TestNoCaller(t *testing.T) {
 func TestRustMail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	src := "../../shared/fixtures/rust-install/v2/data"
-	if _, err := os.Stat(src); err != nil {
-		src = "/work/shared/fixtures/rust-install/v2/data"
-	}
+	src := "../testdata/fixtures/rust-install/v2/data"
 	// Point a second server at the copy, sharing the config.
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {

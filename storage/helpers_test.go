@@ -12,9 +12,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-// fixtureRoot is the Rust install fixtures, beside the checkout (CI has
-// ../shared next to it).
-var fixtureRoot = filepath.Join("..", "..", "shared", "fixtures", "rust-install")
+// fixtureRoot is the Rust install fixtures, kept in the repo
+// (testdata/fixtures/README.md).
+var fixtureRoot = filepath.Join("..", "testdata", "fixtures", "rust-install")
 
 var testRef = MailboxRef{Domain: "agent.example.com", Local: "support"}
 

@@ -17,7 +17,7 @@ func copyRustData(t *testing.T, version string) string {
 	t.Helper()
 	src := filepath.Join(fixtureRoot, version, "data")
 	if _, err := os.Stat(src); err != nil {
-		t.Fatalf("fixtures missing (../shared beside the checkout): %v", err)
+		t.Fatalf("fixtures missing (testdata/fixtures in the repo): %v", err)
 	}
 	dst := filepath.Join(t.TempDir(), "data")
 	copyTree(t, src, dst)

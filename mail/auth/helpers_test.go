@@ -18,9 +18,8 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 )
 
-// fixtures is the shared test data beside the checkout (.ci/run puts
-// ../shared next to it).
-const fixtures = "../../../shared/fixtures"
+// fixtures is the test data kept in the repo (testdata/fixtures/README.md).
+const fixtures = "../../testdata/fixtures"
 
 func readFixture(t testing.TB, rel string) []byte {
 	t.Helper()

@@ -24,8 +24,8 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// fixtures is the shared test data beside the checkout.
-const fixtures = "../../../shared/fixtures"
+// fixtures is the test data kept in the repo (testdata/fixtures/README.md).
+const fixtures = "../../testdata/fixtures"
 
 const testHostname = "mx.agent.example.com"
 

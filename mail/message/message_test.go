@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	mailFixtures = "../../../shared/fixtures/mail"
-	dkimFixtures = "../../../shared/fixtures/dkim"
+	mailFixtures = "../../testdata/fixtures/mail"
+	dkimFixtures = "../../testdata/fixtures/dkim"
 )
 
 func readFile(t *testing.T, path string) []byte {
