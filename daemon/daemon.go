@@ -337,7 +337,7 @@ func (d *Daemon) closeListeners() {
 	}
 }
 
-// writeListenFile records the bound addresses (SPEC §2 listen.json) so tests
+// writeListenFile records the bound addresses (book/configuration.md listen.json) so tests
 // and clients that asked for port 0 can find them.
 func writeListenFile(path string, bound map[string]string) error {
 	keys := make([]string, 0, len(bound))

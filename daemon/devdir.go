@@ -22,11 +22,11 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// DefaultDevDomain is the domain a new dev dir is seeded with (SPEC §12); a
+// DefaultDevDomain is the domain a new dev dir is seeded with (book/dev-mode.md); a
 // .localhost name never leaves the machine.
 const DefaultDevDomain = "agent.localhost"
 
-// DevDir is a dev-mode directory (SPEC §12): config, keys, TLS pair, data
+// DevDir is a dev-mode directory (book/dev-mode.md): config, keys, TLS pair, data
 // and runtime dirs, all owned by the user running `aimx serve --dev`.
 type DevDir struct {
 	Dir string
@@ -38,7 +38,7 @@ type DevDir struct {
 func (d *DevDir) ConfigFile() string { return filepath.Join(d.Dir, "config.toml") }
 
 // MCPTokenFile is the dev dir's mcp-token: a token for the developer with
-// hook rights, the secret and a newline, 0600 (SPEC §12).
+// hook rights, the secret and a newline, 0600 (book/dev-mode.md).
 func (d *DevDir) MCPTokenFile() string { return filepath.Join(d.Dir, "mcp-token") }
 
 // TokensFile is the dev dir's token store (the config dir's tokens.json).

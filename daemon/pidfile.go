@@ -13,7 +13,7 @@ import (
 // pidFile is the daemon's aimx.pid, held under an exclusive flock for the
 // daemon's whole life. The kernel drops the lock when the process dies, so a
 // file left by a crash is recognised as stale and taken over, while a live
-// daemon's lock makes a second start fail (SPEC §9).
+// daemon's lock makes a second start fail (book/admin.md).
 type pidFile struct {
 	path string
 	f    *os.File

@@ -42,7 +42,7 @@ func (b *builder) fail(path []string, format string, args ...any) {
 	b.issues = append(b.issues, issue{path: slices.Clone(path), msg: fmt.Sprintf(format, args...)})
 }
 
-// legacyDomain reads `domain = "x"` as `domains = ["x"]` (SPEC §3).
+// legacyDomain reads `domain = "x"` as `domains = ["x"]` (book/configuration.md).
 func (b *builder) legacyDomain(d string) {
 	b.init()
 	b.cfg.Domains = []string{strings.ToLower(d)}
@@ -52,7 +52,7 @@ func (b *builder) legacyDomain(d string) {
 }
 
 // domainList lowercases the domains and drops case-insensitive duplicates,
-// keeping the first occurrence and the order (SPEC §3).
+// keeping the first occurrence and the order (book/configuration.md).
 func (b *builder) domainList(list []string) {
 	b.init()
 	b.cfg.Domains = make([]string, 0, len(list))
@@ -71,7 +71,7 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	set(&c.DataDir, r.DataDir)
 	set(&c.RuntimeDir, r.RuntimeDir)
 	// A path equal to its production default is the same as no setting
-	// (SPEC §2): the Rust aimx always writes data_dir.
+	// (book/configuration.md): the Rust aimx always writes data_dir.
 	c.DataDir = normPath(c.DataDir, DefaultDataDir)
 	c.RuntimeDir = normPath(c.RuntimeDir, DefaultRuntimeDir)
 	set(&c.DKIMSelector, r.DKIMSelector)
@@ -124,7 +124,7 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	}
 }
 
-// rustKeys accepts the Rust aimx top-level keys with a warning each (SPEC §13).
+// rustKeys accepts the Rust aimx top-level keys with a warning each (book/upgrade.md).
 func (b *builder) rustKeys(r *rawCommon) {
 	if r.EnableIPv6 != nil {
 		b.cfg.Source.RustKeys = true
@@ -142,7 +142,7 @@ func (b *builder) rustKeys(r *rawCommon) {
 }
 
 // mailbox resolves a mailbox key, FQDN or legacy local part, to the
-// mailbox's name and checks `address` against it (SPEC §3).
+// mailbox's name and checks `address` against it (book/configuration.md).
 func (b *builder) mailbox(key string, m rawMailbox) {
 	at := p("mailboxes", key)
 	var name string
@@ -259,7 +259,7 @@ func (b *builder) whereOriginal(path []string) (string, int, int) {
 	return renderPath(path), line, col
 }
 
-// ownerWarnings reports mailbox owners that do not resolve (SPEC §1: the
+// ownerWarnings reports mailbox owners that do not resolve (book/configuration.md: the
 // mailbox keeps receiving; its hooks are skipped).
 func (b *builder) ownerWarnings(lookup func(string) (Owner, error)) {
 	failed := map[string]error{}

@@ -18,7 +18,7 @@ var (
 )
 
 // Changer is the one way a running daemon changes its configuration
-// (SPEC §9): a mailbox, hook or domain operation, or a SIGHUP reload. Each
+// (book/admin.md): a mailbox, hook or domain operation, or a SIGHUP reload. Each
 // change is a locked, durable rewrite of config.toml (or a fresh load)
 // followed by publishing the result in the Registry, and changes run one at
 // a time, so the live config never goes back to an older one.
@@ -33,7 +33,7 @@ type Changer struct {
 	// OnPublish, when set, is told about every config published.
 	OnPublish func(*Config)
 	// Locks are the per-mailbox locks, taken before the config lock by
-	// operations that remove mailboxes (SPEC §9) and shared by intake.
+	// operations that remove mailboxes (book/admin.md) and shared by intake.
 	Locks MailboxLocks
 
 	mu sync.Mutex

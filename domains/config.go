@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Built-in defaults of SPEC §3. A field at its default is omitted when the
+// Built-in defaults of book/configuration.md. A field at its default is omitted when the
 // config is rewritten.
 const (
 	DefaultDKIMSelector        = "aimx"
@@ -28,10 +28,10 @@ const (
 	MaxHookTimeoutSecs         = 600
 )
 
-// Trust is a trust policy (SPEC §6): whether a mailbox evaluates senders at all.
+// Trust is a trust policy (book/verification.md): whether a mailbox evaluates senders at all.
 type Trust string
 
-// The trust policies of SPEC §3.
+// The trust policies of book/configuration.md.
 const (
 	// TrustNone marks every message trusted = "none".
 	TrustNone Trust = "none"
@@ -39,10 +39,10 @@ const (
 	TrustVerified Trust = "verified"
 )
 
-// Event is the event a hook fires on (SPEC §7).
+// Event is the event a hook fires on (book/hooks.md).
 type Event string
 
-// The hook events of SPEC §7.
+// The hook events of book/hooks.md.
 const (
 	// EventOnReceive fires once per stored inbound message.
 	EventOnReceive Event = "on_receive"
@@ -51,7 +51,7 @@ const (
 )
 
 // Config is the whole server configuration, the parsed and validated form of
-// config.toml (SPEC §3). Optional settings hold their effective value: Load
+// config.toml (book/configuration.md). Optional settings hold their effective value: Load
 // fills in the built-in defaults and Default returns them, so a field equal
 // to its default is simply not written back.
 //
@@ -70,7 +70,7 @@ type Config struct {
 	Trust          Trust
 	TrustedSenders []string
 	Signature      string
-	// DedupWindow is how long a re-delivered message is recognised (SPEC §5).
+	// DedupWindow is how long a re-delivered message is recognised (book/smtp.md).
 	DedupWindow Duration
 
 	SMTP     SMTP
@@ -104,7 +104,7 @@ type Source struct {
 	// LegacyMailboxKeys is set when a mailbox used a local-part key
 	// (`[mailboxes.info]`), which a rewrite replaces by its FQDN.
 	LegacyMailboxKeys bool
-	// RustKeys is set when the file held Rust aimx keys (SPEC §13), which a
+	// RustKeys is set when the file held Rust aimx keys (book/upgrade.md), which a
 	// rewrite drops.
 	RustKeys bool
 }
@@ -205,7 +205,7 @@ type Mailbox struct {
 	Hooks []Hook
 }
 
-// Hook is one `[[mailboxes."x@a.com".hooks]]` table (SPEC §7).
+// Hook is one `[[mailboxes."x@a.com".hooks]]` table (book/hooks.md).
 type Hook struct {
 	// Name is the name as written; "" means derived (see EffectiveName).
 	Name  string
@@ -367,7 +367,7 @@ func cloneSlice(s []string) []string {
 func Ptr[T any](v T) *T { return &v }
 
 // normPath maps a path equal to its production default to "" (unset): the
-// two resolve the same (SPEC §2), and the default is not written.
+// two resolve the same (book/configuration.md), and the default is not written.
 func normPath(dir, def string) string {
 	if dir == def {
 		return ""

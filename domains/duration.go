@@ -7,7 +7,7 @@ import (
 )
 
 // Duration is a time.Duration that reads and writes as a Go duration string
-// in config.toml (`"10s"`, `"168h"`, SPEC §3).
+// in config.toml (`"10s"`, `"168h"`, book/configuration.md).
 type Duration time.Duration
 
 // D returns the value as a time.Duration.

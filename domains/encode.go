@@ -7,7 +7,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/tomlenc"
 )
 
-// Encode renders the config as config.toml (SPEC §3): strings
+// Encode renders the config as config.toml (book/configuration.md): strings
 // double-quoted, lists inline, empty and default-valued optional settings
 // left out, sections in a fixed order, `[domain."…"]` tables sorted, and
 // every mailbox as a standard table `[mailboxes."x@a.com"]` (sorted by

@@ -8,7 +8,7 @@ import (
 )
 
 // MatchSender reports whether the bare sender address addr matches any of
-// the trusted_senders globs (SPEC §3): `*` matches any run of characters
+// the trusted_senders globs (book/configuration.md): `*` matches any run of characters
 // (`@` included), `?` exactly one, everything else itself; the glob must
 // match the whole address; both sides are case-folded.
 func MatchSender(globs []string, addr string) bool {

@@ -7,7 +7,7 @@ import (
 )
 
 // DeriveHookName computes the name of a hook written without one, as the
-// Rust aimx does (SPEC §7): the first 6 bytes, in lowercase hex, of sha256
+// Rust aimx does (book/hooks.md): the first 6 bytes, in lowercase hex, of sha256
 // over the event, 0x1F, the argv joined by 0x1F, 0x1F, and one byte 0x00 or
 // 0x01 for fire_on_untrusted. The mailbox is not part of it.
 func DeriveHookName(event Event, cmd []string, fireOnUntrusted bool) string {
@@ -32,7 +32,7 @@ func (h Hook) EffectiveName() string {
 	return DeriveHookName(h.Event, h.Cmd, h.FireOnUntrusted)
 }
 
-// ValidHookName checks a hook name against the grammar of SPEC §7,
+// ValidHookName checks a hook name against the grammar of book/hooks.md,
 // ^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$, for doors that refuse a name before
 // they change the config.
 func ValidHookName(s string) error {

@@ -16,12 +16,12 @@ import (
 // LoadOptions tunes Load and Parse.
 type LoadOptions struct {
 	// LookupOwner resolves a mailbox owner; an owner it cannot resolve is a
-	// warning, never an error (SPEC §1). Nil means LookupOwner (os/user).
+	// warning, never an error (book/configuration.md). Nil means LookupOwner (os/user).
 	LookupOwner func(name string) (Owner, error)
 }
 
 // ErrBothDomainKeys is the error of a config that has a string `domain`
-// and a `domains` list (SPEC §3). The message is fixed by the spec.
+// and a `domains` list (book/configuration.md). The message is fixed by the spec.
 var ErrBothDomainKeys = errors.New("specify either 'domain' (singular, legacy) or 'domains' (plural), not both")
 
 // Load reads, parses and validates the config file at path. Errors wrap one
@@ -58,7 +58,7 @@ func Parse(data []byte, file string, opts LoadOptions) (*Config, error) {
 	return parse(data, file, lookup)
 }
 
-// parse decodes in two passes (SPEC §3): a generic map for the shape checks
+// parse decodes in two passes (book/configuration.md): a generic map for the shape checks
 // that need words rather than a type error (the polymorphic `domain` key),
 // then the strict structs, which reject unknown keys with their position.
 // A nil lookup skips the owner checks.

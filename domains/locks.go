@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// MailboxLocks are the per-mailbox locks of SPEC §9. Work that stores into
+// MailboxLocks are the per-mailbox locks of book/admin.md. Work that stores into
 // a mailbox holds its lock shared; an operation that removes a mailbox (or,
 // later, a domain's mailboxes) holds it exclusively across checking, the
 // config change and wiping the storage, so nothing is stored into a mailbox

@@ -10,12 +10,12 @@ import (
 const CatchallLocal = "*"
 
 // ReservedLocal is the local part no mailbox may have: it names the
-// catchall's storage directory (SPEC §1), and it is the legacy
+// catchall's storage directory (book/configuration.md), and it is the legacy
 // `[mailboxes.catchall]` key.
 const ReservedLocal = "catchall"
 
 // NormalizeDomain lowercases a domain name and checks it against RFC 1035
-// as SPEC §3 states it: at most 253 characters, at least two labels, labels
+// as book/configuration.md states it: at most 253 characters, at least two labels, labels
 // of 1–63 characters from [a-z0-9-] that neither start nor end with `-`.
 func NormalizeDomain(s string) (string, error) {
 	d := strings.ToLower(s)
@@ -46,7 +46,7 @@ func NormalizeDomain(s string) (string, error) {
 	return d, nil
 }
 
-// ValidLocalPart checks the local part grammar of SPEC §1: 1–64 characters
+// ValidLocalPart checks the local part grammar of book/configuration.md: 1–64 characters
 // of [a-z0-9._+-], no leading or trailing `.`, no `..`, and not the reserved
 // `catchall`.
 func ValidLocalPart(s string) error {
@@ -107,7 +107,7 @@ func SplitName(name string) (local, domain string) {
 }
 
 // StorageDir is the directory a mailbox's mail is stored under in its
-// domain's inbox/ and sent/: the local part, or `catchall` for `*@d` (SPEC §4).
+// domain's inbox/ and sent/: the local part, or `catchall` for `*@d` (book/storage.md).
 func StorageDir(name string) string {
 	local, _ := SplitName(name)
 	if local == CatchallLocal {
@@ -116,7 +116,7 @@ func StorageDir(name string) string {
 	return local
 }
 
-// validSelector checks the dkim_selector grammar [a-z0-9_-]{1,63} (SPEC §3).
+// validSelector checks the dkim_selector grammar [a-z0-9_-]{1,63} (book/configuration.md).
 func validSelector(s string) error {
 	if s == "" || len(s) > 63 {
 		return fmt.Errorf("dkim_selector %q must be 1 to 63 characters", s)
@@ -130,7 +130,7 @@ func validSelector(s string) error {
 	return nil
 }
 
-// validHookName checks ^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$ (SPEC §7).
+// validHookName checks ^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$ (book/hooks.md).
 func validHookName(s string) error {
 	if s == "" || len(s) > 128 {
 		return fmt.Errorf("hook name %q must be 1 to 128 characters", s)
@@ -149,7 +149,7 @@ func validHookName(s string) error {
 }
 
 // validOwnerName rejects owner names no Unix account can have; whether the
-// account exists is checked separately and only warned about (SPEC §1).
+// account exists is checked separately and only warned about (book/configuration.md).
 func validOwnerName(s string) error {
 	if s == "" {
 		return errors.New("owner is required")

@@ -2,7 +2,7 @@ package domains
 
 import "path/filepath"
 
-// Production defaults of SPEC §2.
+// Production defaults of book/configuration.md.
 const (
 	DefaultConfigDir  = "/etc/aimx"
 	DefaultDataDir    = "/var/lib/aimx"
@@ -11,14 +11,14 @@ const (
 	ConfigFileName = "config.toml"
 )
 
-// Environment variables that override the paths (SPEC §2).
+// Environment variables that override the paths (book/configuration.md).
 const (
 	EnvConfigDir  = "AIMX_CONFIG_DIR"
 	EnvDataDir    = "AIMX_DATA_DIR"
 	EnvRuntimeDir = "AIMX_RUNTIME_DIR"
 )
 
-// Paths are the three directories aimx works in (SPEC §2).
+// Paths are the three directories aimx works in (book/configuration.md).
 type Paths struct {
 	ConfigDir  string
 	DataDir    string
@@ -38,7 +38,7 @@ func PathsFromEnv(getenv func(string) string) Paths {
 	}
 }
 
-// ResolvePaths applies the precedence of SPEC §2 field by field: flag, then
+// ResolvePaths applies the precedence of book/configuration.md field by field: flag, then
 // environment, then the config file (data_dir, runtime_dir), then the
 // production default. Empty strings mean "not given". cfg may be nil, as
 // when resolving the config dir before the config is loaded; the config dir

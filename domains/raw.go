@@ -27,7 +27,7 @@ type rawCommon struct {
 	Metrics        rawMetrics            `toml:"metrics"`
 	Mailboxes      map[string]rawMailbox `toml:"mailboxes"`
 
-	// Rust aimx keys (SPEC §13): accepted with a warning, dropped on rewrite.
+	// Rust aimx keys (book/upgrade.md): accepted with a warning, dropped on rewrite.
 	EnableIPv6 *bool   `toml:"enable_ipv6"`
 	VerifyHost *string `toml:"verify_host"`
 	Upgrade    any     `toml:"upgrade"`
@@ -85,7 +85,7 @@ type rawMailbox struct {
 	TrustedSenders []string  `toml:"trusted_senders"`
 	Hooks          []rawHook `toml:"hooks"`
 
-	// Rust aimx key (SPEC §13).
+	// Rust aimx key (book/upgrade.md).
 	AllowRootCatchall *bool `toml:"allow_root_catchall"`
 }
 
@@ -96,7 +96,7 @@ type rawHook struct {
 	TimeoutSecs     *int     `toml:"timeout_secs"`
 	FireOnUntrusted bool     `toml:"fire_on_untrusted"`
 
-	// Rust aimx key (SPEC §13): always "cmd" there.
+	// Rust aimx key (book/upgrade.md): always "cmd" there.
 	Type *string `toml:"type"`
 }
 

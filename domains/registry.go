@@ -5,7 +5,7 @@ import "sync/atomic"
 // Registry holds the live configuration of a running daemon. Readers call
 // Current once per unit of work (an SMTP transaction, a tool call) and use
 // that snapshot throughout; a config change builds a new *Config and Swaps
-// it in, so the next unit of work sees it (SPEC §9). A *Config is immutable
+// it in, so the next unit of work sees it (book/admin.md). A *Config is immutable
 // once published: nobody may modify what Current returns.
 type Registry struct {
 	cur atomic.Pointer[Config]

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Errors of ResolveRecipient, matching the two RCPT refusals of SPEC §5.
+// Errors of ResolveRecipient, matching the two RCPT refusals of book/smtp.md.
 var (
 	// ErrDomainNotConfigured: 550 5.7.1 relay not permitted.
 	ErrDomainNotConfigured = errors.New("domain not configured")
@@ -15,7 +15,7 @@ var (
 	ErrNoMailbox = errors.New("no such mailbox")
 )
 
-// DefaultDomain is domains[0] (SPEC §1), or "" for a Config without domains.
+// DefaultDomain is domains[0] (book/configuration.md), or "" for a Config without domains.
 func (c *Config) DefaultDomain() string {
 	if len(c.Domains) == 0 {
 		return ""
@@ -37,7 +37,7 @@ func (c *Config) Hostname() string {
 }
 
 // ResolveName turns a mailbox name given as input into its canonical name
-// (SPEC §1): a bare local part resolves against the default domain
+// (book/configuration.md): a bare local part resolves against the default domain
 // (`support` → `support@<default>`, `*` → the default domain's catchall);
 // an FQDN gets its domain lowercased. The grammar is checked; whether the
 // domain is configured or the mailbox exists is not (see Mailbox).
@@ -74,7 +74,7 @@ func (c *Config) Catchall(domain string) (Mailbox, bool) {
 }
 
 // ResolveRecipient finds the mailbox an envelope recipient is delivered to
-// (SPEC §5): the mailbox of that exact address, else its domain's catchall.
+// (book/smtp.md): the mailbox of that exact address, else its domain's catchall.
 // `postmaster@d` follows the same rule, so it reaches the catchall when d
 // has no postmaster mailbox. The address is case-folded: mailbox names are
 // lowercase by grammar. Errors: ErrDomainNotConfigured, ErrNoMailbox.
@@ -106,7 +106,7 @@ type Effective struct {
 }
 
 // EffectiveForDomain resolves the domain layer over the global one with
-// replace semantics (SPEC §3): a value set on the domain replaces the
+// replace semantics (book/configuration.md): a value set on the domain replaces the
 // global value whole, lists included.
 func (c *Config) EffectiveForDomain(domain string) Effective {
 	e := Effective{Trust: c.Trust, TrustedSenders: c.TrustedSenders, Signature: c.Signature, DKIMSelector: c.DKIMSelector}
@@ -130,7 +130,7 @@ func (c *Config) EffectiveForDomain(domain string) Effective {
 }
 
 // EffectiveFor resolves mailbox → domain → global → built-in with replace
-// semantics (SPEC §3) for the mailbox named input (as ResolveName accepts
+// semantics (book/configuration.md) for the mailbox named input (as ResolveName accepts
 // it). Mailboxes can set only trust and trusted_senders.
 func (c *Config) EffectiveFor(input string) (Effective, bool) {
 	m, ok := c.Mailbox(input)

@@ -39,7 +39,7 @@ func RoleLocalParts() []string {
 
 // IsRoleAddress reports whether the mailbox name (an FQDN, or a bare local
 // part) is a role address of its domain: one only the operator may create.
-// Local parts are compared as SPEC §1 writes them, lowercase; a plus
+// Local parts are compared as book/configuration.md writes them, lowercase; a plus
 // address (postmaster+x@) is its own mailbox and no role.
 func IsRoleAddress(name string) bool {
 	local, _ := SplitName(name)

@@ -13,7 +13,7 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// NewFileMode is the mode of a config file Save creates (SPEC §2).
+// NewFileMode is the mode of a config file Save creates (book/configuration.md).
 const NewFileMode fs.FileMode = 0o640
 
 // LockSuffix names the sibling lock file: config.toml.lock. The lock is
@@ -23,7 +23,7 @@ const LockSuffix = ".lock"
 // Store rewrites one config file. Every change runs under an exclusive
 // flock on the sibling lock file and is written through storage.Writer, so
 // concurrent writers (the daemon, a CLI fallback) never lose each other's
-// changes and a crash leaves the old or the new file (SPEC §3, §9).
+// changes and a crash leaves the old or the new file (book/configuration.md, book/admin.md).
 type Store struct {
 	// Path is the config file, e.g. /etc/aimx/config.toml.
 	Path string
@@ -62,7 +62,7 @@ func (s *Store) Save(c *Config) error {
 // or from validation leaves the file untouched. If the change leaves the
 // encoded file identical, nothing is written. A caller that also needs
 // per-mailbox locks takes them first, in sorted FQDN order, and then calls
-// Update (SPEC §9).
+// Update (book/admin.md).
 func (s *Store) Update(fn func(*Config) error) (*Config, error) {
 	unlock, err := s.lock()
 	if err != nil {

@@ -79,7 +79,7 @@ func p(parts ...string) []string { return parts }
 
 func idx(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
-// Validate checks every rule of SPEC §1, §3 and §7 that a Config can break
+// Validate checks every rule of book/configuration.md, book/hooks.md that a Config can break
 // and returns an error wrapping one *ConfigError per broken rule, or nil.
 // Names must be in canonical form (lowercased domains), as Load produces.
 func (c *Config) Validate() error {

@@ -22,7 +22,7 @@ import (
 // Helpers for the MCP tests: a real mcp-go client over each transport,
 // tool results validated against the tool's own outputSchema.
 
-// The four transports (SPEC §10) and the two protocol versions.
+// The four transports (book/mcp.md) and the two protocol versions.
 const (
 	viaStdio = "stdio" // `aimx mcp` spawned as a process
 	viaUnix  = "unix"  // aimx.sock directly

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// The tools of SPEC §10 without the send tools (the outbound issue).
+// The tools of book/mcp.md without the send tools (the outbound issue).
 var wantTools = []string{"email_list", "email_mark_read", "email_mark_unread", "email_read", "hook_create",
 	"hook_delete", "hook_list", "mailbox_create", "mailbox_delete", "mailbox_list"}
 

@@ -10,7 +10,7 @@ import (
 // Errors of the hook CRUD operations, for callers that map them to an API
 // code (validation, not_found, conflict).
 var (
-	// ErrInvalidHook: the hook breaks a SPEC §7 rule.
+	// ErrInvalidHook: the hook breaks a book/hooks.md rule.
 	ErrInvalidHook = errors.New("invalid hook")
 	// ErrHookNotFound: no hook has that name.
 	ErrHookNotFound = errors.New("no such hook")
@@ -20,7 +20,7 @@ var (
 	ErrHookExists = errors.New("hook name already used")
 )
 
-// Editor creates and deletes hooks as config (SPEC §7, §9): each change is
+// Editor creates and deletes hooks as config (book/hooks.md, book/admin.md): each change is
 // a locked, durable rewrite of config.toml. In the daemon Config is the
 // domains.Changer, which also publishes the result so the next message sees
 // it; the CLI with no daemon passes the domains.Store and signals the
@@ -36,7 +36,7 @@ type NewHook struct {
 	Mailbox string
 	Event   domains.Event
 	Cmd     []string
-	// Name is optional; without it the name is derived (SPEC §7).
+	// Name is optional; without it the name is derived (book/hooks.md).
 	Name string
 	// TimeoutSecs zero means domains.DefaultHookTimeoutSecs.
 	TimeoutSecs     int
@@ -69,7 +69,7 @@ func (e *Editor) Create(h NewHook) (domains.HookRef, error) {
 		mb.Hooks = append(mb.Hooks, hook)
 		c.Mailboxes[name] = mb
 		ref = domains.HookRef{Mailbox: name, Hook: hook}
-		// SPEC §7 rules (absolute cmd[0], timeout range, events, name
+		// book/hooks.md rules (absolute cmd[0], timeout range, events, name
 		// grammar) are checked by Update's validation; name them here.
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidHook, err)

@@ -1,5 +1,5 @@
 // Package hooks runs the commands that mailbox owners attach to mail events
-// (SPEC §7).
+// (book/hooks.md).
 //
 // Three layers: the Gate decides at receipt which on_receive hooks are due
 // (recorded in the message's hooks_due before 250); the Scheduler runs due

@@ -7,12 +7,12 @@ import (
 )
 
 // Gate decides which on_receive hooks are due for a message when it is
-// stored (SPEC §6, §7). Its answer is recorded in the message's hooks_due
+// stored (book/verification.md, book/hooks.md). Its answer is recorded in the message's hooks_due
 // inside the same durable step that precedes 250, so it must be cheap and
 // never block on the network.
 type Gate struct {
 	// LookupOwner resolves a mailbox owner; an owner that does not resolve
-	// skips the mailbox's hooks (SPEC §1). Nil means LookupOwner.
+	// skips the mailbox's hooks (book/configuration.md). Nil means LookupOwner.
 	LookupOwner func(name string) (Owner, error)
 	// Log receives one line per skipped hook, with its reason.
 	Log zerolog.Logger
@@ -66,7 +66,7 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 	var due []string
 	for _, h := range hooks {
 		name := h.EffectiveName()
-		// SPEC §6: trust gates on_receive hooks.
+		// book/verification.md: trust gates on_receive hooks.
 		if trusted != "true" && !h.FireOnUntrusted {
 			g.skip(mb, name, trusted, reasonUntrusted)
 			continue

@@ -8,9 +8,9 @@ import (
 
 // LookupOwner resolves a mailbox owner's login name into the identity a hook
 // runs as: uid, primary gid, every supplementary group and home directory
-// (SPEC §7: "setuid/setgid with the owner's supplementary groups"). An owner
+// (book/hooks.md: "setuid/setgid with the owner's supplementary groups"). An owner
 // that no longer resolves is an error wrapping user.UnknownUserError; the
-// caller skips that owner's hooks and logs it (SPEC §1).
+// caller skips that owner's hooks and logs it (book/configuration.md).
 func LookupOwner(name string) (Owner, error) {
 	u, err := user.Lookup(name)
 	if err != nil {

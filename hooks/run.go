@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Hook events (SPEC §7).
+// Hook events (book/hooks.md).
 const (
 	// EventOnReceive fires once per message stored in a mailbox.
 	EventOnReceive = "on_receive"
@@ -19,14 +19,14 @@ const (
 	EventAfterSend = "after_send"
 )
 
-// DefaultTimeout is the run time limit when a Run carries none (SPEC §7
+// DefaultTimeout is the run time limit when a Run carries none (book/hooks.md
 // `timeout_secs` default).
 const DefaultTimeout = 60 * time.Second
 
-// DefaultGrace is how long a hook has between SIGTERM and SIGKILL (SPEC §7).
+// DefaultGrace is how long a hook has between SIGTERM and SIGKILL (book/hooks.md).
 const DefaultGrace = 5 * time.Second
 
-// hookPath is the only PATH a hook sees (SPEC §7): nothing of the daemon's
+// hookPath is the only PATH a hook sees (book/hooks.md): nothing of the daemon's
 // environment is inherited.
 const hookPath = "/usr/local/bin:/usr/bin:/bin"
 
@@ -58,7 +58,7 @@ func isResourceErr(err error) bool {
 	return errors.Is(err, ErrNoResources)
 }
 
-// Owner is the Unix user a hook runs as: the mailbox owner (SPEC §1). Build
+// Owner is the Unix user a hook runs as: the mailbox owner (book/configuration.md). Build
 // it with LookupOwner so the supplementary groups are the owner's own.
 type Owner struct {
 	// Name is the login name, used in logs and required so that a zero
@@ -72,7 +72,7 @@ type Owner struct {
 	Home string
 }
 
-// Vars are the message-dependent AIMX_* values a hook sees (SPEC §7). The
+// Vars are the message-dependent AIMX_* values a hook sees (book/hooks.md). The
 // run-dependent ones (AIMX_HOOK_NAME, AIMX_JOB_ID, AIMX_EVENT) come from Run.
 // Every variable is always set, empty when unknown, so a hook can rely on it
 // being present.
@@ -159,7 +159,7 @@ func (run *Run) validate() error {
 	if len(run.Argv) == 0 || run.Argv[0] == "" {
 		return fmt.Errorf("%w: empty cmd", ErrInvalidRun)
 	}
-	// SPEC §7: cmd[0] absolute, no PATH search.
+	// book/hooks.md: cmd[0] absolute, no PATH search.
 	if !filepath.IsAbs(run.Argv[0]) {
 		return fmt.Errorf("%w: cmd[0] %q is not an absolute path", ErrInvalidRun, run.Argv[0])
 	}
@@ -188,7 +188,7 @@ func (run *Run) timeout() time.Duration {
 	return run.Timeout
 }
 
-// environ is the hook's whole environment (SPEC §7), in a fixed order.
+// environ is the hook's whole environment (book/hooks.md), in a fixed order.
 func (run *Run) environ() []string {
 	home := run.Owner.Home
 	if home == "" {

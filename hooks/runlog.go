@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// logRun writes the one structured line per run (SPEC §7, DESIGN "Logs").
+// logRun writes the one structured line per run (book/hooks.md, DESIGN "Logs").
 // The environment is never logged: it carries the sender's words.
 func (r *Runner) logRun(run *Run, res *Result) {
 	var ev *zerolog.Event

@@ -18,7 +18,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/panics"
 )
 
-// Runner executes hook runs (SPEC §7). It holds no per-run state, so one
+// Runner executes hook runs (book/hooks.md). It holds no per-run state, so one
 // Runner serves any number of concurrent runs.
 type Runner struct {
 	// Log receives one line per run.
@@ -39,11 +39,11 @@ type Runner struct {
 }
 
 // DefaultLogTailBytes is how much of each output tail the log line carries:
-// the whole 64 KiB tail the runner keeps (SPEC §7: "the last 64 KiB of
+// the whole 64 KiB tail the runner keeps (book/hooks.md: "the last 64 KiB of
 // stdout/stderr go to one log line").
 const DefaultLogTailBytes = TailBytes
 
-// NewRunner returns a Runner that logs to log and uses the SPEC defaults.
+// NewRunner returns a Runner that logs to log and uses the defaults of book/hooks.md.
 func NewRunner(log zerolog.Logger) *Runner {
 	return &Runner{Log: log, Grace: DefaultGrace, LogTailBytes: DefaultLogTailBytes}
 }
@@ -73,7 +73,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 	grace := r.grace()
 	stdout, stderr := newTailBuffer(TailBytes), newTailBuffer(TailBytes)
 	cmd := &exec.Cmd{
-		// Path and Args set directly: no PATH lookup, no shell (SPEC §7).
+		// Path and Args set directly: no PATH lookup, no shell (book/hooks.md).
 		Path:   run.Argv[0],
 		Args:   slices.Clone(run.Argv),
 		Env:    run.environ(),
@@ -82,7 +82,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		Stdout: stdout,
 		Stderr: stderr,
 		// Own process group, so a timeout reaches everything the hook
-		// started (SPEC §7). Pdeathsig kills the hook if the daemon dies
+		// started (book/hooks.md). Pdeathsig kills the hook if the daemon dies
 		// (a crash): the interrupted run is re-run after the restart, and
 		// must not overlap a leftover of itself.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
@@ -91,7 +91,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 		WaitDelay: grace,
 	}
 	if os.Geteuid() == 0 {
-		// SPEC §7: as the owner, with the owner's supplementary groups.
+		// book/hooks.md: as the owner, with the owner's supplementary groups.
 		// Groups is always set (even empty) so root's own groups never
 		// leak into the hook.
 		groups := slices.Clone(run.Owner.Groups)
@@ -175,7 +175,7 @@ type stopState struct {
 
 // supervise enforces the timeout and shutdown on the process group led by
 // pid until done is closed (the process was reaped and its pipes closed).
-// SPEC §7: SIGTERM at the timeout, SIGKILL 5 s (Grace) later.
+// book/hooks.md: SIGTERM at the timeout, SIGKILL 5 s (Grace) later.
 func (r *Runner) supervise(ctx context.Context, hook string, pid int, timeout, grace time.Duration, done <-chan struct{}) stopState {
 	var st stopState
 	timer := time.NewTimer(timeout)
@@ -232,7 +232,7 @@ func (r *Runner) grace() time.Duration {
 }
 
 // workDir is the owner's home when it is an existing directory, else "/"
-// (SPEC §7).
+// (book/hooks.md).
 func workDir(home string) string {
 	if home == "" || !filepath.IsAbs(home) {
 		return "/"

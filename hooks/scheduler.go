@@ -105,7 +105,7 @@ type seams struct {
 	beforeExec func(j job)
 }
 
-// Scheduler runs due hooks on a bounded worker pool, durably (SPEC §7):
+// Scheduler runs due hooks on a bounded worker pool, durably (book/hooks.md):
 // inbound work is recorded in each stored message's hooks_due before 250
 // (Due is the inbound HooksDue seam), a run's start and end are recorded in
 // the hook state, and after a crash or restart a recovery scan runs what is
@@ -214,8 +214,7 @@ type AfterSend struct {
 	Status  string // the message's delivery_status after the round
 }
 
-// RecordAfterSend records the after_send work of one delivery round (SPEC
-// §8): one job per after_send hook the mailbox has now, written durably
+// RecordAfterSend records the after_send work of one delivery round (book/hooks.md): one job per after_send hook the mailbox has now, written durably
 // before it returns, then queued. Recording the same round again does
 // nothing, so the outbound queue may call it again after a crash.
 //

@@ -56,7 +56,7 @@ func TestSchedulerRunsOnceWithMessage(t *testing.T) {
 
 // TestSchedulerRecovery: after a restart, due jobs run, an interrupted job
 // runs once more with the same job id, a job interrupted twice is given up,
-// and done jobs never run again (SPEC §7).
+// and done jobs never run again (book/hooks.md).
 func TestSchedulerRecovery(t *testing.T) {
 	t.Parallel()
 	e := newSchedEnv(t, testConfig(onReceive("h1")), "")

@@ -16,14 +16,14 @@ import (
 )
 
 // MaxAttempts is how many times one job may start: the first run and, when
-// a crash interrupted it, one re-run (SPEC §7). A job whose re-run was
+// a crash interrupted it, one re-run (book/hooks.md). A job whose re-run was
 // interrupted too is given up with an error log.
 const MaxAttempts = 2
 
 // JobID is the stable identity of one job: one hook for one message (and,
 // for after_send, one delivery round). It is 16 hex digits of sha256 over
 // the fields joined by 0x1F, so it is the same on every re-run and after a
-// restart, and hooks can use AIMX_JOB_ID to be idempotent (SPEC §7).
+// restart, and hooks can use AIMX_JOB_ID to be idempotent (book/hooks.md).
 func JobID(event, mailbox, messageID, hook string, round int) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x1f%s\x1f%s\x1f%s\x1f%d", event, mailbox, messageID, hook, round)
@@ -56,7 +56,7 @@ const (
 )
 
 // AfterSendRecord is the durable record of one delivery round's after_send
-// work for one sent message (SPEC §8): the hooks that were configured when
+// work for one sent message (book/hooks.md): the hooks that were configured when
 // the round ended and the delivery status they are told about.
 type AfterSendRecord struct {
 	Mailbox    string    `json:"mailbox"`
@@ -67,14 +67,14 @@ type AfterSendRecord struct {
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
-// State is the durable hook state under `<data>/.spool/hooks/` (SPEC §2):
+// State is the durable hook state under `<data>/.spool/hooks/` (book/configuration.md):
 //
 //	jobs/<2 hex>/<job id>    one JobState per job that has started or ended
 //	after_send/<key>.json    one AfterSendRecord per round with work left
 //	checkpoint               the receipt time recovery scans inbound mail from
 //
 // Every write goes through storage.Writer. Inbound work itself is not stored
-// here: it is the hooks_due field of the stored .md (SPEC §4).
+// here: it is the hooks_due field of the stored .md (book/storage.md).
 type State struct {
 	dir string
 	w   *storage.Writer

@@ -1,7 +1,7 @@
 package hooks
 
 // TailBytes is how much of a hook's stdout and of its stderr the runner keeps:
-// the last 64 KiB of each (SPEC §7). Output before that is counted and dropped,
+// the last 64 KiB of each (book/hooks.md). Output before that is counted and dropped,
 // so a hook that prints gigabytes costs the daemon a fixed amount of memory.
 const TailBytes = 64 << 10
 

@@ -9,7 +9,7 @@ import (
 )
 
 // toolError is a failure the agent can act on: its text goes back to the
-// agent as is, as the tool result's error text (SPEC §10: plain sentences).
+// agent as is, as the tool result's error text (book/mcp.md: plain sentences).
 // Any other error is an internal failure: the agent gets a generic
 // sentence and the log gets the detail.
 type toolError struct{ msg string }
@@ -22,13 +22,13 @@ func errorf(format string, args ...any) error {
 }
 
 // errMailboxNotFound is the one answer for a mailbox that does not exist
-// and for one the caller may not see, byte for byte (SPEC §9).
+// and for one the caller may not see, byte for byte (book/admin.md).
 func errMailboxNotFound(name string) error {
 	return errorf("mailbox %q not found. Call mailbox_list to see the mailboxes you can use.", name)
 }
 
 // resolveName turns a mailbox name given by the agent into its FQDN: a
-// bare local part resolves against the default domain (SPEC §1).
+// bare local part resolves against the default domain (book/configuration.md).
 func resolveName(cfg *domains.Config, input string) (string, error) {
 	input = strings.TrimSpace(input)
 	if input == "" {
@@ -44,7 +44,7 @@ func resolveName(cfg *domains.Config, input string) (string, error) {
 // visibleMailbox is the authorization check every tool makes before it
 // touches a mailbox: the mailbox named input, if it exists and the caller
 // may see it. A mailbox the caller may not see answers exactly like a
-// missing one (SPEC §9).
+// missing one (book/admin.md).
 func visibleMailbox(cfg *domains.Config, c Caller, input string) (domains.Mailbox, error) {
 	name, err := resolveName(cfg, input)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // Every tool answers a mailbox (or hook) the caller may not see exactly as
-// it answers one that does not exist, byte for byte (SPEC §9), and changes
+// it answers one that does not exist, byte for byte (book/admin.md), and changes
 // nothing.
 func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 	t.Parallel()

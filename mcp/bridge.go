@@ -21,7 +21,7 @@ func Manifest() []mcpgo.Tool { return NewServer(Deps{}).Tools() }
 
 // BridgeOptions configure the stdio bridge.
 type BridgeOptions struct {
-	// SocketPath is aimx.sock (found as SPEC §2 says by the caller).
+	// SocketPath is aimx.sock (found as book/configuration.md says by the caller).
 	SocketPath string
 	// ProtocolVersion the bridge speaks to the daemon; "" lets mcp-go
 	// negotiate (2026-07-28, stateless, so a daemon restart costs no
@@ -38,7 +38,7 @@ type BridgeOptions struct {
 	ErrorLog *log.Logger
 }
 
-// Bridge is `aimx mcp` (SPEC §10): a stdio MCP server with the
+// Bridge is `aimx mcp` (book/mcp.md): a stdio MCP server with the
 // compiled-in tool list that forwards each tools/call to aimx.sock and
 // returns the daemon's result verbatim. The daemon sees the bridge's uid,
 // so the agent acts as the user the harness runs it as.
@@ -107,7 +107,7 @@ func (b *Bridge) Close() error {
 }
 
 // DaemonNotRunning is the error text of every call made while nothing
-// answers on aimx.sock (SPEC §10).
+// answers on aimx.sock (book/mcp.md).
 func DaemonNotRunning(path string) string {
 	return "aimx daemon is not running (nothing answers on " + path + "). " +
 		"Ask the operator to start it (`aimx serve`, or `systemctl start aimx`), then call the tool again."

@@ -7,13 +7,13 @@ import (
 
 // Caller is who is calling a tool, as the transport established it: the
 // peer uid of aimx.sock mapped to a user name, or the owner a bearer token
-// was minted for. It is the only identity the tools know (SPEC §9, §10).
+// was minted for. It is the only identity the tools know (book/admin.md, book/mcp.md).
 type Caller struct {
 	// Owner is the Unix user name the caller acts as; it owns the
 	// mailboxes it creates.
 	Owner string
 	// Operator sees and acts on every mailbox (peer uid 0 or the daemon's
-	// own user, SPEC §1).
+	// own user, book/configuration.md).
 	Operator bool
 	// Mailboxes, when non-empty, narrows the caller to these mailbox names
 	// (FQDNs): a token minted with --mailbox. A narrowed caller cannot
@@ -21,7 +21,7 @@ type Caller struct {
 	Mailboxes []string
 	// AllowHooks permits the hook tools: always for a socket caller, only
 	// with --allow-hooks for a token, since a hook runs commands as the
-	// owner (SPEC §10).
+	// owner (book/mcp.md).
 	AllowHooks bool
 }
 
@@ -29,7 +29,7 @@ type Caller struct {
 func (c Caller) narrowed() bool { return len(c.Mailboxes) > 0 }
 
 // sees reports whether the caller may see the mailbox with this name and
-// owner. The one rule of SPEC §9: the operator sees everything, anyone
+// owner. The one rule of book/admin.md: the operator sees everything, anyone
 // else only what it owns; a token narrows either to its mailboxes.
 func (c Caller) sees(name, owner string) bool {
 	if c.narrowed() && !slices.Contains(c.Mailboxes, name) {

@@ -1,6 +1,6 @@
-// Package mcp is aimx's tool surface for agents (SPEC §10): the MCP tools,
+// Package mcp is aimx's tool surface for agents (book/mcp.md): the MCP tools,
 // implemented once on mark3labs/mcp-go, and the one place that decides what
-// a caller may see (SPEC §9).
+// a caller may see (book/admin.md).
 //
 // The transports (aimx.sock with the peer uid, TCP with a bearer token, the
 // stdio bridge, tests in process) only decide who the caller is and put a

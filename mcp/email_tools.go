@@ -10,7 +10,7 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// maxListLimit caps email_list pages (SPEC §10).
+// maxListLimit caps email_list pages (book/mcp.md).
 const maxListLimit = 200
 
 // folderArg reads the folder parameter: inbox (default) or sent.
@@ -24,7 +24,7 @@ func folderArg(f string) (storage.Folder, error) {
 	return "", errorf("folder must be inbox or sent, not %q.", f)
 }
 
-// emailList answers email_list from the storage index (SPEC §10).
+// emailList answers email_list from the storage index (book/mcp.md).
 func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
 		Mailbox string `json:"mailbox"`
@@ -93,7 +93,7 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 }
 
 // emailRead answers email_read: every frontmatter field, extra, and the
-// body, fenced unless trusted (SPEC §10, §6).
+// body, fenced unless trusted (book/mcp.md, book/verification.md).
 func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
 		Mailbox string `json:"mailbox"`

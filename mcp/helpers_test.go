@@ -20,7 +20,7 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// Protocol versions every client-facing test runs on (SPEC §10).
+// Protocol versions every client-facing test runs on (book/mcp.md).
 var protocolVersions = []string{mcpgo.ProtocolVersion20251125, mcpgo.ProtocolVersion20260728}
 
 const (

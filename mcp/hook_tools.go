@@ -19,7 +19,7 @@ func errHookNotFound(name string) error {
 	return errorf("hook %q not found. Call hook_list to see the hooks you can use.", name)
 }
 
-// hookCreate answers hook_create (SPEC §7, §10).
+// hookCreate answers hook_create (book/hooks.md, book/mcp.md).
 func (s *Server) hookCreate(ctx context.Context, c *call) (any, string, error) {
 	if !c.caller.AllowHooks {
 		return nil, "", errNoHookRights()

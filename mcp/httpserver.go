@@ -16,13 +16,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// SSE endpoints on TCP, beside EndpointPath (SPEC §10).
+// SSE endpoints on TCP, beside EndpointPath (book/mcp.md).
 const (
 	SSEPath     = "/sse"
 	MessagePath = "/message"
 )
 
-// HTTPServer serves MCP on TCP when `[mcp] http_listen` is set (SPEC §10):
+// HTTPServer serves MCP on TCP when `[mcp] http_listen` is set (book/mcp.md):
 // streamable HTTP at /mcp and SSE at /sse + /message. Every request needs
 // `Authorization: Bearer <token>`; an SSE session belongs to the token that
 // opened it; bodies are capped at 2 × max_message_bytes; the Host header
@@ -235,7 +235,7 @@ func (h *HTTPServer) newSSESession(ctx context.Context, _ *http.Request) (string
 }
 
 // serveMessage accepts a POST to an SSE session only from the token that
-// opened the session (SPEC §10: the SSE principal must match on every
+// opened the session (book/mcp.md: the SSE principal must match on every
 // POST). Unknown sessions are left to mcp-go, which refuses them.
 func (h *HTTPServer) serveMessage(w http.ResponseWriter, r *http.Request) {
 	if id := r.URL.Query().Get("sessionId"); id != "" {

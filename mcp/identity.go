@@ -8,7 +8,7 @@ import (
 
 // TokenVerifier checks a bearer token presented over TCP and returns the
 // caller it was minted for: its owner, the mailboxes it is narrowed to and
-// whether it may use the hook tools (SPEC §10). It is consulted on every
+// whether it may use the hook tools (book/mcp.md). It is consulted on every
 // request, so a revoked token stops working at once. The token store
 // (hashes only, looked up by hash) satisfies it through a small adapter
 // in the daemon's wiring; the secret never reaches a log.
@@ -25,7 +25,7 @@ type TokenVerifierFunc func(secret string) (Caller, bool)
 func (f TokenVerifierFunc) Verify(secret string) (Caller, bool) { return f(secret) }
 
 // PeerCallers turns the peer uid of an aimx.sock connection into a Caller
-// (SPEC §1, §9): the user of that uid, the operator when the uid is 0 or
+// (book/configuration.md, book/admin.md): the user of that uid, the operator when the uid is 0 or
 // the daemon's own (in dev mode the daemon runs as the developer, who is
 // therefore the operator). Socket callers may use the hook tools: a hook
 // runs as its mailbox's owner, which a local user already is.

@@ -11,7 +11,7 @@ import (
 )
 
 // mailboxList answers mailbox_list: the visible mailboxes with counts from
-// the storage index (SPEC §10).
+// the storage index (book/mcp.md).
 func (s *Server) mailboxList(ctx context.Context, c *call) (any, string, error) {
 	boxes := visibleMailboxes(c.cfg, c.caller)
 	res := MailboxListResult{Mailboxes: make([]MailboxInfo, 0, len(boxes))}
@@ -30,7 +30,7 @@ func (s *Server) mailboxList(ctx context.Context, c *call) (any, string, error) 
 
 // mailboxCreate answers mailbox_create: the caller becomes the owner; only
 // the operator may name another; catchalls and narrowed tokens are
-// refused (SPEC §10).
+// refused (book/mcp.md).
 func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
 		Name  string `json:"name"`
@@ -90,7 +90,7 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 }
 
 // mailboxDelete answers mailbox_delete: visible mailboxes only, never a
-// catchall, never one holding mail without force (SPEC §10).
+// catchall, never one holding mail without force (book/mcp.md).
 func (s *Server) mailboxDelete(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
 		Name  string `json:"name"`

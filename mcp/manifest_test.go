@@ -21,7 +21,7 @@ const (
 	bookEnd        = "<!-- END GENERATED: tool reference -->\n"
 )
 
-// The tools of SPEC §10 this part ships; the send tools come with the
+// The tools of book/mcp.md this part ships; the send tools come with the
 // outbound issue.
 var wantTools = []string{
 	"mailbox_list", "mailbox_create", "mailbox_delete",
@@ -31,7 +31,7 @@ var wantTools = []string{
 
 // Every tool has a description, object-rooted input and output schemas
 // with a description on every property, a title and all four annotations
-// set explicitly; only send tools are open-world (SPEC §10).
+// set explicitly; only send tools are open-world (book/mcp.md).
 func TestManifestComplete(t *testing.T) {
 	t.Parallel()
 	srv := NewServer(Deps{})

@@ -69,7 +69,7 @@ func (e *NotEmptyError) Error() string {
 // and what admin.sock will call.
 type MailboxOps struct {
 	// Config rewrites config.toml under its lock and publishes the result,
-	// in order with every other config change (SPEC §3, §9).
+	// in order with every other config change (book/configuration.md, book/admin.md).
 	Config *domains.Changer
 	// Store holds the mail.
 	Store storage.MessageStore
@@ -92,7 +92,7 @@ func (o *MailboxOps) lookup(name string) (domains.Owner, error) {
 var errUnchanged = errors.New("unchanged")
 
 // CreateMailbox adds the mailbox to the config and claims its storage, as
-// one decision (SPEC §9): under the mailbox's lock and the config lock, the
+// one decision (book/admin.md): under the mailbox's lock and the config lock, the
 // config as it is on disk decides who wins a race for the name, and only
 // the winner touches storage, so a loser never leaves directories owned by
 // itself (L2). The storage is claimed before the config is written, so a
@@ -171,7 +171,7 @@ func (o *MailboxOps) claim(ctx context.Context, name string, acct domains.Owner,
 
 // DeleteMailbox refuses a mailbox holding mail unless force, removes it
 // from the config (so no more mail arrives), then deletes its storage. It
-// holds the mailbox's lock exclusively throughout (SPEC §9): intake stores
+// holds the mailbox's lock exclusively throughout (book/admin.md): intake stores
 // under the shared lock and re-checks that the mailbox still exists, so no
 // message lands between the count and the removal, and none after it.
 func (o *MailboxOps) DeleteMailbox(ctx context.Context, name string, force bool) (int, error) {

@@ -1,6 +1,6 @@
 package mcp
 
-// Result shapes of the tools (SPEC §10). Their JSON is the structured
+// Result shapes of the tools (book/mcp.md). Their JSON is the structured
 // content; the hand-written output schemas in tools.go describe the same
 // shapes, and a test validates every result against its schema. A field
 // is optional in the schema exactly when its tag has omitempty.
@@ -68,7 +68,7 @@ type EmailRecipient struct {
 	UpdatedAt string `json:"updated_at,omitempty"`
 }
 
-// EmailReadResult is email_read's result: every SPEC §4 frontmatter field
+// EmailReadResult is email_read's result: every book/storage.md frontmatter field
 // by name, unknown keys under Extra, and the body (fenced unless trusted).
 type EmailReadResult struct {
 	ID             string            `json:"id"`

@@ -103,7 +103,7 @@ func (s *Server) Tools() []mcp.Tool {
 // 401 do so in their own middleware before the handler.
 type IdentifyFunc func(r *http.Request) (c Caller, ok bool)
 
-// Handler serves MCP over streamable HTTP (SPEC §10) with the caller that
+// Handler serves MCP over streamable HTTP (book/mcp.md) with the caller that
 // identify establishes for each request. Options pass through to mcp-go
 // (endpoint path, localhost protection, ...).
 func (s *Server) Handler(identify IdentifyFunc, opts ...server.StreamableHTTPOption) http.Handler {

@@ -20,11 +20,11 @@ import (
 	"github.com/aimx-dev/aimx/internal/peercred"
 )
 
-// SocketName is the agent socket's file name in the runtime dir (SPEC §2).
+// SocketName is the agent socket's file name in the runtime dir (book/configuration.md).
 const SocketName = "aimx.sock"
 
 // SocketMode lets every local user connect: the peer uid, not the file
-// mode, decides what a caller sees (SPEC §9).
+// mode, decides what a caller sees (book/admin.md).
 const SocketMode = 0o666
 
 // EndpointPath is where MCP streamable HTTP is served, on aimx.sock and
@@ -34,7 +34,7 @@ const EndpointPath = "/mcp"
 // SocketPath is aimx.sock's path in runtimeDir.
 func SocketPath(runtimeDir string) string { return filepath.Join(runtimeDir, SocketName) }
 
-// SocketServer serves MCP streamable HTTP on aimx.sock (SPEC §9): the
+// SocketServer serves MCP streamable HTTP on aimx.sock (book/admin.md): the
 // caller of every request is the peer uid that SO_PEERCRED reported when
 // the connection was accepted. It has the daemon's Service shape.
 type SocketServer struct {
@@ -130,7 +130,7 @@ func (ss *SocketServer) Shutdown(ctx context.Context) error {
 }
 
 // capBody limits request bodies to 2 × max_message_bytes of the live
-// config (SPEC §10): mcp-go reads POST bodies without a limit.
+// config (book/mcp.md): mcp-go reads POST bodies without a limit.
 func (s *Server) capBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {

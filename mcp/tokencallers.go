@@ -3,7 +3,7 @@ package mcp
 import "github.com/aimx-dev/aimx/domains/tokens"
 
 // TokenCallers is the TokenVerifier of the TCP transport over the token
-// store (SPEC §10): a token acts as its owner, narrowed to its mailboxes
+// store (book/mcp.md): a token acts as its owner, narrowed to its mailboxes
 // when it names any, with the hook tools only when minted with
 // --allow-hooks. A token is never the operator, whoever it was minted for:
 // operator work is admin.sock's, and a leaked token must not reach every

@@ -9,7 +9,7 @@ import (
 )
 
 // toolDef is one tool: its manifest entry (name, description, schemas,
-// the four annotations of SPEC §10, set explicitly because mcp-go defaults
+// the four annotations of book/mcp.md, set explicitly because mcp-go defaults
 // every tool to destructive and open-world) and its handler.
 type toolDef struct {
 	name        string
@@ -250,7 +250,7 @@ func readStateSchema() schema {
 	)
 }
 
-// emailReadSchema describes every SPEC §4 frontmatter field.
+// emailReadSchema describes every book/storage.md frontmatter field.
 func emailReadSchema() schema {
 	strs := func(desc string) schema { return array(desc, str("")) }
 	return object("The email: its stored fields by name, extra and body.",

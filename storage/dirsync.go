@@ -6,7 +6,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
-// DirSyncer batches directory fsyncs (group commit, SPEC §4): writers that
+// DirSyncer batches directory fsyncs (group commit, book/storage.md): writers that
 // published entries into the same directory share one fsync instead of
 // paying one each. Sync returns only after an fsync of the directory that
 // started after the call began, so the caller's entries are covered. The

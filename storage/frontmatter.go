@@ -13,9 +13,9 @@ import (
 )
 
 // Frontmatter is the TOML header of a message's `.md` file, one field per
-// row of the SPEC §4 table, in the order they are written. The same struct
+// row of the book/storage.md table, in the order they are written. The same struct
 // carries inbound messages and sent copies (Outbound set). Rust-written
-// files decode into it too (SPEC §13): single-string parties become
+// files decode into it too (book/upgrade.md): single-string parties become
 // one-element (or split) arrays and Rust-only keys land in Extra.
 type Frontmatter struct {
 	ID             string           // the stem; the message's id within its folder
@@ -43,7 +43,7 @@ type Frontmatter struct {
 	Mailbox        string           // always written: the mailbox FQDN (Rust: the config key)
 	Read           bool             // inbound: always written
 	ReadAt         time.Time        // set on read, removed on unread
-	HooksDue       []string         // inbound: names of on_receive hooks due at receipt (SPEC §7)
+	HooksDue       []string         // inbound: names of on_receive hooks due at receipt (book/hooks.md)
 	Outbound       bool             // sent copy: written as `outbound = true`
 	OutboundFormat string           // sent copy: markdown, text or html
 	DeliveryStatus string           // sent copy: worst recipient state
@@ -82,7 +82,7 @@ type Field struct {
 
 // EncodeMD renders a complete `.md` file: `+++\n<TOML>+++\n\n<body>`, with
 // one "\n" appended only when the body does not already end in one (the
-// Rust rule, so decode then encode is byte-stable). SPEC §4.
+// Rust rule, so decode then encode is byte-stable). book/storage.md.
 func EncodeMD(fm *Frontmatter, body string) []byte {
 	var b bytes.Buffer
 	b.Grow(512 + len(body))
@@ -96,7 +96,7 @@ func EncodeMD(fm *Frontmatter, body string) []byte {
 	return b.Bytes()
 }
 
-// EncodeFrontmatter writes fm as TOML in the exact byte format of SPEC §4:
+// EncodeFrontmatter writes fm as TOML in the exact byte format of book/storage.md:
 // fields in table order, `key = value` lines, double-quoted strings with TOML
 // escapes, always-written fields always present, optional ones omitted when
 // empty, attachments and recipients as inline arrays of inline tables, and

@@ -17,7 +17,7 @@ var ErrNoFrontmatter = errors.New("no +++ frontmatter")
 
 // DecodeMD splits a `.md` file into its frontmatter and body and decodes the
 // frontmatter. The body is everything after the blank line that follows the
-// closing `+++`, byte for byte (Rust bodies keep CRLF, SPEC §13).
+// closing `+++`, byte for byte (Rust bodies keep CRLF, book/upgrade.md).
 func DecodeMD(data []byte) (*Frontmatter, string, error) {
 	fmBytes, body, m, err := splitMD(data)
 	if err != nil {
@@ -31,7 +31,7 @@ func DecodeMD(data []byte) (*Frontmatter, string, error) {
 }
 
 // DecodeFrontmatter decodes the TOML between the `+++` lines, written by
-// this version or by the Rust aimx (SPEC §13): single-string to/cc/reply_to,
+// this version or by the Rust aimx (book/upgrade.md): single-string to/cc/reply_to,
 // string references, `[[attachments]]` tables, literal strings, Rust-only
 // keys (kept in Extra). Message ids lose their <> so callers present them
 // alike; stored bytes are never "fixed" by decoding.
@@ -142,7 +142,7 @@ func topLevelOrder(b []byte) []string {
 	return order
 }
 
-// knownKeys are the SPEC §4 fields; everything else goes to Extra.
+// knownKeys are the book/storage.md fields; everything else goes to Extra.
 var knownKeys = map[string]bool{
 	"id": true, "message_id": true, "thread_id": true, "from": true, "to": true, "cc": true,
 	"reply_to": true, "delivered_to": true, "subject": true, "date": true, "received_at": true,
@@ -199,7 +199,7 @@ func decodeFields(raw []byte, m map[string]any) (*Frontmatter, error) {
 }
 
 // StripAngles removes the angle brackets (and surrounding space) around a
-// message id, as SPEC §4 stores and presents ids. Idempotent.
+// message id, as book/storage.md stores and presents ids. Idempotent.
 func StripAngles(id string) string {
 	return strings.Trim(id, "<> \t\r\n")
 }
@@ -357,7 +357,7 @@ func (d *fieldDecoder) tables(k string) []map[string]any {
 	return out
 }
 
-// attachments reads the inline array SPEC §4 writes or Rust's
+// attachments reads the inline array book/storage.md writes or Rust's
 // `[[attachments]]` tables (quirk 9); both decode to the same shape.
 func (d *fieldDecoder) attachments(k string) []AttachmentInfo {
 	var out []AttachmentInfo

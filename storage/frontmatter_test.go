@@ -56,7 +56,7 @@ func goldenFM() map[string]struct {
 	}
 }
 
-// TestEncodeGolden pins the exact bytes of SPEC §4: field order, quoting,
+// TestEncodeGolden pins the exact bytes of book/storage.md: field order, quoting,
 // omitted optionals, inline tables, Extra last.
 func TestEncodeGolden(t *testing.T) {
 	t.Parallel()
@@ -121,7 +121,7 @@ func TestEncodeRules(t *testing.T) {
 			t.Errorf("%s: contains(%q) = %v", tt.name, tt.want, got)
 		}
 	}
-	// Field order is the SPEC §4 table.
+	// Field order is the book/storage.md table.
 	order := []string{"id", "message_id", "thread_id", "from", "to", "cc", "reply_to", "delivered_to", "subject", "date",
 		"received_at", "received_from_ip", "size_bytes", "attachments", "in_reply_to", "references", "list_id",
 		"auto_submitted", "dkim", "spf", "dmarc", "trusted", "mailbox", "read", "read_at", "hooks_due"}
@@ -136,7 +136,7 @@ func TestEncodeRules(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestDecodeRustShapes covers every Rust frontmatter quirk of SPEC §13.
+// TestDecodeRustShapes covers every Rust frontmatter quirk of book/upgrade.md.
 func TestDecodeRustShapes(t *testing.T) {
 	t.Parallel()
 	doc := "+++\n" +

@@ -20,7 +20,7 @@ import (
 // is built lazily by one scan of the folder the first time the folder is
 // listed or counted, and every write through the Store (Put, SetRead,
 // RemoveMailbox) updates it synchronously after the write is durable. It
-// adds no fsync and no file to the `250` path (SPEC §4 budget).
+// adds no fsync and no file to the `250` path (book/storage.md budget).
 //
 // Writes made behind the Store's back (a hand edit, another process) are
 // not seen until the index is dropped: Store.Reindex does that.
@@ -273,7 +273,7 @@ func newMatcher(q ListQuery) matcher {
 
 func (m *matcher) filters() bool { return m.unread || m.from != "" || m.subject != "" || m.hasSince }
 
-// match applies the filters of SPEC §10 email_list: unread, a
+// match applies the filters of book/mcp.md email_list: unread, a
 // case-insensitive substring of from and of subject, and a receipt time at
 // or after since (a stem without a time passes the time filter).
 func (m *matcher) match(e *indexEntry) bool {

@@ -8,7 +8,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
-// layoutMarker is the content of `<data>/.layout-version` for layout 2 (SPEC §4).
+// layoutMarker is the content of `<data>/.layout-version` for layout 2 (book/storage.md).
 const layoutMarker = "2\n"
 
 // ErrBadMarker reports a `.layout-version` whose content is not "2\n".
@@ -19,14 +19,14 @@ var ErrLegacyLayout = errors.New("legacy data layout")
 
 // LegacyLayoutError reports a Rust v1 layout (`<data>/inbox` or
 // `<data>/sent` with no marker): startup stops until it is migrated
-// (SPEC §13), and nothing is written over it.
+// (book/upgrade.md), and nothing is written over it.
 type LegacyLayoutError struct {
 	Path string // the legacy dir found
 }
 
 // Error says what was found and what to do.
 func (e *LegacyLayoutError) Error() string {
-	return fmt.Sprintf("data dir has a legacy single-domain layout (%s exists and there is no .layout-version): migrate it before use (SPEC §13)", e.Path)
+	return fmt.Sprintf("data dir has a legacy single-domain layout (%s exists and there is no .layout-version): migrate it before use (book/upgrade.md)", e.Path)
 }
 
 // Is makes errors.Is(err, ErrLegacyLayout) true.

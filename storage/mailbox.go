@@ -7,13 +7,13 @@ import (
 )
 
 // CatchallLocal names the storage directory of a domain's catchall mailbox
-// (`*@domain`). SPEC §1 reserves it as a local part, so it cannot clash.
+// (`*@domain`). book/configuration.md reserves it as a local part, so it cannot clash.
 const CatchallLocal = "catchall"
 
 // Errors callers compare with errors.Is.
 var (
 	// ErrInvalidMailbox reports a mailbox ref whose domain or local part
-	// could escape its directory or breaks the SPEC §1 grammar.
+	// could escape its directory or breaks the book/configuration.md grammar.
 	ErrInvalidMailbox = errors.New("invalid mailbox")
 	// ErrInvalidID reports a message id that is not a plain name inside the
 	// mailbox directory (traversal, separators, NUL, dot-prefixed, empty).
@@ -33,7 +33,7 @@ var (
 	ErrForeignMail = errors.New("mailbox storage holds another owner's mail")
 )
 
-// Folder is one of the two per-mailbox trees of SPEC §4.
+// Folder is one of the two per-mailbox trees of book/storage.md.
 type Folder string
 
 // The folders of a mailbox.
@@ -68,8 +68,8 @@ func (r MailboxRef) String() string {
 }
 
 // Validate checks both parts so they can be used as path components: the
-// domain against the RFC 1035 shape of SPEC §3 and the local part against
-// the SPEC §1 grammar. Neither can contain a separator, NUL or `..`.
+// domain against the RFC 1035 shape of book/configuration.md and the local part against
+// the book/configuration.md grammar. Neither can contain a separator, NUL or `..`.
 func (r MailboxRef) Validate() error {
 	if err := validateDomain(r.Domain); err != nil {
 		return fmt.Errorf("%w: domain %q: %s", ErrInvalidMailbox, r.Domain, err)
@@ -80,7 +80,7 @@ func (r MailboxRef) Validate() error {
 	return nil
 }
 
-// validateDomain applies SPEC §3: ≤253 chars, ≥2 labels, labels 1–63 of
+// validateDomain applies book/configuration.md: ≤253 chars, ≥2 labels, labels 1–63 of
 // [a-z0-9-] with no edge '-', lowercase.
 func validateDomain(d string) error {
 	if d == "" || len(d) > 253 {
@@ -107,7 +107,7 @@ func validateDomain(d string) error {
 	return nil
 }
 
-// validateLocal applies SPEC §1: lowercased [a-z0-9._+-], 1–64 chars, no
+// validateLocal applies book/configuration.md: lowercased [a-z0-9._+-], 1–64 chars, no
 // leading/trailing '.', no "..".
 func validateLocal(l string) error {
 	if l == "" || len(l) > 64 {
@@ -126,8 +126,7 @@ func validateLocal(l string) error {
 }
 
 // ValidateID checks that a message id can only name an entry directly inside
-// a mailbox folder. Ids are opaque (Rust stems keep Unicode letters, SPEC
-// §13), so only what could escape or hide is refused.
+// a mailbox folder. Ids are opaque (Rust stems keep Unicode letters, book/upgrade.md), so only what could escape or hide is refused.
 func ValidateID(id string) error {
 	switch {
 	case id == "":

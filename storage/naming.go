@@ -8,13 +8,13 @@ import (
 	"unicode/utf8"
 )
 
-// stemTimeLayout is the time part of a stem: UTC at receipt (SPEC §4).
+// stemTimeLayout is the time part of a stem: UTC at receipt (book/storage.md).
 const stemTimeLayout = "2006-01-02-150405"
 
 // maxSlug is the slug's length cap in bytes (all ASCII after slugging).
 const maxSlug = 20
 
-// Slug turns a subject into the SPEC §4 file-name slug: lowercased, every
+// Slug turns a subject into the book/storage.md file-name slug: lowercased, every
 // character outside [a-z0-9] replaced by '-', runs collapsed, edges trimmed,
 // cut to 20 characters and trimmed again; "no-subject" when nothing is left.
 func Slug(subject string) string {
@@ -42,7 +42,7 @@ func Slug(subject string) string {
 }
 
 // BaseStem is the collision-free-before-suffix stem `YYYY-MM-DD-HHMMSS-<slug>`
-// for a message received (or submitted) at t (SPEC §4).
+// for a message received (or submitted) at t (book/storage.md).
 func BaseStem(t time.Time, subject string) string {
 	return t.UTC().Format(stemTimeLayout) + "-" + Slug(subject)
 }
@@ -60,7 +60,7 @@ func stemTime(stem string) (time.Time, bool) {
 	return t, true
 }
 
-// maxAttachmentName is the byte cap on a stored attachment name (SPEC §4).
+// maxAttachmentName is the byte cap on a stored attachment name (book/storage.md).
 const maxAttachmentName = 200
 
 // isInvisibleOrControl reports the runes an attachment name must not carry:
@@ -152,7 +152,7 @@ func newAttachmentNamer(stem string) *attachmentNamer {
 }
 
 // name returns the sanitized, deduplicated name for raw: `name.ext`, then
-// `name-1.ext`, `name-2.ext`, ... (SPEC §4).
+// `name-1.ext`, `name-2.ext`, ... (book/storage.md).
 func (n *attachmentNamer) name(raw string) string {
 	clean := SanitizeAttachmentName(raw)
 	if !n.taken[clean] {

@@ -69,7 +69,7 @@ type Stored struct {
 
 // Put stores one message and returns once it is durable: the .eml, the .md
 // (and attachments) fsync'd, published without replacing anything, and the
-// folder dir fsync'd in a commit shared with concurrent writers (SPEC §4).
+// folder dir fsync'd in a commit shared with concurrent writers (book/storage.md).
 // The .eml is published first and the .md last, so a message is visible
 // only when whole. Every step works through the folder dir held open
 // (book/security.md).

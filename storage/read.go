@@ -156,7 +156,7 @@ func (s *Store) Read(ctx context.Context, ref MailboxRef, folder Folder, id stri
 // SetRead marks a message read (read = true, read_at = now in RFC 3339 UTC)
 // or unread (read = false, read_at removed). Only those lines change: every
 // other byte, unknown keys and Rust formatting included, stays as it was,
-// and the file is replaced atomically through the Writer (SPEC §4, §13),
+// and the file is replaced atomically through the Writer (book/storage.md, book/upgrade.md),
 // inside the message's dir held open: swapping a bundle dir for a symlink
 // sends the write nowhere else (C2). Marking a message that is already in
 // the asked state writes nothing.

@@ -126,7 +126,7 @@ func TestRustV2(t *testing.T) {
 	if err != nil || c != (Counts{Total: 6, Unread: 4, Sent: 3}) {
 		t.Errorf("support counts %+v %v", c, err)
 	}
-	// Specific quirks read as SPEC §13 says.
+	// Specific quirks read as book/upgrade.md says.
 	m, err := s.Read(ctx, MailboxRef{a, "support"}, Inbox, "2026-09-15-142009-logs-from-the-failed")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestRustV2(t *testing.T) {
 		{MailboxRef{o, "catchall"}, Inbox, 1, 1},
 		{MailboxRef{o, "sales"}, Sent, 1, 1},
 	})
-	// New mail lands beside the Rust mail with the SPEC §4 format.
+	// New mail lands beside the Rust mail with the book/storage.md format.
 	st := putMsg(t, s, PutRequest{Mailbox: MailboxRef{a, "support"}, Frontmatter: inboundFM("New"), Body: "b"})
 	if c, _ := s.Counts(ctx, MailboxRef{a, "support"}); c.Total != 7 || st.EMLPath != "" {
 		t.Errorf("after put: %+v", c)

@@ -12,7 +12,7 @@ import (
 // folderState is the in-memory view of one mailbox folder dir that stem
 // allocation needs: the set of stems taken there. It is filled by one
 // directory scan when the folder is first written to, then kept current by
-// the allocator, so storing a message never probes the directory (SPEC §4).
+// the allocator, so storing a message never probes the directory (book/storage.md).
 // Its lock is held only for map updates, never across an fsync.
 type folderState struct {
 	dir string

@@ -81,7 +81,7 @@ const DefaultMaxFileBytes = 25<<20 + FileHeadroom
 // trace headers in the .eml, the frontmatter in the .md.
 const FileHeadroom = 1 << 20
 
-// Store is the file-system message store of SPEC §4 under one data dir.
+// Store is the file-system message store of book/storage.md under one data dir.
 // It is safe for concurrent use.
 type Store struct {
 	rootPath string
@@ -147,7 +147,7 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 // Open opens the data dir for reading and writing, creating it when missing.
 // A new data dir gets the layout marker; a legacy (Rust v1) layout is
 // refused with a *LegacyLayoutError and left untouched; a marker with other
-// content is refused with ErrBadMarker (SPEC §4, §13). The data dir stays
+// content is refused with ErrBadMarker (book/storage.md, book/upgrade.md). The data dir stays
 // open for the store's life: everything below it is reached through that
 // descriptor, never by path (book/security.md).
 func Open(dataDir string, opts Options) (*Store, error) {

@@ -28,13 +28,13 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// tokenStore is the token file of a config dir (SPEC §2), shared by the TCP
+// tokenStore is the token file of a config dir (book/configuration.md), shared by the TCP
 // transport (verify), admin.sock and the CLI fallback (manage).
 func tokenStore(paths domains.Paths) *tokens.Store {
 	return &tokens.Store{Path: filepath.Join(paths.ConfigDir, tokens.FileName)}
 }
 
-// addAdminSocket serves the operator API on admin.sock (SPEC §9) in the
+// addAdminSocket serves the operator API on admin.sock (book/admin.md) in the
 // daemon: any-owner mailbox and hook CRUD, tokens, reload and status.
 func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
 	started := time.Now()
@@ -64,7 +64,7 @@ var errDaemonDown = errors.New("aimx daemon is not running")
 // clientPaths resolves the paths a client command uses. A config the
 // caller cannot read (a non-operator on a 0640 root file) is no error
 // here: the runtime dir then comes from the flags, the environment or the
-// default (SPEC §2), and the daemon answers the rest.
+// default (book/configuration.md), and the daemon answers the rest.
 func (a *app) clientPaths() domains.Paths {
 	given := a.flagPaths()
 	paths := domains.ResolvePaths(given, domains.Paths{}, nil)
@@ -76,7 +76,7 @@ func (a *app) clientPaths() domains.Paths {
 }
 
 // isOperator reports whether this process is the operator for the CLI
-// (SPEC §1): euid 0 or the owner of config.toml.
+// (book/configuration.md): euid 0 or the owner of config.toml.
 func isOperator(paths domains.Paths) bool {
 	if os.Geteuid() == 0 {
 		return true
@@ -121,7 +121,7 @@ func (a *app) localAdmin(withStore bool) (*admin.Admin, error) {
 }
 
 // restartHint is what an operator's config change with the daemon down
-// prints (SPEC §9).
+// prints (book/admin.md).
 const restartHint = "daemon not running: changed config.toml; start aimx serve to apply"
 
 // asOperator runs op against admin.sock, or, when the daemon is down and
@@ -148,8 +148,8 @@ func (a *app) asOperator(what string, withStore bool, op func(admin.API) error) 
 	return false, err
 }
 
-// callTool calls one MCP tool over aimx.sock as the current user (SPEC
-// §9, §11) and returns its structured result. A tool error comes back as
+// callTool calls one MCP tool over aimx.sock as the current user (book/admin.md,
+// book/cli.md) and returns its structured result. A tool error comes back as
 // an error carrying the tool's sentence; a daemon that is not running as
 // errDaemonDown.
 func (a *app) callTool(tool string, args map[string]any) (json.RawMessage, string, error) {
@@ -203,7 +203,7 @@ func toolText(res *mcpgo.CallToolResult) string {
 
 // asUser runs a change as the current user over aimx.sock; with the daemon
 // down the operator's change runs on the files (fallback) and anyone
-// else's is refused (SPEC §9).
+// else's is refused (book/admin.md).
 func (a *app) asUser(what string, viaSocket func() error, fallback func(*admin.Admin) error, withStore bool) (fellBack bool, err error) {
 	err = viaSocket()
 	if !errors.Is(err, errDaemonDown) {

@@ -19,7 +19,7 @@ func (a *app) flagPaths() domains.Paths {
 }
 
 // loadConfig finds and loads config.toml and resolves the three paths with
-// the precedence of SPEC §2. Load warnings go to the log.
+// the precedence of book/configuration.md. Load warnings go to the log.
 func (a *app) loadConfig() (*domains.Config, domains.Paths, error) {
 	given := a.flagPaths()
 	paths := domains.ResolvePaths(given, domains.Paths{}, nil)

@@ -19,7 +19,7 @@ import (
 )
 
 // newHookScheduler builds the hook worker pool over the store, with its
-// durable state in <data>/.spool/hooks (SPEC §2, §7). [hooks] workers is
+// durable state in <data>/.spool/hooks (book/configuration.md, book/hooks.md). [hooks] workers is
 // read at start; a reload changes hooks, owners and mailboxes at once.
 func newHookScheduler(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, paths domains.Paths) (*hooks.Scheduler, error) {
 	runner := hooks.NewRunner(a.log)
@@ -51,7 +51,7 @@ func hookEnqueue(s *hooks.Scheduler) func(inbound.StoredMessage) {
 }
 
 // hookRow is one hook as `aimx hooks list` prints it: the hook_list shape
-// of SPEC §10, shared with the MCP tool and admin.sock.
+// of book/mcp.md, shared with the MCP tool and admin.sock.
 type hookRow = mcp.HookInfo
 
 type hookCreateFlags struct {
@@ -128,7 +128,7 @@ func (a *app) hooksList(mailbox string) error {
 	return tw.Flush()
 }
 
-// directHooks reads the hooks from config.toml (SPEC §9: read-only
+// directHooks reads the hooks from config.toml (book/admin.md: read-only
 // commands read directly when they can).
 func (a *app) directHooks(mailbox string) ([]hookRow, error) {
 	cfg, _, err := a.loadConfig()
@@ -182,7 +182,7 @@ func (a *app) socketHooks(mailbox string, cause error) ([]hookRow, error) {
 
 // hooksCreate creates a hook as the current user over aimx.sock
 // (hook_create); with the daemon down the operator's change edits
-// config.toml (SPEC §9).
+// config.toml (book/admin.md).
 func (a *app) hooksCreate(f hookCreateFlags, argv []string) error {
 	req := admin.HookInfo{Mailbox: f.mailbox, Event: f.event, Cmd: argv, Name: f.name, TimeoutSecs: f.timeout, FireOnUntrusted: f.untrusted}
 	var raw json.RawMessage
@@ -224,7 +224,7 @@ func (a *app) hooksCreate(f hookCreateFlags, argv []string) error {
 
 // hooksDelete deletes a hook as the current user over aimx.sock
 // (hook_delete); with the daemon down the operator's change edits
-// config.toml (SPEC §9).
+// config.toml (book/admin.md).
 func (a *app) hooksDelete(name string) error {
 	var raw json.RawMessage
 	var text string

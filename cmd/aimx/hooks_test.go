@@ -10,7 +10,7 @@ import (
 
 // TestHooksCLI: list, create (validated, derived or given name), delete,
 // with the config file edited in place (the operator, daemon down) and the
-// restart hint of SPEC §9.
+// restart hint of book/admin.md.
 func TestHooksCLI(t *testing.T) {
 	t.Parallel()
 	configDir, dataDir := newInstall(t)

@@ -15,7 +15,7 @@ import (
 )
 
 // mailboxSummary is one row of `aimx mailboxes list` (the shape of the
-// mailbox_list MCP tool, SPEC §10).
+// mailbox_list MCP tool, book/mcp.md).
 type mailboxSummary struct {
 	Name   string `json:"name"`
 	Owner  string `json:"owner"`
@@ -95,7 +95,7 @@ func (a *app) mailboxesCommand() *cobra.Command {
 }
 
 // openStoreReadOnly opens the message store for reading only: it never
-// creates, migrates or writes anything (SPEC §4).
+// creates, migrates or writes anything (book/storage.md).
 func (a *app) openStoreReadOnly(paths domains.Paths) (*storage.Store, error) {
 	st, err := storage.OpenReadOnly(paths.DataDir)
 	if err != nil {
@@ -118,7 +118,7 @@ func (a *app) summary(st *storage.Store, mb domains.Mailbox) (mailboxSummary, er
 }
 
 // directMailboxes reads every mailbox and its counts from the config and
-// storage (SPEC §9: read-only commands read directly when they can).
+// storage (book/admin.md: read-only commands read directly when they can).
 func (a *app) directMailboxes() ([]mailboxSummary, error) {
 	cfg, paths, err := a.loadConfig()
 	if err != nil {
@@ -298,7 +298,7 @@ func isCatchallInput(s string) bool { return s == "*" || strings.HasPrefix(s, "*
 
 // mailboxesCreate creates a mailbox: the current user's over aimx.sock; a
 // catchall, a role address, another owner's, or a forced one through
-// admin.sock (SPEC §9, §11; book/security.md).
+// admin.sock (book/admin.md, book/cli.md; book/security.md).
 func (a *app) mailboxesCreate(input, owner string, force bool) error {
 	if isCatchallInput(input) || owner != "" || force || domains.IsRoleAddress(input) {
 		if owner == "" {
@@ -374,7 +374,7 @@ func (a *app) printToolResult(raw json.RawMessage, text string) error {
 }
 
 // mailboxesDelete deletes a mailbox: over aimx.sock as the current user;
-// a catchall through admin.sock (SPEC §9, §11).
+// a catchall through admin.sock (book/admin.md, book/cli.md).
 func (a *app) mailboxesDelete(input string, force bool) error {
 	var res admin.MailboxDeleted
 	if isCatchallInput(input) {

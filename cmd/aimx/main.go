@@ -21,7 +21,7 @@ func main() {
 	os.Exit(report(err, os.Stderr))
 }
 
-// Exit codes (SPEC §11).
+// Exit codes (book/cli.md).
 const (
 	exitOK      = 0
 	exitFailure = 1
@@ -35,7 +35,7 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// report prints err as the one `Error: ...` line SPEC §11 asks for and
+// report prints err as the one `Error: ...` line book/cli.md asks for and
 // returns the process exit code.
 func report(err error, stderr io.Writer) int {
 	if err == nil {

@@ -17,14 +17,14 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// Listener names of the MCP transports in listen.json (SPEC §2).
+// Listener names of the MCP transports in listen.json (book/configuration.md).
 const (
 	listenMCPUnix = "mcp_unix"
 	listenMCPHTTP = "mcp_http"
 )
 
 // mcpCommand is `aimx mcp`, the stdio bridge an agent harness spawns as
-// the agent's user (SPEC §10).
+// the agent's user (book/mcp.md).
 func (a *app) mcpCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "mcp",
@@ -46,7 +46,7 @@ func (a *app) mcpCommand() *cobra.Command {
 	}
 }
 
-// agentSocketPath finds aimx.sock as SPEC §2 says: the runtime dir from
+// agentSocketPath finds aimx.sock as book/configuration.md says: the runtime dir from
 // the flag or AIMX_RUNTIME_DIR, else runtime_dir in config.toml if this
 // user can read it, else /run/aimx. Nothing is printed: stdout is the
 // bridge's protocol stream.
@@ -68,7 +68,7 @@ type mcpWiring struct {
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
-// aimx.sock always, TCP when `[mcp] http_listen` is set (SPEC §9, §10).
+// aimx.sock always, TCP when `[mcp] http_listen` is set (book/admin.md, book/mcp.md).
 func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 	srv := mcp.NewServer(mcp.Deps{
 		Registry:     w.registry,

@@ -15,7 +15,7 @@ import (
 )
 
 // aimx.sock is found from the flag, then AIMX_RUNTIME_DIR, then
-// runtime_dir in a readable config.toml, then /run/aimx (SPEC §2).
+// runtime_dir in a readable config.toml, then /run/aimx (book/configuration.md).
 func TestAgentSocketPath(t *testing.T) {
 	t.Parallel()
 	cfgDir := t.TempDir()

@@ -29,7 +29,7 @@ type app struct {
 	// logged only.
 	panics *panics.Counter
 
-	// v layers the global path flags over the AIMX_* environment (SPEC §2);
+	// v layers the global path flags over the AIMX_* environment (book/configuration.md);
 	// it never reads or writes config.toml.
 	v    *viper.Viper
 	json bool
@@ -98,7 +98,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf := root.PersistentFlags()
 	for _, s := range pathSettings {
 		pf.String(s.flag, "", s.usage)
-		// Flag beats environment (SPEC §2). The environment comes from run's
+		// Flag beats environment (book/configuration.md). The environment comes from run's
 		// env argument, not the process, so it is layered as viper's default.
 		_ = a.v.BindPFlag(s.key, pf.Lookup(s.flag)) // the flag was just defined: cannot fail
 		if val := a.env[s.envVar]; val != "" {

@@ -19,7 +19,7 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// Dev-mode listener defaults (SPEC §12).
+// Dev-mode listener defaults (book/dev-mode.md).
 const (
 	devSMTPListen    = "127.0.0.1:2525"
 	devMCPHTTPListen = "127.0.0.1:3025"

@@ -1,4 +1,4 @@
-// Package admin is the operator's side of aimx (SPEC §9): the operations
+// Package admin is the operator's side of aimx (book/admin.md): the operations
 // that span packages (any-owner mailbox and hook CRUD, catchalls included,
 // token CRUD, reload, status) and the small HTTP/JSON API that serves them
 // on admin.sock, plus the Client the CLI reaches it with.
@@ -94,7 +94,7 @@ type MailboxDeleted struct {
 	DeletedFiles int    `json:"deleted_files"`
 }
 
-// HookInfo is one hook: the hook_list shape of SPEC §10, shared with the
+// HookInfo is one hook: the hook_list shape of book/mcp.md, shared with the
 // MCP tool. It is also the body of POST /v1/hooks, where name and
 // timeout_secs are optional.
 type HookInfo = mcp.HookInfo
@@ -138,7 +138,7 @@ func (a *Admin) lookup(name string) (domains.Owner, error) {
 }
 
 // resolve turns a mailbox name given by the operator into its canonical
-// name (SPEC §1: a bare local part is of the default domain).
+// name (book/configuration.md: a bare local part is of the default domain).
 func (a *Admin) resolve(input string) (string, error) {
 	input = strings.TrimSpace(input)
 	if input == "" {
@@ -254,7 +254,7 @@ func (a *Admin) ListHooks(_ context.Context, mailbox string) (HookList, error) {
 	return out, nil
 }
 
-// CreateHook adds a hook to any mailbox (never a catchall: SPEC §3).
+// CreateHook adds a hook to any mailbox (never a catchall: book/configuration.md).
 func (a *Admin) CreateHook(_ context.Context, req HookInfo) (HookInfo, error) {
 	ref, err := a.Hooks.Create(hooks.NewHook{Mailbox: req.Mailbox, Event: domains.Event(req.Event), Cmd: req.Cmd,
 		Name: req.Name, TimeoutSecs: req.TimeoutSecs, FireOnUntrusted: req.FireOnUntrusted})

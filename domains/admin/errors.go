@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Error codes of the operator API (SPEC §9).
+// Error codes of the operator API (book/admin.md).
 const (
 	CodeValidation = "validation"
 	CodeNotFound   = "not_found"
@@ -17,7 +17,7 @@ const (
 )
 
 // Error is a failure of an operator operation as the API reports it: a
-// code from the fixed set of SPEC §9, a sentence for the operator, and the
+// code from the fixed set of book/admin.md, a sentence for the operator, and the
 // HTTP status it travels with. The same value comes back from the Client,
 // so the CLI prints the same message whether it used the socket or
 // edited the files itself.

@@ -17,10 +17,10 @@ import (
 	"github.com/aimx-dev/aimx/internal/peercred"
 )
 
-// SocketName is the operator socket's name in the runtime dir (SPEC §2).
+// SocketName is the operator socket's name in the runtime dir (book/configuration.md).
 const SocketName = "admin.sock"
 
-// SocketMode is the operator socket's permission (SPEC §2): only the
+// SocketMode is the operator socket's permission (book/configuration.md): only the
 // daemon's user can connect; the handler checks the peer too.
 const SocketMode os.FileMode = 0o600
 
@@ -38,13 +38,13 @@ func Listen(runtimeDir string) (net.Listener, error) {
 	return ln, nil
 }
 
-// OperatorUID reports whether a peer uid is the operator's (SPEC §1: uid 0
+// OperatorUID reports whether a peer uid is the operator's (book/configuration.md: uid 0
 // or the daemon's own euid).
 func OperatorUID(daemonEUID int) func(uid uint32) bool {
 	return func(uid uint32) bool { return uid == 0 || int64(uid) == int64(daemonEUID) }
 }
 
-// Handler serves the operator API of SPEC §9 for a. isOperator decides
+// Handler serves the operator API of book/admin.md for a. isOperator decides
 // from the peer's uid (read from SO_PEERCRED by the listener) whether a
 // request is allowed; a request without peer credentials is refused.
 func Handler(a *Admin, isOperator func(uid uint32) bool, log zerolog.Logger) http.Handler {

@@ -25,7 +25,7 @@ type TokenList struct {
 	Tokens []TokenInfo `json:"tokens"`
 }
 
-// NewToken is the body of POST /v1/tokens (SPEC §10: `aimx tokens create
+// NewToken is the body of POST /v1/tokens (book/mcp.md: `aimx tokens create
 // --owner USER [--mailbox M]... [--allow-hooks] [--name N]`).
 type NewToken struct {
 	Owner      string   `json:"owner"`

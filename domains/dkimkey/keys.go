@@ -1,5 +1,5 @@
 // Package dkimkey is the per-domain DKIM key store: it generates, writes and
-// loads the key pairs under <config dir>/dkim/<domain>/ (SPEC §2) and renders
+// loads the key pairs under <config dir>/dkim/<domain>/ (book/configuration.md) and renders
 // the DNS TXT records that publish them. The outbound signer loads its keys
 // through it.
 package dkimkey
@@ -35,7 +35,7 @@ const (
 // RSABits is the size of generated RSA keys.
 const RSABits = 2048
 
-// File modes of the key store (SPEC §2).
+// File modes of the key store (book/configuration.md).
 const (
 	domainDirMode  os.FileMode = 0o700
 	privateKeyMode os.FileMode = 0o600
@@ -320,5 +320,5 @@ func TXTRecord(domain, selector string, pub crypto.PublicKey) (name, value strin
 }
 
 // Ed25519Selector is the selector of a domain's Ed25519 key, derived from
-// its RSA selector (SPEC §8).
+// its RSA selector (RFC 8463; book/configuration.md).
 func Ed25519Selector(selector string) string { return selector + "-ed25519" }

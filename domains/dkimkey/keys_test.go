@@ -111,7 +111,7 @@ func TestImportLoadAndModes(t *testing.T) {
 	if _, ok := set.Ed25519.Signer.(ed25519.PrivateKey); !ok {
 		t.Fatalf("ed25519 signer is %T", set.Ed25519.Signer)
 	}
-	// Written private keys are PKCS#8, public keys SPKI (SPEC §2).
+	// Written private keys are PKCS#8, public keys SPKI (book/configuration.md).
 	priv, _ := os.ReadFile(set.RSA.PrivatePath)
 	if !strings.HasPrefix(string(priv), "-----BEGIN PRIVATE KEY-----") {
 		t.Errorf("private key not PKCS#8 PEM: %.40q", priv)

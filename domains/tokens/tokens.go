@@ -1,5 +1,5 @@
 // Package tokens is the store of the bearer tokens that let a remote agent
-// use MCP over TCP (SPEC §2, §10): `<config dir>/tokens.json`, mode 0600,
+// use MCP over TCP (book/configuration.md, book/mcp.md): `<config dir>/tokens.json`, mode 0600,
 // holding only the sha256 of each secret. A secret is shown once, when it
 // is created, and never stored, logged or returned again.
 //
@@ -34,10 +34,10 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// FileName is the token file's name in the config dir (SPEC §2).
+// FileName is the token file's name in the config dir (book/configuration.md).
 const FileName = "tokens.json"
 
-// FileMode is the token file's permission (SPEC §2): hashes only, but still
+// FileMode is the token file's permission (book/configuration.md): hashes only, but still
 // nobody's business but the operator's.
 const FileMode os.FileMode = 0o600
 
@@ -71,7 +71,7 @@ type Token struct {
 	// Owner is the Unix user the token acts as.
 	Owner string `json:"owner"`
 	// Mailboxes, when set, narrows the token to these mailbox names
-	// (FQDNs); such a token cannot create mailboxes (SPEC §10).
+	// (FQDNs); such a token cannot create mailboxes (book/mcp.md).
 	Mailboxes []string `json:"mailboxes,omitempty"`
 	// AllowHooks permits the hook tools (a hook runs commands as Owner).
 	AllowHooks bool `json:"allow_hooks"`

@@ -1,5 +1,5 @@
 // Package connlimit wraps the SMTP listener with a total and a per-IP
-// connection limit (SPEC §5). Over a limit it still accepts the connection,
+// connection limit (book/smtp.md). Over a limit it still accepts the connection,
 // answers "421 4.7.0" and closes it, so the client learns to come back later
 // instead of hanging in the kernel backlog the way it would behind
 // golang.org/x/net/netutil.LimitListener, which stops accepting.

@@ -10,7 +10,7 @@
 // With `[dns] servers` set it queries those servers directly (miekg/dns,
 // UDP with TCP on truncation). Without, it uses the system resolver, but
 // answers RFC 6761 special-use names and single-label names NXDOMAIN locally
-// (SPEC §5).
+// (book/smtp.md).
 package dnsresolver
 
 import (
@@ -40,7 +40,7 @@ const (
 // Config builds a Resolver. The zero value is a usable system resolver.
 type Config struct {
 	// Servers are "host:port" (or "host", port 53) addresses to send every
-	// query to, in order. Empty means the system resolver. SPEC §3 [dns].
+	// query to, in order. Empty means the system resolver. book/configuration.md [dns].
 	Servers []string
 	// Timeout bounds one lookup, all servers, retries and a TCP retry
 	// included.

@@ -1,6 +1,6 @@
 // Package peercred serves Unix sockets whose callers are identified by the
 // kernel: every accepted connection carries the peer's uid, gid and pid,
-// read with SO_PEERCRED at accept time (SPEC §9). It also creates the
+// read with SO_PEERCRED at accept time (book/admin.md). It also creates the
 // socket file safely: a stale socket left by a crash is replaced, a live
 // one is never stolen, and paths too long for sun_path are refused.
 package peercred

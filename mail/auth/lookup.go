@@ -64,7 +64,7 @@ func (s spfResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAdd
 	return out, nil
 }
 
-// LookupAddr refuses every reverse lookup: SPEC §5 allows no PTR lookups
+// LookupAddr refuses every reverse lookup: book/smtp.md allows no PTR lookups
 // before 250. The error is neither "not found" nor temporary, so an SPF
 // "ptr" mechanism simply does not match (RFC 7208 5.5 makes a PTR error a
 // non-match) and does not count as a void lookup.

@@ -18,7 +18,7 @@ func nullPath(mailFrom string) string {
 }
 
 // checkSPF evaluates SPF for the connecting IP against the MAIL FROM
-// domain, or against the HELO name only when MAIL FROM is null (SPEC §5,
+// domain, or against the HELO name only when MAIL FROM is null (book/smtp.md,
 // RFC 7208 2.3, 2.4). No PTR lookups are made (spfResolver refuses them).
 func (v *Verifier) checkSPF(ctx context.Context, in Input) spfOutcome {
 	if in.RemoteIP == nil || in.RemoteIP.To16() == nil {

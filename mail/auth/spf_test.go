@@ -69,7 +69,7 @@ func TestSPF(t *testing.T) {
 }
 
 // TestSPFNoPTRLookups: a ptr mechanism never causes a reverse query
-// (SPEC §5) and simply does not match.
+// (book/smtp.md) and simply does not match.
 func TestSPFNoPTRLookups(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})

@@ -2,7 +2,7 @@ package auth
 
 import "github.com/emersion/go-msgauth/dmarc"
 
-// Trust modes (SPEC §3 `trust`) and trust verdicts (SPEC §4 `trusted`).
+// Trust modes (book/configuration.md `trust`) and trust verdicts (book/storage.md `trusted`).
 const (
 	TrustModeNone     = "none"
 	TrustModeVerified = "verified"
@@ -12,7 +12,7 @@ const (
 	TrustedFalse = "false"
 )
 
-// Trust decides a message's `trusted` value for a mailbox (SPEC §6).
+// Trust decides a message's `trusted` value for a mailbox (book/verification.md).
 //
 // Mode "none" (or empty, the default) gives "none". Mode "verified" gives
 // "true" only when the sender's bare From address matched the effective

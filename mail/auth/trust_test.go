@@ -37,7 +37,7 @@ func TestTrustRules(t *testing.T) {
 
 // TestForgedFromNotTrusted: From: boss@corp.example carrying a valid DKIM
 // signature from an unrelated domain is not trusted, even when the address
-// is allowlisted (SPEC §6). Controls: the same message signed by the From's
+// is allowlisted (book/verification.md). Controls: the same message signed by the From's
 // own organization is trusted. Signatures are made with go-msgauth's signer
 // and the fixture RSA key, for domains the test DNS serves.
 func TestForgedFromNotTrusted(t *testing.T) {

@@ -4,7 +4,7 @@
 // injected clock and random source (DESIGN habit 1). It runs inside one
 // time budget (`[smtp] verify_timeout`): whatever has not finished at the
 // deadline is "temperror", and verification never fails a delivery — the
-// message is stored whatever the verdicts (SPEC §5).
+// message is stored whatever the verdicts (book/smtp.md).
 package auth
 
 import (
@@ -22,14 +22,14 @@ import (
 )
 
 // DefaultTimeout is the verification budget when Config.Timeout is zero
-// (SPEC §3 `[smtp] verify_timeout`).
+// (book/configuration.md `[smtp] verify_timeout`).
 const DefaultTimeout = 10 * time.Second
 
 // DefaultMaxSignatures bounds how many DKIM-Signature fields are checked,
 // so a message cannot make us do unbounded crypto and DNS work.
 const DefaultMaxSignatures = 8
 
-// Verdicts, as written in the .md frontmatter (SPEC §4 dkim/spf/dmarc) and
+// Verdicts, as written in the .md frontmatter (book/storage.md dkim/spf/dmarc) and
 // in Authentication-Results (RFC 8601 2.7).
 const (
 	Pass      = "pass"
@@ -208,7 +208,7 @@ type spfOutcome struct {
 // Verify runs DKIM, SPF and the DMARC record lookup concurrently inside the
 // budget, then evaluates DMARC. Checks still running at the deadline are
 // temperror. It never fails: the verdicts are the whole answer.
-// SPEC §5 Verification.
+// book/smtp.md Verification.
 func (v *Verifier) Verify(ctx context.Context, in Input) Result {
 	start := v.now()
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)

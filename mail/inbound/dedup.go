@@ -29,7 +29,7 @@ type DedupOptions struct {
 }
 
 // Dedup recognises a re-delivery of a message already stored in the same
-// mailbox within dedup_window (SPEC §5, book/smtp.md "Deduplication"). The
+// mailbox within dedup_window (book/smtp.md, book/smtp.md "Deduplication"). The
 // key is message.DedupKey: the Message-ID and a digest of From, Date,
 // Subject and the body, so a different message that reuses an id (a
 // forgery sent first) is not taken for a re-delivery of it.
@@ -306,8 +306,7 @@ func (b *dedupBox) remember(m map[string]seenEntry, k string, e seenEntry) {
 	}
 }
 
-// keyOf recomputes the dedup key of a stored message from its .eml (SPEC
-// §5); our trace headers do not change it. legacy is true when the message
+// keyOf recomputes the dedup key of a stored message from its .eml (book/smtp.md); our trace headers do not change it. legacy is true when the message
 // has no .eml (Rust mail): it is matched by its Message-ID alone. A file
 // that is not regular (a FIFO, book/security.md M1), too large or whose
 // header is over the limit has no key: it is logged and skipped, never

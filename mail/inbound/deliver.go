@@ -30,7 +30,7 @@ const DefaultStoreParallelism = 8
 
 // Config builds a Deliverer.
 type Config struct {
-	// Locks are the per-mailbox locks (SPEC §9) shared with the operations
+	// Locks are the per-mailbox locks (book/admin.md) shared with the operations
 	// that remove mailboxes; nil stores without them.
 	Locks *domains.MailboxLocks
 	// Registry is the live configuration, read once per transaction when
@@ -49,13 +49,13 @@ type Config struct {
 	LookupOwner func(name string) (domains.Owner, error)
 	// HooksDue names the on_receive hooks due for a message stored in mb
 	// with the given trust verdict; their names go to the frontmatter
-	// hooks_due (SPEC §7). Nil records none.
+	// hooks_due (book/hooks.md). Nil records none.
 	HooksDue func(mb domains.Mailbox, trusted string) []string
 	// OnStored is told about every message newly stored (never about a
 	// re-delivery absorbed by dedup), after its .md is durable and before
 	// the sender gets 250. It runs inside the SMTP transaction, so it must
 	// not block: the hook scheduler enqueues without waiting, and a dropped
-	// enqueue is recovered from hooks_due in the stored .md (SPEC §7).
+	// enqueue is recovered from hooks_due in the stored .md (book/hooks.md).
 	// Nil tells nobody.
 	OnStored func(StoredMessage)
 	// VerifyIntn is the DMARC pct sampler handed to the verifier (nil:
@@ -93,7 +93,7 @@ type StoredMessage struct {
 
 // Deliverer is SMTP intake without SMTP: it turns one accepted transaction
 // (envelope and DATA bytes) into stored messages and a typed outcome. The
-// SMTP server calls it; local delivery of outbound mail (SPEC §8) can call
+// SMTP server calls it; local delivery of outbound mail can call
 // it the same way. It is safe for concurrent use.
 type Deliverer struct {
 	cfg      Config
@@ -200,7 +200,7 @@ type target struct {
 }
 
 // Deliver checks, verifies and stores one message for every distinct
-// mailbox its recipients resolve to (SPEC §4, §5, §6). A nil error means
+// mailbox its recipients resolve to (book/storage.md, book/smtp.md, book/verification.md). A nil error means
 // the sender gets 250: every mailbox has the message, newly stored or
 // recognised as a duplicate. Otherwise the error is an *outcome.Error:
 // 5xx for a message that can never be accepted (bad data, no recipient),
@@ -258,7 +258,7 @@ func (d *Deliverer) config(env Envelope, size int64) (*domains.Config, *outcome.
 	return cfg, nil
 }
 
-// dataVerdict turns CheckData's verdict into the reply (SPEC §5: bare
+// dataVerdict turns CheckData's verdict into the reply (book/smtp.md: bare
 // CR/LF, NUL and smuggling shapes get a 5xx).
 func dataVerdict(err error) *outcome.Error {
 	if err == nil {
@@ -286,7 +286,7 @@ func (d *Deliverer) deliver(ctx context.Context, cfg *domains.Config, env Envelo
 		return d.fail(out, outcome.LocalError(err))
 	}
 	body := io.NewSectionReader(src, head.Len(), src.Size()-head.Len())
-	// SPEC §5, RFC 8601 5: a sender must not forge our verdicts.
+	// book/smtp.md, RFC 8601 5: a sender must not forge our verdicts.
 	head = head.StripAuthResults(hostname)
 	msg, err := message.ParseFrom(head, body, sc)
 	if err != nil {
@@ -305,7 +305,7 @@ func (d *Deliverer) deliver(ctx context.Context, cfg *domains.Config, env Envelo
 		out.Mailboxes = append(out.Mailboxes, MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients})
 	}
 
-	// Verify once per transaction, inside the budget (SPEC §5), on the
+	// Verify once per transaction, inside the budget (book/smtp.md), on the
 	// same parse of the header.
 	res, err := d.verify(ctx, cfg, env, auth.Input{
 		Header: head.DKIMView(),
@@ -362,7 +362,7 @@ func (d *Deliverer) fail(out Outcome, e *outcome.Error) (Outcome, error) {
 }
 
 // resolveTargets groups the recipients by the mailbox they resolve to
-// (SPEC §5: one copy per distinct resolved mailbox), keeping the order of
+// (book/smtp.md: one copy per distinct resolved mailbox), keeping the order of
 // each mailbox's first recipient. A recipient that no longer resolves is
 // left out; with none left the message is refused.
 func resolveTargets(cfg *domains.Config, rcpts []string) ([]target, *outcome.Error) {
@@ -422,7 +422,7 @@ func (d *Deliverer) verify(ctx context.Context, cfg *domains.Config, env Envelop
 
 // owner resolves the uid/gid a mailbox's files get. Only root chowns; an
 // owner that no longer resolves still receives, as the daemon's user,
-// with a warning (SPEC §1).
+// with a warning (book/configuration.md).
 func (d *Deliverer) owner(mb domains.Mailbox) *storage.Owner {
 	if !d.lookupOwners || mb.Owner == "" {
 		return nil

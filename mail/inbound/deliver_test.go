@@ -410,7 +410,7 @@ func TestHooksDueRecorded(t *testing.T) {
 
 // TestOnStoredOncePerStoredCopy: the hook scheduler hears about a newly
 // stored message once, with its hooks_due, and never about a re-delivery
-// absorbed by dedup (SPEC §5, §7).
+// absorbed by dedup (book/smtp.md, book/hooks.md).
 func TestOnStoredOncePerStoredCopy(t *testing.T) {
 	t.Parallel()
 	e := newDeliverEnv(t, envOpts{})
@@ -443,7 +443,7 @@ func TestOnStoredOncePerStoredCopy(t *testing.T) {
 
 // TestMailboxRemovedDuringTransaction: a mailbox removal holds the
 // mailbox's lock; a delivery resolved before it waits, then finds the
-// mailbox gone, answers 451 and stores nothing (SPEC §9).
+// mailbox gone, answers 451 and stores nothing (book/admin.md).
 func TestMailboxRemovedDuringTransaction(t *testing.T) {
 	t.Parallel()
 	e := newDeliverEnv(t, envOpts{})

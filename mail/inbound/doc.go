@@ -1,4 +1,4 @@
-// Package inbound is aimx's SMTP intake (SPEC §5, §6): a thin go-smtp
+// Package inbound is aimx's SMTP intake (book/smtp.md, book/verification.md): a thin go-smtp
 // server that accepts mail for the configured domains, and the SMTP-free
 // Deliverer behind it that checks the data, verifies DKIM/SPF/DMARC once
 // per transaction, decides trust per mailbox, recognises re-deliveries

@@ -60,7 +60,7 @@ type ServerConfig struct {
 	Log zerolog.Logger
 }
 
-// Server is the inbound SMTP server (SPEC §5): go-smtp with a thin session
+// Server is the inbound SMTP server (book/smtp.md): go-smtp with a thin session
 // that calls the Deliverer. The daemon owns the listeners and hands each to
 // Serve.
 //

@@ -53,7 +53,7 @@ type transaction struct {
 
 var _ smtp.Session = (*session)(nil)
 
-// Mail starts a transaction with the configuration current now (SPEC §9:
+// Mail starts a transaction with the configuration current now (book/admin.md:
 // a swap applies from the next transaction).
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.endTx(nil, nil) // a MAIL without RSET after an aborted one
@@ -79,7 +79,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt accepts a recipient that resolves to a mailbox (SPEC §5).
+// Rcpt accepts a recipient that resolves to a mailbox (book/smtp.md).
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	tx := ss.tx
 	if tx == nil {

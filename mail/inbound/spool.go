@@ -19,7 +19,7 @@ const spoolBufSize = 64 << 10
 
 // Spool is one transaction's DATA on disk (book/smtp.md "Spooling"): the
 // bytes are written to an unnamed file in the spool dir as they arrive and
-// checked for the SPEC §5 line-ending shapes on the way, so a message is
+// checked for the book/smtp.md line-ending shapes on the way, so a message is
 // never held in memory, however large. Parsing, verification and every
 // mailbox's copy read the file; decoded attachments and the body text go
 // to a second unnamed file (the scratch). Close removes both: they have no

@@ -35,7 +35,7 @@ type delivery struct {
 func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	mo := MailboxOutcome{Mailbox: t.mb.Name, Recipients: t.recipients}
 	if locks := x.d.cfg.Locks; locks != nil {
-		// SPEC §9: store under the mailbox's shared lock, and only if it
+		// book/admin.md: store under the mailbox's shared lock, and only if it
 		// still exists: it may have been removed since RCPT.
 		unlock := locks.RLock(t.mb.Name)
 		defer unlock()
@@ -53,7 +53,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		return mo
 	}
 	if claim.Duplicate() {
-		// SPEC §5: answered 250, stores nothing, fires nothing.
+		// book/smtp.md: answered 250, stores nothing, fires nothing.
 		mo.Duplicate = true
 		return mo
 	}
@@ -64,7 +64,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		}
 	}()
 
-	// SPEC §6: trust per mailbox, mailbox → domain → global.
+	// book/verification.md: trust per mailbox, mailbox → domain → global.
 	eff, _ := x.cfg.EffectiveFor(t.mb.Name)
 	allowlisted := domains.MatchSender(eff.TrustedSenders, x.res.From)
 	mo.Trusted = auth.Trust(string(eff.Trust), allowlisted, x.res)
@@ -85,7 +85,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		For:      deliveredTo,
 		Date:     x.receivedAt,
 	}
-	// SPEC §4: our trace fields, then the exact bytes received, streamed
+	// book/storage.md: our trace fields, then the exact bytes received, streamed
 	// from the spool.
 	trace := message.Fold(received.String()) + message.Fold(x.authResults)
 	req := storage.PutRequest{
@@ -117,7 +117,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	return mo
 }
 
-// frontmatter fills every SPEC §4 inbound field; the store adds id and
+// frontmatter fills every book/storage.md inbound field; the store adds id and
 // the attachment list.
 func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted string) storage.Frontmatter {
 	m := x.msg

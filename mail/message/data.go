@@ -60,14 +60,14 @@ func (e *DataError) Error() string {
 }
 
 // Reply is the SMTP answer the session gives for this error: a permanent
-// 550 5.6.0 naming the problem (SPEC §5: a 5xx). The sender must fix the
+// 550 5.6.0 naming the problem (book/smtp.md: a 5xx). The sender must fix the
 // message; a retry with the same bytes would fail the same way.
 func (e *DataError) Reply() (code int, enhanced [3]int, text string) {
 	return 550, [3]int{5, 6, 0}, "Message rejected: " + e.Problem.String() + " not allowed in SMTP data"
 }
 
 // CheckData checks a DATA or BDAT message body, as go-smtp hands it to
-// Session.Data, for the line-ending shapes SPEC §5 rejects: bare LF, bare
+// Session.Data, for the line-ending shapes book/smtp.md rejects: bare LF, bare
 // CR, NUL, and the smuggling shapes "\n.\n", "\n.\r\n" and "\r.\r\n". It
 // returns nil or a *DataError for the first problem. DataChecker gives the
 // same verdict over a stream.

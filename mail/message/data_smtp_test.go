@@ -17,7 +17,7 @@ import (
 
 // These tests run a real go-smtp v0.25.1 server on loopback and write raw
 // bytes to it, to pin down what Session.Data sees and to prove that
-// CheckData in Session.Data answers every SPEC §5 shape with a 5xx.
+// CheckData in Session.Data answers every book/smtp.md shape with a 5xx.
 
 // testBackend is the minimal go-smtp backend: it records what Data reads
 // and, when check is set, answers with CheckData's verdict.
@@ -178,7 +178,7 @@ func TestGoSMTPDataBytes(t *testing.T) {
 	}
 }
 
-// TestCheckDataOverSMTP is the SPEC §5 table against a real server: each
+// TestCheckDataOverSMTP is the book/smtp.md table against a real server: each
 // shape gets a 5xx in DATA and in BDAT, and good CRLF mail gets 250.
 func TestCheckDataOverSMTP(t *testing.T) {
 	be := &testBackend{check: true}

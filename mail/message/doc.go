@@ -1,9 +1,9 @@
 // Package message turns raw mail into the values aimx stores and shows
-// (SPEC §4 frontmatter, body, attachments), computes the thread and dedup
-// keys (SPEC §4, §5), and holds the byte-level edits and checks the SMTP
+// (book/storage.md frontmatter, body, attachments), computes the thread and dedup
+// keys (book/storage.md, book/smtp.md), and holds the byte-level edits and checks the SMTP
 // edge needs: removing forged Authentication-Results, prepending trace
 // fields, building Received, and rejecting bare CR/LF, NUL and smuggling
-// shapes in DATA (SPEC §5).
+// shapes in DATA (book/smtp.md).
 //
 // Parsing uses go-message for what it does well (transfer decoding,
 // charsets, address lists) and splits the header and the multipart tree

@@ -10,7 +10,7 @@ import (
 )
 
 // DedupKey is the key that recognises a re-delivery of the same message
-// (SPEC §5, book/smtp.md "Deduplication"): the lowercase hex sha256 of
+// (book/smtp.md, book/smtp.md "Deduplication"): the lowercase hex sha256 of
 //
 //	From "\n" Date "\n" Subject "\n\n" body
 //
@@ -72,7 +72,7 @@ func dedupKey(h header, body io.Reader) (string, error) {
 	return digest, nil
 }
 
-// ThreadID groups a message with its thread (SPEC §4): the first 16 hex
+// ThreadID groups a message with its thread (book/storage.md): the first 16 hex
 // digits of the sha256 of the thread root id, which is the first id of
 // References, else the first id of In-Reply-To, else the message's own
 // Message-ID, all without `<>`; a message with none of them is its own root

@@ -14,14 +14,14 @@ import (
 // all: nothing in it can be shown as mail.
 var ErrNoHeader = errors.New("message has no header fields")
 
-// Message is the decoded view of one mail message: the values the SPEC §4
+// Message is the decoded view of one mail message: the values the book/storage.md
 // frontmatter is built from, plus the body and the attachments. Every
 // string is valid UTF-8.
 type Message struct {
 	// From is the first From mailbox as `Name <addr>` (name RFC 2047-decoded,
 	// quoted when it holds specials) or a bare `addr`; "" when absent.
 	From string
-	// FromAddress is the bare address of From, for trust matching (SPEC §6).
+	// FromAddress is the bare address of From, for trust matching (book/verification.md).
 	FromAddress string
 	// To, Cc and ReplyTo hold one `Name <addr>` or `addr` per mailbox.
 	To, Cc, ReplyTo []string
@@ -29,7 +29,7 @@ type Message struct {
 	Subject string
 	// Date is the Date header, read leniently (a wrong weekday is accepted);
 	// the zero time when absent or unparseable, so the caller falls back to
-	// the receipt time (SPEC §4).
+	// the receipt time (book/storage.md).
 	Date time.Time
 	// MessageID is the Message-ID without `<>`; "" when absent.
 	MessageID string
@@ -51,7 +51,7 @@ type Message struct {
 	// Attachments are the parts that are not the body and not text
 	// alternatives of it, in document order.
 	Attachments []Attachment
-	// DedupKey is DedupKey of the raw bytes (SPEC §5), kept for ThreadID.
+	// DedupKey is DedupKey of the raw bytes (book/smtp.md), kept for ThreadID.
 	DedupKey string
 }
 
@@ -165,13 +165,13 @@ func parseDate(v string) time.Time {
 	return d.UTC()
 }
 
-// messageID is the Message-ID value without `<>` (SPEC §4), or "" when the
+// messageID is the Message-ID value without `<>` (book/storage.md), or "" when the
 // field is absent or empty. A malformed id is kept as written.
 func messageID(h header) string {
 	return firstMsgID(h.value("Message-Id"))
 }
 
-// fill picks the body and the attachments from the leaves (SPEC §4: the
+// fill picks the body and the attachments from the leaves (book/storage.md: the
 // body is the text/plain part, or the HTML part converted when there is no
 // text part). A leaf is an attachment when its disposition says so, when it
 // has a filename, or when it is not text/plain or text/html. Of the

@@ -10,7 +10,7 @@ import (
 // StripAuthResults removes every Authentication-Results field in the
 // message header whose authserv-id is ours (case-insensitive), with its
 // folded continuation lines and line ending, so a sender cannot forge our
-// verdicts (RFC 8601 5, SPEC §5). Every other byte, the body included, is
+// verdicts (RFC 8601 5, book/smtp.md). Every other byte, the body included, is
 // returned exactly as it was. Fields in the body (an attached message) are
 // never touched. The input is not modified.
 func StripAuthResults(raw []byte, authservID string) []byte {
@@ -161,7 +161,7 @@ type Received struct {
 	Helo string
 	// RemoteIP is the connecting address.
 	RemoteIP netip.Addr
-	// RemoteHost is a verified reverse-DNS name, "" when unknown (SPEC §5
+	// RemoteHost is a verified reverse-DNS name, "" when unknown (book/smtp.md
 	// does no PTR lookup before 250, so usually "").
 	RemoteHost string
 	// Hostname is our [smtp] hostname.

@@ -94,7 +94,7 @@ func As(err error) (*Error, bool) {
 	return nil, false
 }
 
-// The outcomes of SPEC §5 and the generic server failure. Each call returns
+// The outcomes of book/smtp.md and the generic server failure. Each call returns
 // a fresh *Error, so callers may attach their detail.
 
 // RelayDenied is RCPT for a domain this server does not serve: 550 5.7.1.
