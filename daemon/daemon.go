@@ -25,8 +25,8 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// ShutdownTimeout bounds a graceful shutdown (DESIGN: finish transactions in
-// flight within 30 s, then exit). It is one deadline for the whole
+// ShutdownTimeout bounds a graceful shutdown (book/security.md, "Shutdown":
+// finish transactions in flight within 30 s, then exit). It is one deadline for the whole
 // shutdown: every listener and every component is stopped within it.
 const ShutdownTimeout = 30 * time.Second
 

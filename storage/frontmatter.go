@@ -101,7 +101,7 @@ func EncodeMD(fm *Frontmatter, body string) []byte {
 // escapes, always-written fields always present, optional ones omitted when
 // empty, attachments and recipients as inline arrays of inline tables, and
 // unknown keys last in their original order. go-toml's encoder is not used:
-// it single-quotes strings and cannot pin this order (DESIGN.md).
+// it single-quotes strings and cannot pin this order (book/architecture.md, "Library traps").
 func EncodeFrontmatter(fm *Frontmatter) []byte {
 	e := &encoder{}
 	e.str("id", fm.ID)

@@ -1,7 +1,7 @@
 // Package tomlenc writes the two TOML lexical forms aimx's own encoders
 // (config.toml and message frontmatter) need byte-exactly: double-quoted
 // basic strings and keys. go-toml/v2's encoder writes single-quoted strings
-// and cannot be told otherwise (DESIGN.md, library traps), so the encoders
+// and cannot be told otherwise (book/architecture.md, "Library traps"), so the encoders
 // are ours and share this.
 package tomlenc
 

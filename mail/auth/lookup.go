@@ -30,7 +30,7 @@ func netError(name string, err error) error {
 }
 
 // txtLookup binds a TXT lookup to ctx for go-msgauth, whose DKIM and DMARC
-// APIs take no context (DESIGN: go-msgauth trap).
+// APIs take no context (book/architecture.md, "Library traps").
 func txtLookup(ctx context.Context, r Resolver) func(string) ([]string, error) {
 	return func(name string) ([]string, error) {
 		name = strings.TrimSuffix(name, ".")

@@ -1,7 +1,7 @@
 // Package auth verifies inbound mail (DKIM, SPF, DMARC) and decides trust.
 //
 // Verification is pure protocol code behind a Resolver interface and an
-// injected clock and random source (DESIGN habit 1). It runs inside one
+// injected clock and random source (book/architecture.md, "Habits"). It runs inside one
 // time budget (`[smtp] verify_timeout`): whatever has not finished at the
 // deadline is "temperror", and verification never fails a delivery — the
 // message is stored whatever the verdicts (book/smtp.md).

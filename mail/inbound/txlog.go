@@ -8,7 +8,7 @@ import (
 	"github.com/aimx-dev/aimx/mail/outcome"
 )
 
-// logTx writes the one line per SMTP transaction (DESIGN "Logs"): who sent
+// logTx writes the one line per SMTP transaction (book/architecture.md, "Logs"): who sent
 // what to whom, the reply, how long it took, the verdicts and what each
 // mailbox got. Message bodies are never logged.
 func (ss *session) logTx(tx *transaction, e *outcome.Error, out *Outcome) {

@@ -1,5 +1,5 @@
-// Package outcome is the one typed result of a mail operation (DESIGN
-// habit 2): an SMTP reply code, an RFC 3463 enhanced status code, whether
+// Package outcome is the one typed result of a mail operation (book/architecture.md,
+// "Habits"): an SMTP reply code, an RFC 3463 enhanced status code, whether
 // the failure is temporary or permanent, and whether the sender (user) or
 // this server is at fault. The wire gets the generic text, the log gets the
 // detail (the wrapped error), the outbound queue retries on temporary, and
