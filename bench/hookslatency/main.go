@@ -11,21 +11,18 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/smtp"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/aimx-dev/aimx/bench/hookstart"
 )
 
 func main() {
@@ -78,7 +75,7 @@ fire_on_untrusted = true
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0", "--mcp-http", "127.0.0.1:0")
 	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
 		return err
@@ -89,79 +86,15 @@ fire_on_untrusted = true
 		return err
 	}
 
-	acked := make(map[string]time.Time, n)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := fmt.Sprintf("bench-%d@example.test", i)
-			<-start
-			at, err := deliver(addr, id)
-			if err != nil {
-				errs <- err
-				return
-			}
-			mu.Lock()
-			acked[id] = at
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return err
-	}
-
-	starts, err := waitStarts(log, n)
+	lat, err := hookstart.Measure(addr, "bench@agent.localhost", log, n)
 	if err != nil {
 		return err
-	}
-	lat := make([]time.Duration, 0, n)
-	for id, at := range acked {
-		s, ok := starts[id]
-		if !ok {
-			return fmt.Errorf("no hook start for %s", id)
-		}
-		lat = append(lat, s.Sub(at))
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	fmt.Printf("messages %d, workers %d: 250 → hook start p50 %v, p99 %v, max %v (min %v)\n",
 		n, workers, pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), lat[0].Round(time.Millisecond))
 	return nil
-}
-
-// deliver sends one message and returns when the 250 after DATA arrived.
-func deliver(addr, id string) (time.Time, error) {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer c.Close()
-	if err := c.Mail("bob@example.test"); err != nil {
-		return time.Time{}, err
-	}
-	if err := c.Rcpt("bench@agent.localhost"); err != nil {
-		return time.Time{}, err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return time.Time{}, err
-	}
-	msg := "From: bob@example.test\r\nTo: bench@agent.localhost\r\nSubject: bench\r\nMessage-ID: <" + id + ">\r\n\r\nhi\r\n"
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return time.Time{}, err
-	}
-	if err := w.Close(); err != nil { // returns once 250 is read
-		return time.Time{}, err
-	}
-	at := time.Now()
-	return at, c.Quit()
 }
 
 func waitListen(path string) (string, error) {
@@ -174,47 +107,4 @@ func waitListen(path string) (string, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return "", errors.New("aimx serve not ready after 60 s")
-}
-
-// waitStarts reads "id epoch.micros" lines until n are there.
-func waitStarts(path string, n int) (map[string]time.Time, error) {
-	deadline := time.Now().Add(120 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := readStarts(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(out) >= n {
-			return out, nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("fewer than %d hook starts after 120 s", n)
-}
-
-func readStarts(path string) (map[string]time.Time, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]time.Time{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		id, stamp, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		sec, frac, _ := strings.Cut(stamp, ".")
-		s, err1 := strconv.ParseInt(sec, 10, 64)
-		us, err2 := strconv.ParseInt((frac + "000000")[:6], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		out[id] = time.Unix(s, us*1000)
-	}
-	return out, sc.Err()
 }
