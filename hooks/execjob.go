@@ -21,7 +21,7 @@ import (
 func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	log := s.cfg.Log.With().Str("hook", j.hook).Str("event", j.event).Str("mailbox", j.mailbox).
 		Str("id", j.msgID).Str("job_id", j.id).Logger()
-	js, err := s.state.Job(j.id)
+	js, err := s.state.Job(ctx, j.id)
 	if err != nil {
 		log.Error().Err(err).Msg("hook state unreadable; job not run")
 		return isResourceErr(err)
@@ -31,25 +31,25 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	}
 	mb, ok := s.cfg.Registry.Current().Mailbox(j.mailbox)
 	if !ok {
-		s.skip(log, j, js, reasonMailboxGone, nil)
+		s.skip(ctx, log, j, js, reasonMailboxGone, nil)
 		return false
 	}
 	hook, ok := findHook(mb, j.hook, j.event)
 	if !ok {
 		// Decided: a hook deleted after the message was stored does
 		// not fire for it (book/hooks.md).
-		s.skip(log, j, js, reasonHookGone, nil)
+		s.skip(ctx, log, j, js, reasonHookGone, nil)
 		return false
 	}
 	if js.Attempts >= MaxAttempts {
 		log.Error().Int("attempts", js.Attempts).Str("reason", reasonInterrupted).
 			Msg("hook run was interrupted twice; giving up")
-		s.put(log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeAbandoned, Reason: reasonInterrupted, UpdatedAt: s.now().UTC()})
+		s.put(ctx, log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeAbandoned, Reason: reasonInterrupted, UpdatedAt: s.now().UTC()})
 		return false
 	}
 	owner, err := s.cfg.LookupOwner(mb.Owner)
 	if err != nil {
-		s.skip(log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
+		s.skip(ctx, log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
 		return false
 	}
 	if s.seams.beforeOpen != nil {
@@ -63,7 +63,7 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	md, fm, err := s.openMessage(ctx, j)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		s.skip(log, j, js, reasonMessageGone, nil)
+		s.skip(ctx, log, j, js, reasonMessageGone, nil)
 		return false
 	case err != nil && ctx.Err() != nil:
 		return false
@@ -71,7 +71,7 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 		log.Warn().Err(err).Msg("hook message not opened for lack of resources; retrying later")
 		return true
 	case err != nil:
-		s.skip(log, j, js, reasonMessageBroken, err)
+		s.skip(ctx, log, j, js, reasonMessageBroken, err)
 		return false
 	}
 	defer md.Close()
@@ -85,9 +85,18 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	js.UpdatedAt = s.now().UTC()
 	// The start is durable before the hook exists: a crash from here on
 	// is an interrupted run.
-	if err := s.state.PutJob(j.id, js); err != nil {
+	if err := s.state.PutJob(ctx, j.id, js); err != nil {
 		log.Error().Err(err).Msg("hook state not written; job not run, retrying later")
 		return true
+	}
+	// With the file store the hook reads the very descriptor checked
+	// above, and AIMX_FILEPATH names it for the owner to read again with
+	// its own rights; a store without files gives the bytes through a
+	// pipe and no path (book/hooks.md).
+	var stdin io.Reader = md.Reader()
+	filePath := ""
+	if f := md.OSFile(); f != nil {
+		stdin, filePath = f, f.Name()
 	}
 	res := s.cfg.Runner.Execute(ctx, Run{
 		HookName: j.hook,
@@ -96,10 +105,10 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 		Argv:     hook.Cmd,
 		Timeout:  time.Duration(hook.TimeoutSecs) * time.Second,
 		Owner:    owner,
-		Stdin:    md.File,
+		Stdin:    stdin,
 		Env: Vars{
 			Mailbox: mb.Name, From: fm.From, To: strings.Join(fm.To, ", "), Subject: fm.Subject,
-			FilePath: md.Name(), ID: j.msgID, MessageID: fm.MessageID, Date: fm.Date, Trusted: fm.Trusted,
+			FilePath: filePath, ID: j.msgID, MessageID: fm.MessageID, Date: fm.Date, Trusted: fm.Trusted,
 			SendStatus: j.status,
 		},
 	})
@@ -113,12 +122,12 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 		// done. The runner's line has the error.
 		js.Attempts--
 		js.UpdatedAt = s.now().UTC()
-		s.put(log, j, js)
+		s.put(ctx, log, j, js)
 		return true
 	}
 	js.Done, js.Outcome, js.ExitCode, js.TimedOut = true, OutcomeRan, res.ExitCode, res.TimedOut
 	js.UpdatedAt = s.now().UTC()
-	s.put(log, j, js)
+	s.put(ctx, log, j, js)
 	return false
 }
 
@@ -149,17 +158,19 @@ func (s *Scheduler) openMessage(ctx context.Context, j job) (*storage.MessageFil
 }
 
 // skip marks a job done without running it, with one log line.
-func (s *Scheduler) skip(log zerolog.Logger, j job, js JobState, reason string, err error) {
+func (s *Scheduler) skip(ctx context.Context, log zerolog.Logger, j job, js JobState, reason string, err error) {
 	ev := log.Warn()
 	if reason == reasonMessageBroken {
 		ev = log.Error()
 	}
 	ev.Err(err).Str("reason", reason).Msg("hook skipped")
-	s.put(log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeSkipped, Reason: reason, UpdatedAt: s.now().UTC()})
+	s.put(ctx, log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeSkipped, Reason: reason, UpdatedAt: s.now().UTC()})
 }
 
-func (s *Scheduler) put(log zerolog.Logger, j job, js JobState) {
-	if err := s.state.PutJob(j.id, js); err != nil {
+// put records a job's state. A run that ended is recorded even when
+// shutdown began meanwhile: the write does not inherit ctx's cancel.
+func (s *Scheduler) put(ctx context.Context, log zerolog.Logger, j job, js JobState) {
+	if err := s.state.PutJob(context.WithoutCancel(ctx), j.id, js); err != nil {
 		log.Error().Err(err).Msg("hook state not written; the job may run again after a restart")
 	}
 }

@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,7 +9,8 @@ import (
 
 func TestPruneJobsKeepsWhatRecoveryNeeds(t *testing.T) {
 	t.Parallel()
-	st, _, err := OpenState(filepath.Join(t.TempDir(), "hooks"), nil)
+	ctx := context.Background()
+	st, err := OpenFileState(filepath.Join(t.TempDir(), "hooks"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,16 +23,16 @@ func TestPruneJobsKeepsWhatRecoveryNeeds(t *testing.T) {
 		"cc00000000000004": {Attempts: 1, Done: true, Outcome: OutcomeRan, UpdatedAt: old},    // kept: its round is recorded
 	}
 	for id, js := range jobs {
-		if err := st.PutJob(id, js); err != nil {
+		if err := st.PutJob(ctx, id, js); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := st.PruneJobs(now.Add(-JobRetention), map[string]bool{"cc00000000000004": true})
+	n, err := st.PruneJobs(ctx, now.Add(-JobRetention), map[string]bool{"cc00000000000004": true})
 	if err != nil || n != 1 {
 		t.Fatalf("PruneJobs = %d, %v; want 1 removed", n, err)
 	}
 	for id, js := range jobs {
-		got, err := st.Job(id)
+		got, err := st.Job(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,13 +44,13 @@ func (s *Scheduler) scanSafe(ctx context.Context) {
 		s.mu.Lock()
 		s.scanning = false
 		s.mu.Unlock()
-		s.advance()
+		s.advance(context.WithoutCancel(ctx))
 	}()
 	n := s.scan(ctx, from)
 	if n > 0 {
 		s.cfg.Log.Info().Int("jobs", n).Time("since", from).Msg("hook recovery: due and interrupted runs queued")
 	}
-	s.prune()
+	s.prune(ctx)
 }
 
 // scan queues every job that is due and not done: the on_receive hooks in
@@ -71,15 +71,15 @@ func (s *Scheduler) scan(ctx context.Context, from time.Time) int {
 		}
 		return jobs[a].msgID < jobs[b].msgID
 	})
-	recs, err := s.state.AfterSend()
+	recs, err := s.state.AfterSend(ctx)
 	if err != nil {
 		s.cfg.Log.Error().Err(err).Msg("hook recovery: after_send records")
 	}
 	for _, rec := range recs {
 		all := afterSendJobs(rec)
-		left := s.notDone(all)
+		left := s.notDone(ctx, all)
 		if len(left) == 0 {
-			if err := s.state.RemoveAfterSend(rec.Mailbox, rec.ID, rec.Round); err != nil {
+			if err := s.state.RemoveAfterSend(ctx, rec.Mailbox, rec.ID, rec.Round); err != nil {
 				s.cfg.Log.Error().Err(err).Msg("hook state")
 			}
 			continue
@@ -119,7 +119,7 @@ func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time
 					ref: ref, folder: storage.Inbox, msgID: m.ID, hook: h, at: fm.ReceivedAt,
 				})
 			}
-			out = append(out, s.notDone(js)...)
+			out = append(out, s.notDone(ctx, js)...)
 		}
 		if offset+scanPage >= res.Total {
 			return out
@@ -129,10 +129,10 @@ func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time
 
 // notDone keeps the jobs whose state is not done (unreadable state counts
 // as not done: the worker reports it).
-func (s *Scheduler) notDone(jobs []job) []job {
+func (s *Scheduler) notDone(ctx context.Context, jobs []job) []job {
 	var out []job
 	for _, j := range jobs {
-		js, err := s.state.Job(j.id)
+		js, err := s.state.Job(ctx, j.id)
 		if err == nil && js.Done {
 			continue
 		}

@@ -153,6 +153,7 @@ func TestDurableDirs_MkdirDurableSyncsEachParent(t *testing.T) {
 // before the record is published there.
 func TestDurableDirs_StateDirsAndJobShards(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	data := t.TempDir()
 	dir := filepath.Join(data, ".spool", "hooks")
 	var mu sync.Mutex
@@ -165,9 +166,12 @@ func TestDurableDirs_StateDirsAndJobShards(t *testing.T) {
 		}
 		return nil
 	}}
-	st, fresh, err := OpenState(dir, w)
-	if err != nil || !fresh {
-		t.Fatalf("open: %v fresh %v", err, fresh)
+	st, err := OpenFileState(dir, w)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if _, ok, err := st.Checkpoint(ctx); ok || err != nil {
+		t.Fatalf("a new state has a checkpoint (%v) or an error: %v", ok, err)
 	}
 	for _, d := range []string{data, filepath.Join(data, ".spool"), dir} {
 		if !contains(steps, "sync-dir "+d) {
@@ -176,7 +180,7 @@ func TestDurableDirs_StateDirsAndJobShards(t *testing.T) {
 	}
 	steps = nil
 	id := JobID(EventOnReceive, testMailbox, "m", "h", 0)
-	if err := st.PutJob(id, JobState{Attempts: 1}); err != nil {
+	if err := st.PutJob(ctx, id, JobState{Attempts: 1}); err != nil {
 		t.Fatal(err)
 	}
 	shardParent := "sync-dir " + filepath.Join(dir, "jobs")
@@ -202,12 +206,13 @@ func index(list []string, s string) int {
 // checkpoint is refused by size, never read whole, and prune leaves it.
 func TestH1_OversizedStateFilesAreRefused(t *testing.T) {
 	t.Parallel()
-	st, _, err := OpenState(filepath.Join(t.TempDir(), "hooks"), nil)
+	ctx := context.Background()
+	st, err := OpenFileState(filepath.Join(t.TempDir(), "hooks"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := JobID(EventOnReceive, testMailbox, "m", "h", 0)
-	if err := st.PutJob(id, JobState{Done: true, Outcome: OutcomeRan}); err != nil {
+	if err := st.PutJob(ctx, id, JobState{Done: true, Outcome: OutcomeRan}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{st.jobPath(id), filepath.Join(st.Dir(), "checkpoint")} {
@@ -218,13 +223,13 @@ func TestH1_OversizedStateFilesAreRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.Job(id); !errors.Is(err, errStateFileTooLarge) {
+	if _, err := st.Job(ctx, id); !errors.Is(err, errStateFileTooLarge) {
 		t.Errorf("Job = %v, want too large", err)
 	}
-	if _, _, err := st.Checkpoint(); !errors.Is(err, errStateFileTooLarge) {
+	if _, _, err := st.Checkpoint(ctx); !errors.Is(err, errStateFileTooLarge) {
 		t.Errorf("Checkpoint = %v, want too large", err)
 	}
-	if n, err := st.PruneJobs(time.Now().Add(time.Hour), nil); n != 0 || err != nil {
+	if n, err := st.PruneJobs(ctx, time.Now().Add(time.Hour), nil); n != 0 || err != nil {
 		t.Errorf("prune removed %d (%v)", n, err)
 	}
 }
@@ -233,7 +238,8 @@ func TestH1_OversizedStateFilesAreRefused(t *testing.T) {
 // record belongs is refused at once, without blocking or following it.
 func TestM1_StateFileFIFOOrSymlinkIsRefused(t *testing.T) {
 	t.Parallel()
-	st, _, err := OpenState(filepath.Join(t.TempDir(), "hooks"), nil)
+	ctx := context.Background()
+	st, err := OpenFileState(filepath.Join(t.TempDir(), "hooks"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,10 +260,10 @@ func TestM1_StateFileFIFOOrSymlinkIsRefused(t *testing.T) {
 	if err := os.Symlink(target, st.jobPath(linkID)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Job(fifoID); !errors.Is(err, errStateNotRegular) {
+	if _, err := st.Job(ctx, fifoID); !errors.Is(err, errStateNotRegular) {
 		t.Errorf("FIFO record: %v, want not regular", err)
 	}
-	if js, err := st.Job(linkID); err == nil {
+	if js, err := st.Job(ctx, linkID); err == nil {
 		t.Errorf("symlinked record followed: %+v", js)
 	}
 }

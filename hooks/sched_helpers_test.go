@@ -175,14 +175,24 @@ func (e *schedEnv) put(subject string, at time.Time, due ...string) *storage.Sto
 	return st
 }
 
+// mdPath is where the file store keeps st's .md (an inbound message).
+func (e *schedEnv) mdPath(st *storage.Stored) string {
+	e.t.Helper()
+	p, err := e.store.Paths(testRef, storage.Inbox, st.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p.MD
+}
+
 // received is what inbound's OnStored hands the scheduler for st.
 func received(st *storage.Stored) Received {
 	return Received{Mailbox: testMailbox, Ref: testRef, ID: st.ID, ReceivedAt: st.Frontmatter.ReceivedAt, HooksDue: st.Frontmatter.HooksDue}
 }
 
-func (e *schedEnv) state() *State {
+func (e *schedEnv) state() *FileState {
 	e.t.Helper()
-	st, _, err := OpenState(e.opts.StateDir, nil)
+	st, err := OpenFileState(e.opts.StateDir, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -191,7 +201,7 @@ func (e *schedEnv) state() *State {
 
 func (e *schedEnv) job(id string) JobState {
 	e.t.Helper()
-	js, err := e.state().Job(id)
+	js, err := e.state().Job(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
 	}

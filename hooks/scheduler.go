@@ -45,7 +45,11 @@ type SchedulerConfig struct {
 	Registry *domains.Registry
 	// Store is where the messages are read from (their .md is the stdin).
 	Store storage.MessageStore
-	// StateDir holds the durable hook state, `<data>/.spool/hooks`.
+	// State is the durable hook state; nil means a FileState opened in
+	// StateDir at Start.
+	State StateStore
+	// StateDir holds the file-backed hook state, `<data>/.spool/hooks`;
+	// it is used only when State is nil.
 	StateDir string
 	// Runner executes runs; nil means NewRunner(Log) counting its panics
 	// in Panics.
@@ -67,7 +71,8 @@ type SchedulerConfig struct {
 	QueueSize int
 	// LookupOwner resolves mailbox owners; nil means LookupOwner.
 	LookupOwner func(name string) (Owner, error)
-	// Writer performs the durable writes; nil means a zero Writer.
+	// Writer performs the durable writes of the FileState opened in
+	// StateDir; nil means a zero Writer.
 	Writer *storage.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -115,7 +120,7 @@ type Scheduler struct {
 	gate  Gate
 	now   func() time.Time
 	lag   time.Duration
-	state *State
+	state StateStore
 	queue *fairQueue
 	seams seams
 	// rescan asks the scanner to look for work the queue could not take.
@@ -137,8 +142,8 @@ type Scheduler struct {
 
 // NewScheduler builds a Scheduler; nothing runs until Start.
 func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
-	if cfg.Registry == nil || cfg.Store == nil || cfg.StateDir == "" {
-		return nil, errors.New("hooks: new scheduler: registry, store and state dir are required")
+	if cfg.Registry == nil || cfg.Store == nil || (cfg.State == nil && cfg.StateDir == "") {
+		return nil, errors.New("hooks: new scheduler: registry, store and state (or state dir) are required")
 	}
 	if cfg.Runner == nil {
 		r := NewRunner(cfg.Log)
@@ -219,7 +224,7 @@ type AfterSend struct {
 // nothing, so the outbound queue may call it again after a crash.
 //
 // Call it only after Start (the outbound queue is started after hooks).
-func (s *Scheduler) RecordAfterSend(a AfterSend) error {
+func (s *Scheduler) RecordAfterSend(ctx context.Context, a AfterSend) error {
 	if s.state == nil {
 		return errors.New("record after_send work: hook scheduler not started")
 	}
@@ -237,7 +242,7 @@ func (s *Scheduler) RecordAfterSend(a AfterSend) error {
 		return nil
 	}
 	rec := AfterSendRecord{Mailbox: mb.Name, ID: a.ID, Round: a.Round, Status: a.Status, Hooks: names, RecordedAt: s.now().UTC()}
-	added, err := s.state.AddAfterSend(rec)
+	added, err := s.state.AddAfterSend(ctx, rec)
 	if err != nil || !added {
 		return err
 	}
@@ -335,32 +340,36 @@ func (s *Scheduler) Pending() int {
 	return len(s.pending)
 }
 
-// Start opens the hook state, starts the workers and the scanner, and
-// schedules the recovery scan. It returns at once.
+// Start opens the hook state (the FileState in StateDir unless State is
+// set), starts the workers and the scanner, and schedules the recovery
+// scan. It returns at once.
 func (s *Scheduler) Start(ctx context.Context) error {
-	st, fresh, err := OpenState(s.cfg.StateDir, s.cfg.Writer)
-	if err != nil {
-		return err
-	}
-	s.state = st
-	if fresh {
-		// The first start: no message stored before now has hooks_due
-		// recorded by us, so recovery starts here. A lost state dir thus
-		// forgets pending work instead of firing every hook on old mail.
-		now := s.now().UTC().Truncate(time.Second)
-		if err := st.SetCheckpoint(now); err != nil {
+	st := s.cfg.State
+	if st == nil {
+		fst, err := OpenFileState(s.cfg.StateDir, s.cfg.Writer)
+		if err != nil {
 			return err
 		}
-		s.persisted, s.written = now, now
-	} else {
-		cp, ok, err := st.Checkpoint()
-		if err != nil {
-			// Scanning from the beginning is safe (done jobs are
-			// skipped), only slower.
-			s.cfg.Log.Error().Err(err).Msg("hook checkpoint unreadable; scanning all mail for due hooks")
-		} else if ok {
-			s.persisted, s.written = cp, cp
+		st = fst
+	}
+	s.state = st
+	cp, ok, err := st.Checkpoint(ctx)
+	switch {
+	case err != nil:
+		// Scanning from the beginning is safe (done jobs are skipped),
+		// only slower.
+		s.cfg.Log.Error().Err(err).Msg("hook checkpoint unreadable; scanning all mail for due hooks")
+	case ok:
+		s.persisted, s.written = cp, cp
+	default:
+		// A new state: no message stored before now has hooks_due
+		// recorded by us, so recovery starts here. A lost state thus
+		// forgets pending work instead of firing every hook on old mail.
+		now := s.now().UTC().Truncate(time.Second)
+		if err := st.SetCheckpoint(ctx, now); err != nil {
+			return fmt.Errorf("hooks: start: %w", err)
 		}
+		s.persisted, s.written = now, now
 	}
 	// Shutdown is Stop's: the daemon's ctx ends at SIGTERM, while SMTP
 	// transactions may still be storing messages.

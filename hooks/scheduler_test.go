@@ -23,13 +23,13 @@ func TestSchedulerRunsOnceWithMessage(t *testing.T) {
 	st := e.put("hello", time.Now(), "h1")
 	s.Enqueue(received(st))
 	r := e.exec.next(t)
-	md, err := os.ReadFile(st.MDPath)
+	md, err := os.ReadFile(e.mdPath(st))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantID := JobID(EventOnReceive, testMailbox, st.ID, "h1", 0)
 	if r.HookName != "h1" || r.JobID != wantID || r.Event != EventOnReceive || r.Argv[0] != "/bin/echo" ||
-		r.Env.Subject != "hello" || r.Env.ID != st.ID || r.Env.FilePath != st.MDPath || r.Env.MessageID != "hello@x.test" ||
+		r.Env.Subject != "hello" || r.Env.ID != st.ID || r.Env.FilePath != e.mdPath(st) || r.Env.MessageID != "hello@x.test" ||
 		r.Env.Trusted != "true" || r.Env.Mailbox != testMailbox || r.Owner.Name != "tester" || r.Timeout != 5*time.Second {
 		t.Errorf("run %+v", r.Run)
 	}
@@ -62,7 +62,7 @@ func TestSchedulerRecovery(t *testing.T) {
 	e := newSchedEnv(t, testConfig(onReceive("h1")), "")
 	state := e.state() // not fresh: the scheduler scans from the checkpoint
 	base := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
-	if err := state.SetCheckpoint(base.Add(-time.Minute)); err != nil {
+	if err := state.SetCheckpoint(context.Background(), base.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	done := e.put("done", base, "h1")
@@ -77,7 +77,7 @@ func TestSchedulerRecovery(t *testing.T) {
 		interrupted.ID: {Attempts: 1},
 		twice.ID:       {Attempts: 2},
 	} {
-		if err := state.PutJob(jid(msg), js); err != nil {
+		if err := state.PutJob(context.Background(), jid(msg), js); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,7 +204,7 @@ func TestSchedulerSkips(t *testing.T) {
 	e.reg.Swap(testConfig(onReceive("h1")))
 	s.Enqueue(received(gone)) // h2 deleted meanwhile
 	missing := e.put("missing", time.Now(), "h1")
-	if err := os.Remove(missing.MDPath); err != nil {
+	if err := os.Remove(e.mdPath(missing)); err != nil {
 		t.Fatal(err)
 	}
 	s.Enqueue(received(missing))
@@ -262,7 +262,7 @@ func TestSchedulerAfterSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := AfterSend{Mailbox: testMailbox, ID: sent.ID, Round: 1, Status: "delivered"}
-	if err := s.RecordAfterSend(a); err != nil {
+	if err := s.RecordAfterSend(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	r := e.exec.next(t)
@@ -270,12 +270,12 @@ func TestSchedulerAfterSend(t *testing.T) {
 		r.JobID != JobID(EventAfterSend, testMailbox, sent.ID, "notify", 1) || !strings.Contains(r.stdin, "outbound = true") {
 		t.Errorf("after_send run %+v", r.Run)
 	}
-	if err := s.RecordAfterSend(a); err != nil {
+	if err := s.RecordAfterSend(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	// Round 2 is new work; with one worker, it running proves the repeat
 	// of round 1 queued nothing before it.
-	if err := s.RecordAfterSend(AfterSend{Mailbox: testMailbox, ID: sent.ID, Round: 2, Status: "failed"}); err != nil {
+	if err := s.RecordAfterSend(context.Background(), AfterSend{Mailbox: testMailbox, ID: sent.ID, Round: 2, Status: "failed"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.exec.next(t); r.Env.SendStatus != "failed" {
@@ -285,11 +285,11 @@ func TestSchedulerAfterSend(t *testing.T) {
 	if n := len(e.exec.all()); n != 2 {
 		t.Errorf("%d runs, want 2", n)
 	}
-	recs, err := e.state().AfterSend()
+	recs, err := e.state().AfterSend(context.Background())
 	if err != nil || len(recs) != 0 {
 		t.Errorf("after_send records left: %v %v", recs, err)
 	}
-	if err := s.RecordAfterSend(AfterSend{Mailbox: "nobody@a.test", ID: "x", Round: 1}); err == nil {
+	if err := s.RecordAfterSend(context.Background(), AfterSend{Mailbox: "nobody@a.test", ID: "x", Round: 1}); err == nil {
 		t.Error("after_send work for an unknown mailbox was accepted")
 	}
 }
@@ -304,7 +304,7 @@ func TestSchedulerAfterSendRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.state().AddAfterSend(AfterSendRecord{Mailbox: testMailbox, ID: sent.ID, Round: 1, Status: "deferred", Hooks: []string{"notify"}}); err != nil {
+	if _, err := e.state().AddAfterSend(context.Background(), AfterSendRecord{Mailbox: testMailbox, ID: sent.ID, Round: 1, Status: "deferred", Hooks: []string{"notify"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -326,7 +326,7 @@ func TestSchedulerCheckpoint(t *testing.T) {
 	e.exec.hold = make(chan struct{})
 	oldAt := now.Add(-90 * time.Minute).Truncate(time.Second)
 	initial := oldAt.Add(-time.Hour)
-	if err := e.state().SetCheckpoint(initial); err != nil {
+	if err := e.state().SetCheckpoint(context.Background(), initial); err != nil {
 		t.Fatal(err)
 	}
 	e.put("slow", oldAt, "h1") // found by the recovery scan
@@ -341,7 +341,7 @@ func TestSchedulerCheckpoint(t *testing.T) {
 	s.Enqueue(received(fast))
 	e.exec.next(t)
 	waitFor(t, func() bool { return s.Pending() == 1 })
-	cp, ok, err := e.state().Checkpoint()
+	cp, ok, err := e.state().Checkpoint(context.Background())
 	if err != nil || !ok || cp.After(oldAt) || !cp.After(initial) {
 		t.Fatalf("checkpoint %v (%v %v): want advanced from %v but not past the running job received at %v", cp, ok, err, initial, oldAt)
 	}

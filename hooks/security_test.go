@@ -37,19 +37,20 @@ func swapForSymlink(t *testing.T, file, target string) {
 
 // TestC1_SymlinkSwapCannotFeedARootFileToAHook: the owner renames a
 // symlink to a root-only file over the .md after the scheduler's checks and
-// before stdin is opened (the old code read the message, then opened
-// MDPath as root). The job is skipped; the hook never runs and never sees
+// before stdin is opened (the old code read the message, then opened the
+// .md by path as root). The job is skipped; the hook never runs and never sees
 // the secret.
 func TestC1_SymlinkSwapCannotFeedARootFileToAHook(t *testing.T) {
 	t.Parallel()
 	secret := secretFile(t)
 	e := newSchedEnv(t, testConfig(onReceive("h1")), "")
 	st := e.put("swapped", time.Now(), "h1")
+	mdPath := e.mdPath(st)
 	s, err := NewScheduler(e.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.seams.beforeOpen = func(job) { swapForSymlink(t, st.MDPath, secret) }
+	s.seams.beforeOpen = func(job) { swapForSymlink(t, mdPath, secret) }
 	startSched(t, e, s)
 	s.Enqueue(received(st))
 	jid := JobID(EventOnReceive, testMailbox, st.ID, "h1", 0)
@@ -75,7 +76,8 @@ func TestC1_SwapAfterOpenFeedsTheCheckedFile(t *testing.T) {
 	secret := secretFile(t)
 	e := newSchedEnv(t, testConfig(onReceive("h1", helperArgv(t, "stdin")...)), "")
 	st := e.put("swapped-late", time.Now(), "h1")
-	want, err := os.ReadFile(st.MDPath)
+	mdPath := e.mdPath(st)
+	want, err := os.ReadFile(mdPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestC1_SwapAfterOpenFeedsTheCheckedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.seams.beforeExec = func(job) { swapForSymlink(t, st.MDPath, secret) }
+	s.seams.beforeExec = func(job) { swapForSymlink(t, mdPath, secret) }
 	startSched(t, e, s)
 	s.Enqueue(received(st))
 	res := rec.next(t)
@@ -97,7 +99,7 @@ func TestC1_SwapAfterOpenFeedsTheCheckedFile(t *testing.T) {
 	if string(res.Stdout) != string(want) {
 		t.Errorf("hook stdin %q, want the .md as opened %q", res.Stdout, want)
 	}
-	if fi, err := os.Lstat(st.MDPath); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+	if fi, err := os.Lstat(mdPath); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("the swap did not happen (%v); the test proves nothing", err)
 	}
 }
@@ -109,6 +111,7 @@ func TestM1_FIFOInPlaceOfMDDoesNotBlockAWorker(t *testing.T) {
 	t.Parallel()
 	e := newSchedEnv(t, testConfig(onReceive("h1")), "")
 	fifoMsg := e.put("fifo", time.Now(), "h1")
+	fifoPath := e.mdPath(fifoMsg)
 	next := e.put("next", time.Now(), "h1")
 	s, err := NewScheduler(e.opts)
 	if err != nil {
@@ -118,10 +121,10 @@ func TestM1_FIFOInPlaceOfMDDoesNotBlockAWorker(t *testing.T) {
 		if j.msgID != fifoMsg.ID {
 			return
 		}
-		if err := os.Remove(fifoMsg.MDPath); err != nil {
+		if err := os.Remove(fifoPath); err != nil {
 			t.Error(err)
 		}
-		if err := syscall.Mkfifo(fifoMsg.MDPath, 0o600); err != nil {
+		if err := syscall.Mkfifo(fifoPath, 0o600); err != nil {
 			t.Error(err)
 		}
 	}
@@ -136,7 +139,7 @@ func TestM1_FIFOInPlaceOfMDDoesNotBlockAWorker(t *testing.T) {
 	if !js.Done || js.Outcome != OutcomeSkipped {
 		t.Errorf("FIFO job %+v, want skipped", js)
 	}
-	if fi, err := os.Lstat(fifoMsg.MDPath); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+	if fi, err := os.Lstat(fifoPath); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("no FIFO in place (%v); the test proves nothing", err)
 	}
 }

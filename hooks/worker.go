@@ -19,7 +19,9 @@ func (s *Scheduler) worker(ctx context.Context) {
 			s.retryLater(ctx, j)
 			continue
 		}
-		s.finish(j)
+		// The bookkeeping of a job that left the worker is not cut short
+		// by shutdown.
+		s.finish(context.WithoutCancel(ctx), j)
 	}
 }
 
@@ -70,25 +72,25 @@ func (s *Scheduler) retryLater(ctx context.Context, j job) {
 }
 
 // finish forgets a job that left the worker and moves the checkpoint.
-func (s *Scheduler) finish(j job) {
+func (s *Scheduler) finish(ctx context.Context, j job) {
 	s.mu.Lock()
 	delete(s.pending, j.id)
 	s.mu.Unlock()
 	if j.event == EventAfterSend {
-		s.maybeRemoveAfterSend(j)
+		s.maybeRemoveAfterSend(ctx, j)
 		return
 	}
-	s.advance()
+	s.advance(ctx)
 }
 
-func (s *Scheduler) maybeRemoveAfterSend(j job) {
+func (s *Scheduler) maybeRemoveAfterSend(ctx context.Context, j job) {
 	for _, h := range j.hooks {
-		js, err := s.state.Job(JobID(EventAfterSend, j.mailbox, j.msgID, h, j.round))
+		js, err := s.state.Job(ctx, JobID(EventAfterSend, j.mailbox, j.msgID, h, j.round))
 		if err != nil || !js.Done {
 			return
 		}
 	}
-	if err := s.state.RemoveAfterSend(j.mailbox, j.msgID, j.round); err != nil {
+	if err := s.state.RemoveAfterSend(ctx, j.mailbox, j.msgID, j.round); err != nil {
 		s.cfg.Log.Error().Err(err).Str("mailbox", j.mailbox).Str("id", j.msgID).Msg("hook state")
 	}
 }
@@ -97,7 +99,7 @@ func (s *Scheduler) maybeRemoveAfterSend(j job) {
 // still have work: the oldest pending or dropped job, the running scan's
 // start, and never closer to the clock than the lag. It is written when it
 // crosses a minute, so steady traffic costs one small write a minute.
-func (s *Scheduler) advance() {
+func (s *Scheduler) advance(ctx context.Context) {
 	s.mu.Lock()
 	cp := s.checkpointLocked()
 	if !cp.After(s.persisted) {
@@ -112,7 +114,7 @@ func (s *Scheduler) advance() {
 	if !cp.After(s.written) {
 		return
 	}
-	if err := s.state.SetCheckpoint(cp); err != nil {
+	if err := s.state.SetCheckpoint(ctx, cp); err != nil {
 		s.cfg.Log.Error().Err(err).Msg("hook state")
 		return
 	}

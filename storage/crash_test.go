@@ -115,14 +115,15 @@ func checkMessage(t *testing.T, s *Store, id string, raw []byte, atts []Attachme
 	if err != nil {
 		t.Fatalf("after fault at %s: visible message %s unreadable: %v", at, id, err)
 	}
-	if m.Body != "body\n" || m.EMLPath == "" || len(m.Frontmatter.Attachments) != len(atts) {
+	paths := pathsOf(t, s, testRef, Inbox, id)
+	if m.Body != "body\n" || paths.EML == "" || len(m.Frontmatter.Attachments) != len(atts) {
 		t.Fatalf("after fault at %s: partial message %s: %+v", at, id, m)
 	}
-	if b, err := readFileBytes(m.EMLPath); err != nil || !bytes.Equal(b, raw) {
+	if b, err := readFileBytes(paths.EML); err != nil || !bytes.Equal(b, raw) {
 		t.Fatalf("after fault at %s: .eml of %s: %q %v", at, id, b, err)
 	}
 	for i, a := range m.Frontmatter.Attachments {
-		b, err := readFileBytes(m.BundleDir + "/" + a.Path)
+		b, err := readFileBytes(paths.Bundle + "/" + a.Path)
 		if err != nil || !bytes.Equal(b, atts[i].Data) {
 			t.Fatalf("after fault at %s: attachment %s: %q %v", at, a.Path, b, err)
 		}

@@ -123,3 +123,19 @@ func equalSnap(a, b map[string]string) bool {
 }
 
 func readFileBytes(p string) ([]byte, error) { return os.ReadFile(p) }
+
+// pathsOf is where the file store keeps a stored message.
+func pathsOf(t testing.TB, s *Store, ref MailboxRef, folder Folder, id string) MessagePaths {
+	t.Helper()
+	if ref == (MailboxRef{}) {
+		ref = testRef
+	}
+	if folder == "" {
+		folder = Inbox
+	}
+	p, err := s.Paths(ref, folder, id)
+	if err != nil {
+		t.Fatalf("Paths %s: %v", id, err)
+	}
+	return p
+}

@@ -23,7 +23,8 @@ import (
 // adds no fsync and no file to the `250` path (book/storage.md budget).
 //
 // Writes made behind the Store's back (a hand edit, another process) are
-// not seen until the index is dropped: Store.Reindex does that.
+// not seen until the daemon restarts (book/storage.md); a removed file is
+// noticed when a listing reads its page, which rebuilds the index.
 
 // indexEntry is one message as the index knows it.
 type indexEntry struct {
@@ -241,18 +242,6 @@ func (s *Store) dropIndex(dir string) {
 	s.mu.Lock()
 	delete(s.indexes, dir)
 	s.mu.Unlock()
-}
-
-// Reindex forgets the indexes of a mailbox's folders, so the next listing
-// rebuilds them from the files. For changes made behind the Store's back.
-func (s *Store) Reindex(ref MailboxRef) error {
-	if err := ref.Validate(); err != nil {
-		return err
-	}
-	for _, f := range []Folder{Inbox, Sent} {
-		s.dropIndex(s.folderDir(ref, f))
-	}
-	return nil
 }
 
 // matcher holds a ListQuery's filters, prepared once.

@@ -28,7 +28,7 @@ func TestOpenNewWritesMarkerAndModes(t *testing.T) {
 	if err := s.EnsureMailbox(context.Background(), testRef, nil); err != nil {
 		t.Fatal(err)
 	}
-	st := putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("hi"), Body: "b"})
+	st := pathsOf(t, s, testRef, Inbox, putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("hi"), Body: "b"}).ID)
 	want := map[string]os.FileMode{
 		dir:                                                        0o755,
 		filepath.Join(dir, ".layout-version"):                      0o644,
@@ -38,8 +38,8 @@ func TestOpenNewWritesMarkerAndModes(t *testing.T) {
 		filepath.Join(dir, testRef.Domain, "sent"):                 0o755,
 		filepath.Join(dir, testRef.Domain, "inbox", testRef.Local): 0o750,
 		filepath.Join(dir, testRef.Domain, "sent", testRef.Local):  0o750,
-		st.MDPath:  0o640,
-		st.EMLPath: 0o640,
+		st.MD:  0o640,
+		st.EML: 0o640,
 	}
 	for p, m := range want {
 		if got := mode(t, p); got != m {
@@ -85,17 +85,18 @@ func TestOwnership(t *testing.T) {
 	if err := s.EnsureMailbox(context.Background(), testRef, owner); err != nil {
 		t.Fatal(err)
 	}
-	flat := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("flat"), Body: "b"})
-	bundle := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("bundle"), Body: "b",
+	flatMsg := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("flat"), Body: "b"})
+	bundleMsg := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("bundle"), Body: "b",
 		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
-	if _, err := s.SetRead(context.Background(), testRef, Inbox, flat.ID, true); err != nil {
+	flat, bundle := pathsOf(t, s, testRef, Inbox, flatMsg.ID), pathsOf(t, s, testRef, Inbox, bundleMsg.ID)
+	if _, err := s.SetRead(context.Background(), testRef, Inbox, flatMsg.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	paths := []string{
 		filepath.Join(dir, testRef.Domain, "inbox", testRef.Local),
 		filepath.Join(dir, testRef.Domain, "sent", testRef.Local),
-		flat.MDPath, flat.EMLPath, bundle.BundleDir, bundle.MDPath, bundle.EMLPath,
-		filepath.Join(bundle.BundleDir, "a.txt"),
+		flat.MD, flat.EML, bundle.Bundle, bundle.MD, bundle.EML,
+		filepath.Join(bundle.Bundle, "a.txt"),
 	}
 	for _, p := range paths {
 		fi, err := os.Lstat(p)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,12 +57,10 @@ type Attachment struct {
 	From Source
 }
 
-// Stored describes a stored message.
+// Stored describes a stored message: its id and the frontmatter it was
+// stored with (id, mailbox, size and attachments filled in).
 type Stored struct {
 	ID          string
-	MDPath      string // the .md (the commit point)
-	EMLPath     string // "" when no raw message was stored
-	BundleDir   string // "" for a flat message
 	Frontmatter Frontmatter
 }
 
@@ -101,7 +98,8 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 	for range maxStemAttempts {
 		stem := f.reserve(base)
 		var st *Stored
-		if len(req.Attachments) > 0 {
+		bundle := len(req.Attachments) > 0
+		if bundle {
 			st, err = s.putBundle(fdir, stem, &req, fo)
 		} else {
 			st, err = s.putFlat(fdir, stem, &req, fo)
@@ -112,7 +110,7 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store message in %s/%s: %w", req.Mailbox, req.Folder, err)
 		}
-		s.indexUpsert(req.Mailbox, req.Folder, newIndexEntry(st.ID, st.BundleDir != "", &st.Frontmatter))
+		s.indexUpsert(req.Mailbox, req.Folder, newIndexEntry(st.ID, bundle, &st.Frontmatter))
 		return st, nil
 	}
 	return nil, fmt.Errorf("store message in %s/%s: no free name for %s", req.Mailbox, req.Folder, base)
@@ -140,15 +138,14 @@ func frontmatterFor(req *PutRequest, stem string) Frontmatter {
 func (s *Store) putFlat(dir *safefs.Dir, stem string, req *PutRequest, fo *Owner) (*Stored, error) {
 	fm := frontmatterFor(req, stem)
 	opts := WriteOptions{Mode: mailboxFileMode, NoReplace: true, Owner: fo, SkipDirSync: true}
-	st := &Stored{ID: stem, MDPath: dir.Join(stem + ".md"), Frontmatter: fm}
+	st := &Stored{ID: stem, Frontmatter: fm}
 	if req.hasRaw() {
-		st.EMLPath = dir.Join(stem + ".eml")
 		if err := s.writeRaw(dir, stem+".eml", req, opts); err != nil {
 			return nil, err
 		}
 	}
 	if err := s.writeMD(dir, stem+".md", &fm, req, opts); err != nil {
-		if st.EMLPath != "" && errors.Is(err, ErrExist) {
+		if req.hasRaw() && errors.Is(err, ErrExist) {
 			// Our .eml was linked under a fresh name, so it is ours to remove.
 			if rerr := dir.Remove(stem + ".eml"); rerr != nil {
 				return nil, errors.Join(err, fmt.Errorf("remove orphan .eml: %w", rerr))
@@ -203,10 +200,8 @@ func (s *Store) putBundle(dir *safefs.Dir, stem string, req *PutRequest, fo *Own
 			Path:        name,
 		})
 	}
-	final := dir.Join(stem)
-	st = &Stored{ID: stem, BundleDir: final, MDPath: filepath.Join(final, stem+".md"), Frontmatter: fm}
+	st = &Stored{ID: stem, Frontmatter: fm}
 	if req.hasRaw() {
-		st.EMLPath = filepath.Join(final, stem+".eml")
 		if err := s.writeRaw(tmp, stem+".eml", req, opts); err != nil {
 			return nil, err
 		}

@@ -22,10 +22,11 @@ func TestPutFlat(t *testing.T) {
 		t.Errorf("ID = %q", st.ID)
 	}
 	mboxDir := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
-	if st.MDPath != filepath.Join(mboxDir, st.ID+".md") || st.EMLPath != filepath.Join(mboxDir, st.ID+".eml") || st.BundleDir != "" {
-		t.Errorf("paths = %+v", st)
+	paths := pathsOf(t, s, testRef, Inbox, st.ID)
+	if paths.MD != filepath.Join(mboxDir, st.ID+".md") || paths.EML != filepath.Join(mboxDir, st.ID+".eml") || paths.Bundle != "" {
+		t.Errorf("paths = %+v", paths)
 	}
-	if b, _ := os.ReadFile(st.EMLPath); !bytes.Equal(b, raw) {
+	if b, _ := os.ReadFile(paths.EML); !bytes.Equal(b, raw) {
 		t.Errorf(".eml = %q", b)
 	}
 	m, err := s.Read(context.Background(), testRef, Inbox, st.ID)
@@ -33,7 +34,7 @@ func TestPutFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm := m.Frontmatter
-	if fm.ID != st.ID || fm.Mailbox != "support@agent.example.com" || fm.SizeBytes != int64(len(raw)) || m.Body != "body\n" || m.EMLPath != st.EMLPath {
+	if fm.ID != st.ID || fm.Mailbox != "support@agent.example.com" || fm.SizeBytes != int64(len(raw)) || m.Body != "body\n" {
 		t.Errorf("read back %+v body %q", fm, m.Body)
 	}
 	// Only the two files, no temp leftovers.
@@ -48,7 +49,7 @@ func TestPutWithoutRawAndAt(t *testing.T) {
 	s, _ := openTestStore(t, Options{})
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -5*3600))
 	st := putMsg(t, s, PutRequest{At: at, Frontmatter: inboundFM(""), Body: "b"})
-	if st.ID != "2026-01-02-080405-no-subject" || st.EMLPath != "" {
+	if st.ID != "2026-01-02-080405-no-subject" || pathsOf(t, s, testRef, Inbox, st.ID).EML != "" {
 		t.Errorf("stored %+v", st)
 	}
 	sent := putMsg(t, s, PutRequest{Folder: Sent, Frontmatter: inboundFM("out"), Body: "b"})
@@ -96,7 +97,7 @@ func TestPutNoReplaceRace(t *testing.T) {
 	t.Parallel()
 	s, dir := openTestStore(t, Options{})
 	first := putMsg(t, s, PutRequest{Frontmatter: inboundFM("warm"), Body: "b"}) // scan happens here
-	mbox := filepath.Dir(first.MDPath)
+	mbox := filepath.Dir(pathsOf(t, s, testRef, Inbox, first.ID).MD)
 	base := "2026-10-07-144513-race"
 	for _, name := range []string{base + ".md", base + "-2.eml"} {
 		if err := os.WriteFile(filepath.Join(mbox, name), []byte("theirs"), 0o600); err != nil {
@@ -149,8 +150,9 @@ func TestPutBundle(t *testing.T) {
 			{Filename: "2026-10-07-144513-logs.md", ContentType: "text/markdown", Data: []byte("md")},
 		},
 	})
-	if st.BundleDir == "" || filepath.Base(st.BundleDir) != st.ID {
-		t.Fatalf("not a bundle: %+v", st)
+	paths := pathsOf(t, s, testRef, Inbox, st.ID)
+	if paths.Bundle == "" || filepath.Base(paths.Bundle) != st.ID {
+		t.Fatalf("not a bundle: %+v", paths)
 	}
 	m, err := s.Read(context.Background(), testRef, Inbox, st.ID)
 	if err != nil {
@@ -166,18 +168,18 @@ func TestPutBundle(t *testing.T) {
 		t.Errorf("attachments = %+v", m.Frontmatter.Attachments)
 	}
 	for _, a := range want {
-		fi, err := os.Lstat(filepath.Join(st.BundleDir, a.Path))
+		fi, err := os.Lstat(filepath.Join(paths.Bundle, a.Path))
 		if err != nil || fi.Size() != a.Size || fi.Mode().Perm() != 0o640 {
 			t.Errorf("%s: %v %v", a.Path, fi, err)
 		}
 	}
-	if m.BundleDir != st.BundleDir || m.EMLPath != filepath.Join(st.BundleDir, st.ID+".eml") {
-		t.Errorf("read paths %+v", m)
+	if paths.EML != filepath.Join(paths.Bundle, st.ID+".eml") || paths.MD != filepath.Join(paths.Bundle, st.ID+".md") {
+		t.Errorf("bundle paths %+v", paths)
 	}
-	if mode(t, st.BundleDir) != 0o750 {
-		t.Errorf("bundle mode %o", mode(t, st.BundleDir))
+	if mode(t, paths.Bundle) != 0o750 {
+		t.Errorf("bundle mode %o", mode(t, paths.Bundle))
 	}
-	assertNoTemp(t, filepath.Dir(st.BundleDir))
+	assertNoTemp(t, filepath.Dir(paths.Bundle))
 }
 
 // TestGroupCommit: many concurrent writers into one mailbox all end up

@@ -15,16 +15,14 @@ import (
 	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
-// Message is one message read back: its frontmatter, its body and where its
-// files are.
+// Message is one message read back: its frontmatter and its body. Where
+// its files are is the file store's own business (Store.Paths): other
+// backends have no paths.
 type Message struct {
 	ID          string
 	Folder      Folder
 	Frontmatter *Frontmatter
 	Body        string
-	MDPath      string
-	EMLPath     string // "" when there is no .eml (Rust-written mail)
-	BundleDir   string // "" for a flat message
 }
 
 // msgHandle is a located message: the dir that holds its files (the
@@ -33,8 +31,12 @@ type Message struct {
 type msgHandle struct {
 	dir    *safefs.Dir
 	bundle bool
+	hasEML bool // a regular <id>.eml is beside the .md
 	msg    *Message
 }
+
+// mdPath names the message's .md, for errors and logs.
+func (h *msgHandle) mdPath() string { return h.dir.Join(h.msg.ID + ".md") }
 
 func (h *msgHandle) close() { h.dir.Close() }
 
@@ -44,7 +46,7 @@ func (h *msgHandle) open(name string, max int64) (*MessageFile, error) {
 	if err != nil {
 		return nil, mapFileErr(err)
 	}
-	return &MessageFile{File: f, size: size}, nil
+	return newFileMessageFile(f, size), nil
 }
 
 // mapFileErr turns the file layer's refusals into the store's errors.
@@ -82,7 +84,7 @@ func (s *Store) openMessage(ref MailboxRef, folder Folder, id string) (*msgHandl
 	m := &Message{ID: id, Folder: folder}
 	h := &msgHandle{dir: fdir, msg: m}
 	if st, err := fdir.Lstat(id + ".md"); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		m.MDPath = fdir.Join(id + ".md")
+		// a flat message: its files are in the folder
 	} else if st, err := fdir.Lstat(id); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		bdir, err := fdir.OpenDir(id)
 		fdir.Close()
@@ -94,14 +96,12 @@ func (s *Store) openMessage(ref MailboxRef, folder Folder, id string) (*msgHandl
 			bdir.Close()
 			return nil, notFound
 		}
-		m.MDPath = bdir.Join(id + ".md")
-		m.BundleDir = bdir.Path()
 	} else {
 		fdir.Close()
 		return nil, notFound
 	}
 	if st, err := h.dir.Lstat(id + ".eml"); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-		m.EMLPath = h.dir.Join(id + ".eml")
+		h.hasEML = true
 	}
 	s.seam(SeamMessageOpened, h.dir.Path())
 	return h, nil
@@ -111,11 +111,11 @@ func (s *Store) openMessage(ref MailboxRef, folder Folder, id string) (*msgHandl
 func (s *Store) readMD(h *msgHandle) ([]byte, *MessageFile, error) {
 	f, err := h.open(h.msg.ID+".md", s.maxFile)
 	if err != nil {
-		s.refused(h.dir.Join(h.msg.ID+".md"), err)
+		s.refused(h.mdPath(), err)
 		return nil, nil, err
 	}
 	data := make([]byte, f.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
+	if _, err := io.ReadFull(f.Reader(), data); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("read message: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s *Store) Read(ctx context.Context, ref MailboxRef, folder Folder, id stri
 	f.Close()
 	fm, body, err := DecodeMD(data)
 	if err != nil {
-		return nil, fmt.Errorf("read message %s: %w", h.msg.MDPath, err)
+		return nil, fmt.Errorf("read message %s: %w", h.mdPath(), err)
 	}
 	m := h.msg
 	m.Frontmatter, m.Body = fm, body
@@ -192,14 +192,14 @@ func (s *Store) setRead(h *msgHandle, read bool) (*Frontmatter, error) {
 		return nil, fmt.Errorf("set read state: %w", err)
 	}
 	var st unix.Stat_t
-	err = unix.Fstat(int(f.Fd()), &st)
+	err = unix.Fstat(int(f.file.Fd()), &st)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("set read state: %w", err)
 	}
 	out, fm, err := setReadBytes(data, read, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("set read state of %s: %w", h.msg.MDPath, err)
+		return nil, fmt.Errorf("set read state of %s: %w", h.mdPath(), err)
 	}
 	if out == nil {
 		return fm, nil

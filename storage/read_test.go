@@ -107,7 +107,7 @@ func TestReadRejectsEscapes(t *testing.T) {
 	t.Parallel()
 	s, dir := openTestStore(t, Options{})
 	st := putMsg(t, s, PutRequest{Frontmatter: inboundFM("x"), Body: "b"})
-	mbox := filepath.Dir(st.MDPath)
+	mbox := filepath.Dir(pathsOf(t, s, testRef, Inbox, st.ID).MD)
 	// A message outside the mailbox, and symlinks to it.
 	outside := filepath.Join(dir, "secret")
 	if err := os.WriteFile(outside+".md", EncodeMD(&Frontmatter{ID: "secret"}, "s"), 0o600); err != nil {
@@ -150,13 +150,14 @@ func TestSetReadGoWritten(t *testing.T) {
 	fm.HooksDue = []string{"h1"}
 	fm.Extra = []Field{{Key: "future_key", Value: "kept"}}
 	st := putMsg(t, s, PutRequest{Frontmatter: fm, Body: "body\r\n"})
-	before, _ := os.ReadFile(st.MDPath)
+	md := pathsOf(t, s, testRef, Inbox, st.ID).MD
+	before, _ := os.ReadFile(md)
 	ctx := context.Background()
 	got, err := s.SetRead(ctx, testRef, Inbox, st.ID, true)
 	if err != nil || !got.Read || !got.ReadAt.Equal(readAt) {
 		t.Fatalf("SetRead = %+v %v", got, err)
 	}
-	after, _ := os.ReadFile(st.MDPath)
+	after, _ := os.ReadFile(md)
 	want := bytes.Replace(before, []byte("read = false\n"), []byte("read = true\nread_at = \"2026-10-08T08:00:00.0000005Z\"\n"), 1)
 	if !bytes.Equal(after, want) {
 		t.Errorf("after read:\n%s\nwant:\n%s", after, want)
@@ -165,17 +166,17 @@ func TestSetReadGoWritten(t *testing.T) {
 	if _, err := s.SetRead(ctx, testRef, Inbox, st.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := os.ReadFile(st.MDPath); !bytes.Equal(again, after) {
+	if again, _ := os.ReadFile(md); !bytes.Equal(again, after) {
 		t.Error("second mark-read rewrote the file")
 	}
 	if _, err := s.SetRead(ctx, testRef, Inbox, st.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if unread, _ := os.ReadFile(st.MDPath); !bytes.Equal(unread, before) {
+	if unread, _ := os.ReadFile(md); !bytes.Equal(unread, before) {
 		t.Errorf("unread did not restore the original bytes:\n%s", unread)
 	}
-	if mode(t, st.MDPath) != 0o640 {
-		t.Errorf("mode after rewrite %o", mode(t, st.MDPath))
+	if mode(t, md) != 0o640 {
+		t.Errorf("mode after rewrite %o", mode(t, md))
 	}
 	if _, err := s.SetRead(ctx, testRef, Inbox, "missing", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing: %v", err)

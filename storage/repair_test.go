@@ -17,14 +17,14 @@ func TestL3_RepairRemovesCrashLeftovers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, dir := openTestStore(t, Options{})
-	flat := putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("keep"), Body: "b"})
-	bundle := putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("bundle"), Body: "b",
-		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
+	flat := pathsOf(t, s, testRef, Inbox, putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("keep"), Body: "b"}).ID)
+	bundle := pathsOf(t, s, testRef, Inbox, putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("bundle"), Body: "b",
+		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}}).ID)
 	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
 	leftovers := []string{
 		filepath.Join(box, ".2026-10-07-150000-x.md.tmp-0123456789abcdef"),
 		filepath.Join(box, "2026-10-07-150001-orphan.eml"),
-		filepath.Join(bundle.BundleDir, ".a.txt.tmp-0123456789abcdef"),
+		filepath.Join(bundle.Bundle, ".a.txt.tmp-0123456789abcdef"),
 	}
 	for _, p := range leftovers {
 		if err := os.WriteFile(p, []byte("x"), 0o640); err != nil {
@@ -51,7 +51,7 @@ func TestL3_RepairRemovesCrashLeftovers(t *testing.T) {
 			t.Errorf("%s survived: %v", p, err)
 		}
 	}
-	for _, p := range []string{flat.MDPath, flat.EMLPath, bundle.MDPath, bundle.EMLPath, filepath.Join(bundle.BundleDir, "a.txt")} {
+	for _, p := range []string{flat.MD, flat.EML, bundle.MD, bundle.EML, filepath.Join(bundle.Bundle, "a.txt")} {
 		if _, err := os.Lstat(p); err != nil {
 			t.Errorf("a message file went: %v", err)
 		}
@@ -72,14 +72,14 @@ func TestRepairReownsOldModes(t *testing.T) {
 	ctx := context.Background()
 	s, dir := openTestStore(t, Options{})
 	owner := &Owner{UID: 65534, GID: 65534}
-	st := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("x"), Body: "b",
-		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
+	st := pathsOf(t, s, testRef, Inbox, putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("x"), Body: "b",
+		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}}).ID)
 	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
 	fifo := filepath.Join(box, "2026-10-07-150000-fifo.md")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := []string{box, st.BundleDir, st.MDPath, st.EMLPath, filepath.Join(st.BundleDir, "a.txt")}
+	old := []string{box, st.Bundle, st.MD, st.EML, filepath.Join(st.Bundle, "a.txt")}
 	for _, p := range old { // as the Rust aimx left them
 		must(t, os.Lchown(p, 65534, 65534))
 		mode := os.FileMode(0o600)

@@ -65,22 +65,23 @@ func exerciseRust(t *testing.T, s *Store, boxes []rustBox) {
 			if err != nil {
 				t.Fatalf("read %s: %v", sum.ID, err)
 			}
-			if m.EMLPath != "" || m.Frontmatter.ID != sum.ID || !strings.Contains(m.Body, "\r\n") {
-				t.Errorf("%s: eml %q id %q crlf body %v", sum.ID, m.EMLPath, m.Frontmatter.ID, strings.Contains(m.Body, "\r\n"))
+			paths := pathsOf(t, s, b.ref, b.folder, sum.ID)
+			if paths.EML != "" || m.Frontmatter.ID != sum.ID || !strings.Contains(m.Body, "\r\n") {
+				t.Errorf("%s: eml %q id %q crlf body %v", sum.ID, paths.EML, m.Frontmatter.ID, strings.Contains(m.Body, "\r\n"))
 			}
 			if strings.ContainsAny(m.Frontmatter.MessageID, "<>") || m.Frontmatter.MessageID == "" {
 				t.Errorf("%s: message_id %q", sum.ID, m.Frontmatter.MessageID)
 			}
-			orig, _ := os.ReadFile(m.MDPath)
+			orig, _ := os.ReadFile(paths.MD)
 			wasRead := m.Frontmatter.Read
 			if _, err := s.SetRead(ctx, b.ref, b.folder, sum.ID, true); err != nil {
 				t.Fatalf("mark read %s: %v", sum.ID, err)
 			}
-			afterRead, _ := os.ReadFile(m.MDPath)
+			afterRead, _ := os.ReadFile(paths.MD)
 			if _, err := s.SetRead(ctx, b.ref, b.folder, sum.ID, false); err != nil {
 				t.Fatalf("mark unread %s: %v", sum.ID, err)
 			}
-			afterUnread, _ := os.ReadFile(m.MDPath)
+			afterUnread, _ := os.ReadFile(paths.MD)
 			checkOnlyReadLines(t, sum.ID, orig, afterRead, true)
 			checkOnlyReadLines(t, sum.ID, orig, afterUnread, false)
 			if !wasRead && !bytes.Equal(afterUnread, orig) {
@@ -131,7 +132,7 @@ func TestRustV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.BundleDir == "" || len(m.Frontmatter.Attachments) != 2 || m.Frontmatter.Attachments[1].Path != "health page.png" ||
+	if pathsOf(t, s, MailboxRef{a, "support"}, Inbox, m.ID).Bundle == "" || len(m.Frontmatter.Attachments) != 2 || m.Frontmatter.Attachments[1].Path != "health page.png" ||
 		m.Frontmatter.Subject != `Logs from the "failed" deploy` {
 		t.Errorf("bundle: %+v", m.Frontmatter)
 	}
@@ -162,7 +163,7 @@ func TestRustV2(t *testing.T) {
 	})
 	// New mail lands beside the Rust mail with the book/storage.md format.
 	st := putMsg(t, s, PutRequest{Mailbox: MailboxRef{a, "support"}, Frontmatter: inboundFM("New"), Body: "b"})
-	if c, _ := s.Counts(ctx, MailboxRef{a, "support"}); c.Total != 7 || st.EMLPath != "" {
+	if c, _ := s.Counts(ctx, MailboxRef{a, "support"}); c.Total != 7 || pathsOf(t, s, MailboxRef{a, "support"}, Inbox, st.ID).EML != "" {
 		t.Errorf("after put: %+v", c)
 	}
 }

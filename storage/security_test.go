@@ -177,7 +177,7 @@ func TestM1_FIFOMessageRefusedWithoutBlocking(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(box, "2026-10-07-150000-fifo.md"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	eml := filepath.Join(bundle.BundleDir, bundle.ID+".eml")
+	eml := filepath.Join(pathsOf(t, s, testRef, Inbox, bundle.ID).Bundle, bundle.ID+".eml")
 	if err := os.Remove(eml); err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +305,8 @@ func TestOwnerCanReadButNotWrite(t *testing.T) {
 	if err := s.EnsureMailbox(context.Background(), testRef, owner); err != nil {
 		t.Fatal(err)
 	}
-	st := putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("x"), Body: "hello owner",
-		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}})
+	st := pathsOf(t, s, testRef, Inbox, putMsg(t, s, PutRequest{Owner: owner, Raw: []byte("raw"), Frontmatter: inboundFM("x"), Body: "hello owner",
+		Attachments: []Attachment{{Filename: "a.txt", Data: []byte("x")}}}).ID)
 	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
 	asOwner := func(name string, args ...string) error {
 		cmd := exec.Command(name, args...)
@@ -317,14 +317,14 @@ func TestOwnerCanReadButNotWrite(t *testing.T) {
 		}
 		return nil
 	}
-	if err := asOwner("cat", st.MDPath); err != nil {
+	if err := asOwner("cat", st.MD); err != nil {
 		t.Errorf("the owner cannot read its mail: %v", err)
 	}
 	for _, args := range [][]string{
 		{"touch", filepath.Join(box, "planted.md")},
-		{"touch", filepath.Join(st.BundleDir, "planted")},
-		{"mv", st.BundleDir, st.BundleDir + "-x"},
-		{"rm", "-f", st.MDPath},
+		{"touch", filepath.Join(st.Bundle, "planted")},
+		{"mv", st.Bundle, st.Bundle + "-x"},
+		{"rm", "-f", st.MD},
 		{"chmod", "777", box},
 	} {
 		if err := asOwner(args[0], args[1:]...); err == nil {

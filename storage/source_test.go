@@ -45,8 +45,8 @@ func TestPutFromSourcesMatchesBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{".eml", ".md", "a.txt"} {
-		a := readIn(t, mem.BundleDir, mem.ID, name)
-		b := readIn(t, streamed.BundleDir, streamed.ID, name)
+		a := readIn(t, pathsOf(t, st, ref, Inbox, mem.ID).Bundle, mem.ID, name)
+		b := readIn(t, pathsOf(t, st, ref, Inbox, streamed.ID).Bundle, streamed.ID, name)
 		if name == ".md" {
 			a = bytes.ReplaceAll(a, []byte(mem.ID), []byte("ID"))
 			b = bytes.ReplaceAll(b, []byte(streamed.ID), []byte("ID"))

@@ -90,7 +90,7 @@ func TestFixturesOverSMTP(t *testing.T) {
 		if fmt.Sprint(names) != fmt.Sprint(tc.attachments) && len(names)+len(tc.attachments) > 0 {
 			t.Errorf("%s: attachments %v, want %v", tc.file, names, tc.attachments)
 		}
-		if len(tc.attachments) > 0 && got.BundleDir == "" {
+		if len(tc.attachments) > 0 && e.paths(tc.mailbox, got.ID).Bundle == "" {
 			t.Errorf("%s: not stored as a bundle", tc.file)
 		}
 	}

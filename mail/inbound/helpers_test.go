@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/textproto"
 	"os"
@@ -121,6 +122,7 @@ type testEnv struct {
 	t        *testing.T
 	dataDir  string
 	store    storage.MessageStore
+	files    *storage.Store // the file store under store, for tests that touch the files
 	dns      *dnstest.Server
 	reg      *domains.Registry
 	del      *Deliverer
@@ -151,7 +153,7 @@ func newDeliverEnv(t *testing.T, o envOpts) *testEnv {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e.store = st
+	e.store, e.files = st, st
 	if o.wrap != nil {
 		e.store = o.wrap(st)
 	}
@@ -244,13 +246,29 @@ func (e *testEnv) only(name string) *storage.Message {
 	return m
 }
 
+// eml reads a stored message's raw bytes through the store.
 func (e *testEnv) eml(m *storage.Message) []byte {
 	e.t.Helper()
-	b, err := os.ReadFile(m.EMLPath)
+	f, err := e.store.OpenRaw(context.Background(), ref(m.Frontmatter.Mailbox), m.Folder, m.ID)
+	if err != nil {
+		e.t.Fatalf("open eml: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f.Reader())
 	if err != nil {
 		e.t.Fatalf("read eml: %v", err)
 	}
 	return b
+}
+
+// paths is where the file store keeps a stored inbound message.
+func (e *testEnv) paths(name, id string) storage.MessagePaths {
+	e.t.Helper()
+	p, err := e.files.Paths(ref(name), storage.Inbox, id)
+	if err != nil {
+		e.t.Fatalf("paths of %s: %v", id, err)
+	}
+	return p
 }
 
 // rawConn is a byte-exact SMTP client.
