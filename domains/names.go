@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/aimx-dev/aimx/storage"
 )
 
 // CatchallLocal is the local part of a catchall mailbox name (`*@a.com`).
@@ -114,6 +116,14 @@ func StorageDir(name string) string {
 		return ReservedLocal
 	}
 	return local
+}
+
+// MailboxRef is where a mailbox's mail is stored: its domain and
+// StorageDir (book/storage.md). Every package that reaches a mailbox's
+// storage by name goes through it.
+func MailboxRef(name string) storage.MailboxRef {
+	_, domain := SplitName(name)
+	return storage.MailboxRef{Domain: domain, Local: StorageDir(name)}
 }
 
 // validSelector checks the dkim_selector grammar [a-z0-9_-]{1,63} (book/configuration.md).

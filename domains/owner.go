@@ -31,3 +31,12 @@ func LookupOwner(name string) (Owner, error) {
 	}
 	return Owner{Name: u.Username, UID: uid, GID: gid, Home: u.HomeDir}, nil
 }
+
+// IsOperatorUID reports whether a peer uid is the operator's
+// (book/configuration.md, book/admin.md): uid 0, or the daemon's own
+// effective uid (in dev mode the daemon runs as the developer, who is
+// therefore the operator). Both doors ask it: admin.sock admits only the
+// operator, aimx.sock gives the operator's agent every mailbox.
+func IsOperatorUID(uid uint32, daemonEUID int) bool {
+	return uid == 0 || int64(uid) == int64(daemonEUID)
+}

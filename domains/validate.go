@@ -225,33 +225,11 @@ func (c *Config) checkMailbox(k *checker, key string, m Mailbox, domains map[str
 	}
 }
 
+// checkHook reports the rules of book/hooks.md that h breaks, each under
+// its field's key.
 func checkHook(k *checker, at []string, h Hook) {
-	if h.Name != "" {
-		k.err(append(at, "name"), validHookName(h.Name))
-	}
-	switch h.Event {
-	case EventOnReceive, EventAfterSend:
-	default:
-		k.add(append(at, "event"), "event must be %q or %q, not %q", EventOnReceive, EventAfterSend, h.Event)
-	}
-	switch {
-	case len(h.Cmd) == 0:
-		k.add(append(at, "cmd"), "cmd must hold at least the program path")
-	case !filepath.IsAbs(h.Cmd[0]):
-		k.add(append(at, "cmd"), "cmd[0] %q must be an absolute path (hooks never run through a shell or PATH)", h.Cmd[0])
-	}
-	for _, a := range h.Cmd {
-		if strings.IndexByte(a, 0) >= 0 {
-			k.add(append(at, "cmd"), "cmd arguments cannot hold NUL bytes")
-			break
-		}
-		k.text(append(at, "cmd"), a)
-	}
-	if h.TimeoutSecs < 1 || h.TimeoutSecs > MaxHookTimeoutSecs {
-		k.add(append(at, "timeout_secs"), "must be from 1 to %d, not %d", MaxHookTimeoutSecs, h.TimeoutSecs)
-	}
-	if h.FireOnUntrusted && h.Event != EventOnReceive {
-		k.add(append(at, "fire_on_untrusted"), "only on_receive hooks can fire on untrusted mail")
+	for _, pr := range h.Problems() {
+		k.add(append(slices.Clone(at), pr.Field), "%s", pr.Msg)
 	}
 }
 

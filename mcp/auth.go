@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/aimx-dev/aimx/domains"
-	"github.com/aimx-dev/aimx/storage"
 )
 
 // toolError is a failure the agent can act on: its text goes back to the
@@ -55,21 +54,4 @@ func visibleMailbox(cfg *domains.Config, c Caller, input string) (domains.Mailbo
 		return domains.Mailbox{}, errMailboxNotFound(name)
 	}
 	return m, nil
-}
-
-// visibleMailboxes lists the mailboxes the caller may see, sorted by name.
-func visibleMailboxes(cfg *domains.Config, c Caller) []domains.Mailbox {
-	var out []domains.Mailbox
-	for _, name := range cfg.MailboxNames() {
-		if m := cfg.Mailboxes[name]; c.sees(m.Name, m.Owner) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// storageRef is where a mailbox's mail is stored.
-func storageRef(name string) storage.MailboxRef {
-	_, domain := domains.SplitName(name)
-	return storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -17,7 +18,7 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 	for _, e := range []*env{withBilling, without} {
 		e.put(billing, storage.Inbox, t0, inbound("receipt", "billing@pay.example", "true"), "b")
 	}
-	if _, err := without.ops.DeleteMailbox(context.Background(), billing, true); err != nil {
+	if _, err := without.ops.Delete(context.Background(), operations.DeleteMailbox{Name: billing, Force: true, Door: operations.OperatorDoor}); err != nil {
 		t.Fatal(err)
 	}
 	clA := withBilling.client(protocolVersions[0])

@@ -65,7 +65,7 @@ func BenchmarkSocketEmailList100k(b *testing.B) {
 		for name, extra := range cases {
 			b.Run(vn+"/"+name, func(b *testing.B) {
 				cl, st := benchSocket(b, 0, v)
-				if _, err := st.Counts(context.Background(), storageRef(support)); err != nil {
+				if _, err := st.Counts(context.Background(), domains.MailboxRef(support)); err != nil {
 					b.Fatal(err)
 				}
 				timeCalls(b, cl, context.Background(), "email_list", func(int) map[string]any {

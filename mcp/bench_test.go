@@ -38,7 +38,7 @@ func benchData(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ref := storageRef(support)
+	ref := domains.MailboxRef(support)
 	if err := st.EnsureMailbox(context.Background(), ref, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func BenchmarkEmailList100k(b *testing.B) {
 	for name, extra := range cases {
 		b.Run(name, func(b *testing.B) {
 			cl, ctx, st := benchServer(b, 0)
-			if _, err := st.Counts(ctx, storageRef(support)); err != nil {
+			if _, err := st.Counts(ctx, domains.MailboxRef(support)); err != nil {
 				b.Fatal(err)
 			}
 			timeCalls(b, cl, ctx, "email_list", func(int) map[string]any {

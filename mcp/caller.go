@@ -3,6 +3,8 @@ package mcp
 import (
 	"context"
 	"slices"
+
+	"github.com/aimx-dev/aimx/domains"
 )
 
 // Caller is who is calling a tool, as the transport established it: the
@@ -37,6 +39,10 @@ func (c Caller) sees(name, owner string) bool {
 	}
 	return c.Operator || (c.Owner != "" && owner == c.Owner)
 }
+
+// seesMailbox is sees as the operations take it (operations.Sees), which
+// re-check it under the lock of a change.
+func (c Caller) seesMailbox(m domains.Mailbox) bool { return c.sees(m.Name, m.Owner) }
 
 type callerKey struct{}
 

@@ -7,5 +7,6 @@
 // Caller into the request context; every tool handler asks visibleMailbox
 // before it touches a mailbox. Nothing here reaches around the core to
 // files: mail goes through storage.MessageStore, configuration changes
-// through MailboxAdmin and HookAdmin.
+// through package operations, which the operator's door (domains/admin)
+// calls too: the tools decide who the caller is and word the outcome.
 package mcp

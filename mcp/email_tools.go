@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -57,7 +58,7 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	if args.Offset < 0 {
 		return nil, "", errorf("offset must not be negative.")
 	}
-	q := storage.ListQuery{Mailbox: storageRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
+	q := storage.ListQuery{Mailbox: domains.MailboxRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
 		Unread: args.Unread, From: args.From, Subject: args.Subject}
 	if args.Since != "" {
 		q.Since, err = time.Parse(time.RFC3339, args.Since)
@@ -111,7 +112,7 @@ func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	msg, err := s.deps.Store.Read(ctx, storageRef(m.Name), folder, args.ID)
+	msg, err := s.deps.Store.Read(ctx, domains.MailboxRef(m.Name), folder, args.ID)
 	if err != nil {
 		return nil, "", emailErr(err, m.Name, folder, args.ID)
 	}
@@ -155,7 +156,7 @@ func (s *Server) emailMark(read bool) handlerFunc {
 		if err != nil {
 			return nil, "", err
 		}
-		fm, err := s.deps.Store.SetRead(ctx, storageRef(m.Name), storage.Inbox, args.ID, read)
+		fm, err := s.deps.Store.SetRead(ctx, domains.MailboxRef(m.Name), storage.Inbox, args.ID, read)
 		if err != nil {
 			return nil, "", emailErr(err, m.Name, storage.Inbox, args.ID)
 		}

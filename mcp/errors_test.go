@@ -15,6 +15,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -33,16 +34,12 @@ func (f faultyStore) Counts(context.Context, storage.MailboxRef) (storage.Counts
 	panic("counts: corrupt index at " + f.path)
 }
 
-// pathyHooks refuses every change with a sentence that names the config
-// file by mistake: the door must not pass it on.
-type pathyHooks struct{ path string }
+// pathyConfig fails every config change with an error that names the
+// config file: the door must not pass it on.
+type pathyConfig struct{ path string }
 
-func (p pathyHooks) CreateHook(context.Context, string, domains.Hook, Guard) (string, error) {
-	return "", errorf("the hook was not created: %s is locked.", p.path)
-}
-
-func (p pathyHooks) DeleteHook(context.Context, string, Guard) error {
-	return errorf("could not rewrite %s.", p.path)
+func (p pathyConfig) Update(func(*domains.Config) error) (*domains.Config, error) {
+	return nil, fmt.Errorf("could not rewrite %s: read-only file system", p.path)
 }
 
 // No error that reaches an agent carries a file path: internal errors,
@@ -55,7 +52,7 @@ func TestM7_NoPathReachesAgent(t *testing.T) {
 	counter := &panics.Counter{}
 	secret := filepath.Join(e.data, dom, "inbox", "support", "2026-secret.md")
 	e.srv = NewServer(Deps{Registry: e.reg, Store: faultyStore{MessageStore: e.store, path: secret}, Mailboxes: e.ops,
-		Hooks: pathyHooks{path: e.cfgPath}, Log: zerolog.New(&log), Panics: counter,
+		Hooks: &operations.Hooks{Config: pathyConfig{path: e.cfgPath}}, Log: zerolog.New(&log), Panics: counter,
 		PrivatePaths: []string{filepath.Dir(e.cfgPath)}})
 	cl := e.client(protocolVersions[1])
 	for _, tc := range []struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/aimx-dev/aimx/domains"
-	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -47,7 +47,7 @@ type env struct {
 	data     string
 	reg      *domains.Registry
 	store    *storage.Store
-	ops      *MailboxOps
+	ops      *operations.Mailboxes
 	srv      *Server
 	validate map[string]*jsonschema.Schema // strict output schemas by tool
 }
@@ -87,8 +87,8 @@ func newEnv(t *testing.T) *env {
 	}
 	cfgStore := &domains.Store{Path: e.cfgPath, Options: domains.LoadOptions{LookupOwner: testOwners}}
 	changer := &domains.Changer{Store: cfgStore, Registry: e.reg}
-	e.ops = &MailboxOps{Config: changer, Store: e.store, LookupOwner: testOwners}
-	hookAdmin := EditorHooks{Editor: &hooks.Editor{Config: changer}}
+	e.ops = &operations.Mailboxes{Config: changer, Store: e.store, LookupOwner: testOwners}
+	hookAdmin := &operations.Hooks{Config: changer}
 	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin})
 	e.validate = map[string]*jsonschema.Schema{}
 	for _, tool := range e.srv.Tools() {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/aimx-dev/aimx/domains"
-	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/operations"
 )
 
 // A name taken by a hook the caller may not see is refused exactly like a
@@ -66,7 +66,7 @@ func (r *racingUpdater) Update(fn func(*domains.Config) error) (*domains.Config,
 func raceEnv(t *testing.T, before func(domains.Updater)) *env {
 	e := newEnv(t)
 	racing := &racingUpdater{next: e.ops.Config, before: before}
-	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: EditorHooks{Editor: &hooks.Editor{Config: racing}}})
+	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: &operations.Hooks{Config: racing}})
 	return e
 }
 

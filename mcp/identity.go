@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os/user"
 	"strconv"
+
+	"github.com/aimx-dev/aimx/domains"
 )
 
 // TokenVerifier checks a bearer token presented over TCP and returns the
@@ -41,7 +43,7 @@ type PeerCallers struct {
 // to the decimal uid.
 func (p PeerCallers) Caller(uid uint32) (Caller, bool) {
 	name, err := p.lookup(uid)
-	operator := uid == 0 || int64(uid) == int64(p.DaemonUID)
+	operator := domains.IsOperatorUID(uid, p.DaemonUID)
 	if err != nil {
 		if !operator {
 			return Caller{}, false

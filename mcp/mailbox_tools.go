@@ -7,25 +7,22 @@ import (
 	"strings"
 
 	"github.com/aimx-dev/aimx/domains"
-	"github.com/aimx-dev/aimx/storage"
+	"github.com/aimx-dev/aimx/operations"
 )
 
 // mailboxList answers mailbox_list: the visible mailboxes with counts from
 // the storage index (book/mcp.md).
 func (s *Server) mailboxList(ctx context.Context, c *call) (any, string, error) {
-	boxes := visibleMailboxes(c.cfg, c.caller)
-	res := MailboxListResult{Mailboxes: make([]MailboxInfo, 0, len(boxes))}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d mailboxes", len(boxes))
-	for _, m := range boxes {
-		n, err := s.deps.Store.Counts(ctx, storageRef(m.Name))
-		if err != nil {
-			return nil, "", fmt.Errorf("count %s: %w", m.Name, err)
-		}
-		res.Mailboxes = append(res.Mailboxes, MailboxInfo{Name: m.Name, Owner: m.Owner, Total: n.Total, Unread: n.Unread, Sent: n.Sent})
-		fmt.Fprintf(&b, "\n%s (owner %s): %d emails, %d unread, %d sent", m.Name, m.Owner, n.Total, n.Unread, n.Sent)
+	rows, err := operations.Rows(ctx, s.deps.Store, c.cfg, c.caller.seesMailbox)
+	if err != nil {
+		return nil, "", err
 	}
-	return res, b.String(), nil
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d mailboxes", len(rows))
+	for _, m := range rows {
+		fmt.Fprintf(&b, "\n%s (owner %s): %d emails, %d unread, %d sent", m.Name, m.Owner, m.Total, m.Unread, m.Sent)
+	}
+	return MailboxListResult{Mailboxes: rows}, b.String(), nil
 }
 
 // mailboxCreate answers mailbox_create: the caller becomes the owner; only
@@ -46,14 +43,9 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	if domains.IsCatchall(name) {
-		return nil, "", errorf("%s is a catchall; catchalls are created by the operator (aimx mailboxes create on the host), not through MCP.", name)
-	}
-	if domains.IsRoleAddress(name) {
-		// Whoever receives postmaster@, hostmaster@, admin@ ... can pass
-		// a certificate authority's domain check or take reports meant
-		// for the host's operator (book/security.md, "Role addresses").
-		return nil, "", errorf("%s is a role address that speaks for the whole domain (like postmaster, abuse, hostmaster, admin); only the operator creates role addresses, on the host with aimx mailboxes create, not through MCP. Choose another local part.", name)
+	// The door's name rule answers before the owner rules, as it always has.
+	if err := operations.CheckName(name, operations.AgentDoor, true); err != nil {
+		return nil, "", createRefusal(c.cfg, name, "", err)
 	}
 	owner := c.caller.Owner
 	if args.Owner != "" && args.Owner != owner {
@@ -65,28 +57,40 @@ func (s *Server) mailboxCreate(ctx context.Context, c *call) (any, string, error
 	if owner == "" {
 		return nil, "", errorf("pass owner: the operator's mailboxes need a named owner.")
 	}
-	created, err := s.deps.Mailboxes.CreateMailbox(ctx, name, owner, false)
-	var cerr *domains.ConfigError
-	switch {
-	case errors.Is(err, storage.ErrForeignMail):
-		return nil, "", errorf("storage for %s already holds mail of another owner; nothing was created. An operator can re-create it with aimx mailboxes create --force, which deletes that mail.", name)
-	case errors.Is(err, ErrMailboxTaken):
-		return nil, "", errorf("the name %s is already taken; choose another local part.", name)
-	case errors.Is(err, ErrDomainNotServed):
-		_, domain := domains.SplitName(name)
-		return nil, "", errorf("this server does not receive mail for %s; use one of its domains: %s.", domain, strings.Join(c.cfg.Domains, ", "))
-	case errors.Is(err, ErrUnknownOwner):
-		return nil, "", errorf("owner %q is not a user on this host.", owner)
-	case errors.As(err, &cerr):
-		return nil, "", errorf("mailbox %s cannot be created: %s.", name, strings.TrimSuffix(cerr.Msg, "."))
-	case err != nil:
-		return nil, "", err
+	res, err := s.deps.Mailboxes.Create(ctx, operations.NewMailbox{Name: name, Owner: owner, Door: operations.AgentDoor})
+	if err != nil {
+		return nil, "", createRefusal(c.cfg, name, owner, err)
 	}
 	text := "created mailbox " + name
-	if !created {
+	if !res.Created {
 		text = "mailbox " + name + " already exists and is yours; nothing changed"
 	}
 	return MailboxNameResult{Name: name}, text, nil
+}
+
+// createRefusal words a refused mailbox_create for the agent; an error it
+// does not know stays internal.
+func createRefusal(cfg *domains.Config, name, owner string, err error) error {
+	var cerr *domains.ConfigError
+	switch {
+	case errors.Is(err, operations.ErrCatchall):
+		return errorf("%s is a catchall; catchalls are created by the operator (aimx mailboxes create on the host), not through MCP.", name)
+	case errors.Is(err, operations.ErrRoleAddress):
+		// book/security.md, "Role addresses".
+		return errorf("%s is a role address that speaks for the whole domain (like postmaster, abuse, hostmaster, admin); only the operator creates role addresses, on the host with aimx mailboxes create, not through MCP. Choose another local part.", name)
+	case errors.Is(err, operations.ErrForeignMail):
+		return errorf("storage for %s already holds mail of another owner; nothing was created. An operator can re-create it with aimx mailboxes create --force, which deletes that mail.", name)
+	case errors.Is(err, operations.ErrMailboxTaken):
+		return errorf("the name %s is already taken; choose another local part.", name)
+	case errors.Is(err, operations.ErrDomainNotServed):
+		_, domain := domains.SplitName(name)
+		return errorf("this server does not receive mail for %s; use one of its domains: %s.", domain, strings.Join(cfg.Domains, ", "))
+	case errors.Is(err, operations.ErrUnknownOwner):
+		return errorf("owner %q is not a user on this host.", owner)
+	case errors.As(err, &cerr):
+		return errorf("mailbox %s cannot be created: %s.", name, strings.TrimSuffix(cerr.Msg, "."))
+	}
+	return err
 }
 
 // mailboxDelete answers mailbox_delete: visible mailboxes only, never a
@@ -103,18 +107,17 @@ func (s *Server) mailboxDelete(ctx context.Context, c *call) (any, string, error
 	if err != nil {
 		return nil, "", err
 	}
-	if domains.IsCatchall(m.Name) {
-		return nil, "", errorf("%s is a catchall; catchalls are deleted by the operator (aimx mailboxes delete on the host), not through MCP.", m.Name)
-	}
-	n, err := s.deps.Mailboxes.DeleteMailbox(ctx, m.Name, args.Force)
-	var ne *NotEmptyError
+	res, err := s.deps.Mailboxes.Delete(ctx, operations.DeleteMailbox{Name: m.Name, Force: args.Force, Door: operations.AgentDoor, Sees: c.caller.seesMailbox})
+	var ne *operations.NotEmptyError
 	switch {
+	case errors.Is(err, operations.ErrCatchall):
+		return nil, "", errorf("%s is a catchall; catchalls are deleted by the operator (aimx mailboxes delete on the host), not through MCP.", m.Name)
 	case errors.As(err, &ne):
 		return nil, "", errorf("mailbox %s still holds %d emails; nothing was deleted. Confirm with the user, then call mailbox_delete again with force: true to delete it and its email.", m.Name, ne.Messages)
-	case errors.Is(err, ErrNoSuchMailbox):
+	case errors.Is(err, operations.ErrNoSuchMailbox):
 		return nil, "", errMailboxNotFound(m.Name)
 	case err != nil:
 		return nil, "", err
 	}
-	return MailboxDeleteResult{Name: m.Name, DeletedFiles: n}, fmt.Sprintf("deleted mailbox %s (%d files)", m.Name, n), nil
+	return MailboxDeleteResult{Name: res.Name, DeletedFiles: res.DeletedFiles}, fmt.Sprintf("deleted mailbox %s (%d files)", res.Name, res.DeletedFiles), nil
 }

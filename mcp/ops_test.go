@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -75,12 +76,14 @@ func TestL2_ConcurrentCreateOneClaim(t *testing.T) {
 	for i := range 5 {
 		e := newEnv(t)
 		st := &claimStore{MessageStore: e.store, rendezvous: make(chan struct{})}
-		ops := &MailboxOps{Config: e.ops.Config, Store: st, LookupOwner: uidOwners}
+		ops := &operations.Mailboxes{Config: e.ops.Config, Store: st, LookupOwner: uidOwners}
 		name := fmt.Sprintf("race%d@%s", i, dom)
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for j, who := range []string{"alice", "bob"} {
-			wg.Go(func() { _, errs[j] = ops.CreateMailbox(context.Background(), name, who, false) })
+			wg.Go(func() {
+				_, errs[j] = ops.Create(context.Background(), operations.NewMailbox{Name: name, Owner: who, Door: operations.OperatorDoor})
+			})
 		}
 		wg.Wait()
 		winner := e.reg.Current().Mailboxes[name].Owner
@@ -90,7 +93,7 @@ func TestL2_ConcurrentCreateOneClaim(t *testing.T) {
 		taken := 0
 		for _, err := range errs {
 			switch {
-			case errors.Is(err, ErrMailboxTaken):
+			case errors.Is(err, operations.ErrMailboxTaken):
 				taken++
 			case err != nil:
 				t.Fatal(err)
@@ -113,8 +116,8 @@ func TestM6_ForeignMailRefusedOverMCP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	name := "old@" + dom
-	st := &claimStore{MessageStore: e.store, foreign: map[storage.MailboxRef]bool{storageRef(name): true}}
-	e.ops = &MailboxOps{Config: e.ops.Config, Store: st, LookupOwner: testOwners}
+	st := &claimStore{MessageStore: e.store, foreign: map[storage.MailboxRef]bool{domains.MailboxRef(name): true}}
+	e.ops = &operations.Mailboxes{Config: e.ops.Config, Store: st, LookupOwner: testOwners}
 	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops})
 	cl := e.client(protocolVersions[0])
 	for _, who := range []Caller{alice, operator} {
@@ -148,16 +151,16 @@ func TestM6_ForceWipesForeignMail(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	name := "old@" + dom
-	st := &claimStore{MessageStore: e.store, foreign: map[storage.MailboxRef]bool{storageRef(name): true}}
-	ops := &MailboxOps{Config: e.ops.Config, Store: st, LookupOwner: uidOwners}
-	if _, err := ops.CreateMailbox(context.Background(), name, "alice", false); !errors.Is(err, storage.ErrForeignMail) {
+	st := &claimStore{MessageStore: e.store, foreign: map[storage.MailboxRef]bool{domains.MailboxRef(name): true}}
+	ops := &operations.Mailboxes{Config: e.ops.Config, Store: st, LookupOwner: uidOwners}
+	if _, err := ops.Create(context.Background(), operations.NewMailbox{Name: name, Owner: "alice", Door: operations.OperatorDoor}); !errors.Is(err, storage.ErrForeignMail) {
 		t.Fatalf("unforced create: %v", err)
 	}
-	created, err := ops.CreateMailbox(context.Background(), name, "alice", true)
-	if err != nil || !created {
-		t.Fatalf("forced create: %v %v", created, err)
+	res, err := ops.Create(context.Background(), operations.NewMailbox{Name: name, Owner: "alice", Force: true, Door: operations.OperatorDoor})
+	if err != nil || !res.Created {
+		t.Fatalf("forced create: %+v %v", res, err)
 	}
-	if len(st.removed) != 1 || st.removed[0] != storageRef(name) || len(st.claims) != 1 || st.claims[0] != 1001 {
+	if len(st.removed) != 1 || st.removed[0] != domains.MailboxRef(name) || len(st.claims) != 1 || st.claims[0] != 1001 {
 		t.Fatalf("removed %v, claims %v", st.removed, st.claims)
 	}
 	if e.reg.Current().Mailboxes[name].Owner != "alice" {

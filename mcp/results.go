@@ -1,18 +1,14 @@
 package mcp
 
+import "github.com/aimx-dev/aimx/operations"
+
 // Result shapes of the tools (book/mcp.md). Their JSON is the structured
 // content; the hand-written output schemas in tools.go describe the same
 // shapes, and a test validates every result against its schema. A field
 // is optional in the schema exactly when its tag has omitempty.
 
-// MailboxInfo is one mailbox in mailbox_list.
-type MailboxInfo struct {
-	Name   string `json:"name"`
-	Owner  string `json:"owner"`
-	Total  int    `json:"total"`
-	Unread int    `json:"unread"`
-	Sent   int    `json:"sent"`
-}
+// MailboxInfo is one mailbox in mailbox_list: the row both doors list.
+type MailboxInfo = operations.MailboxRow
 
 // MailboxListResult is mailbox_list's result.
 type MailboxListResult struct {
@@ -111,15 +107,8 @@ type ReadStateResult struct {
 	Read bool   `json:"read"`
 }
 
-// HookInfo is one hook in hook_list.
-type HookInfo struct {
-	Name            string   `json:"name"`
-	Mailbox         string   `json:"mailbox"`
-	Event           string   `json:"event"`
-	Cmd             []string `json:"cmd"`
-	TimeoutSecs     int      `json:"timeout_secs"`
-	FireOnUntrusted bool     `json:"fire_on_untrusted"`
-}
+// HookInfo is one hook in hook_list: the row both doors list.
+type HookInfo = operations.HookInfo
 
 // HookListResult is hook_list's result.
 type HookListResult struct {

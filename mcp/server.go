@@ -15,6 +15,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -36,11 +37,12 @@ type Deps struct {
 	Registry *domains.Registry
 	// Store holds the mail.
 	Store storage.MessageStore
-	// Mailboxes creates and deletes mailboxes (MailboxOps).
-	Mailboxes MailboxAdmin
+	// Mailboxes creates and deletes mailboxes: the operations the
+	// operator's door calls too.
+	Mailboxes *operations.Mailboxes
 	// Hooks creates and deletes hooks; nil makes hook_create and
 	// hook_delete answer that hooks cannot be changed here.
-	Hooks HookAdmin
+	Hooks *operations.Hooks
 	// Log receives one Warn line per internal failure (never a token or
 	// an email body); zero value: no logging.
 	Log zerolog.Logger

@@ -25,6 +25,7 @@ import (
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -42,8 +43,8 @@ func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store s
 	adm := &admin.Admin{
 		Config:    changer,
 		Panics:    recovered,
-		Mailboxes: &mcp.MailboxOps{Config: changer, Store: store, Log: a.log},
-		Hooks:     &hooks.Editor{Config: changer},
+		Mailboxes: &operations.Mailboxes{Config: changer, Store: store, Log: a.log},
+		Hooks:     &operations.Hooks{Config: changer},
 		Tokens:    toks,
 		Store:     store,
 		Log:       a.log,
@@ -108,14 +109,14 @@ func (a *app) localAdmin(withStore bool) (*admin.Admin, error) {
 	}
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: domains.NewRegistry(cfg)}
 	// No log: the command prints what it did.
-	adm := &admin.Admin{Config: changer, Hooks: &hooks.Editor{Config: changer}, Tokens: tokenStore(paths), Log: zerolog.Nop()}
+	adm := &admin.Admin{Config: changer, Hooks: &operations.Hooks{Config: changer}, Tokens: tokenStore(paths), Log: zerolog.Nop()}
 	if withStore {
 		st, err := storage.Open(paths.DataDir, storage.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("open data dir %s: %w", paths.DataDir, err)
 		}
 		adm.Store = st
-		adm.Mailboxes = &mcp.MailboxOps{Config: changer, Store: st}
+		adm.Mailboxes = &operations.Mailboxes{Config: changer, Store: st}
 	}
 	return adm, nil
 }

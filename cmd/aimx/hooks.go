@@ -14,7 +14,7 @@ import (
 	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/mail/inbound"
-	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -52,7 +52,7 @@ func hookEnqueue(s *hooks.Scheduler) func(inbound.StoredMessage) {
 
 // hookRow is one hook as `aimx hooks list` prints it: the hook_list shape
 // of book/mcp.md, shared with the MCP tool and admin.sock.
-type hookRow = mcp.HookInfo
+type hookRow = operations.HookInfo
 
 type hookCreateFlags struct {
 	mailbox, event, name string
@@ -143,15 +143,7 @@ func (a *app) directHooks(mailbox string) ([]hookRow, error) {
 			return nil, fmt.Errorf("no mailbox %s: `aimx mailboxes list` shows the configured ones", mailbox)
 		}
 	}
-	rows := []hookRow{}
-	for _, h := range cfg.AllHooks() {
-		if mailbox != "" && h.Mailbox != mailbox {
-			continue
-		}
-		rows = append(rows, hookRow{Name: h.EffectiveName(), Mailbox: h.Mailbox, Event: string(h.Event), Cmd: h.Cmd,
-			TimeoutSecs: h.TimeoutSecs, FireOnUntrusted: h.FireOnUntrusted})
-	}
-	return rows, nil
+	return operations.HookRows(cfg, mailbox, nil), nil
 }
 
 // socketHooks asks the daemon (hook_list over aimx.sock) for the hooks of

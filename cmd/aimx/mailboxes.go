@@ -11,18 +11,13 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/admin"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// mailboxSummary is one row of `aimx mailboxes list` (the shape of the
-// mailbox_list MCP tool, book/mcp.md).
-type mailboxSummary struct {
-	Name   string `json:"name"`
-	Owner  string `json:"owner"`
-	Total  int    `json:"total"`
-	Unread int    `json:"unread"`
-	Sent   int    `json:"sent"`
-}
+// mailboxSummary is one row of `aimx mailboxes list`: the row of the
+// mailbox_list MCP tool (book/mcp.md) and of admin.sock.
+type mailboxSummary = operations.MailboxRow
 
 // hookSummary is a hook as `aimx mailboxes show` prints it.
 type hookSummary struct {
@@ -104,13 +99,8 @@ func (a *app) openStoreReadOnly(paths domains.Paths) (*storage.Store, error) {
 	return st, nil
 }
 
-func storageRef(name string) storage.MailboxRef {
-	_, domain := domains.SplitName(name)
-	return storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
-}
-
 func (a *app) summary(st *storage.Store, mb domains.Mailbox) (mailboxSummary, error) {
-	c, err := st.Counts(a.ctx, storageRef(mb.Name))
+	c, err := st.Counts(a.ctx, domains.MailboxRef(mb.Name))
 	if err != nil {
 		return mailboxSummary{}, fmt.Errorf("count %s: %w", mb.Name, err)
 	}
@@ -128,16 +118,7 @@ func (a *app) directMailboxes() ([]mailboxSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows := []mailboxSummary{}
-	for _, name := range cfg.MailboxNames() {
-		mb, _ := cfg.Mailbox(name)
-		row, err := a.summary(st, mb)
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, row)
-	}
-	return rows, nil
+	return operations.Rows(a.ctx, st, cfg, nil)
 }
 
 // socketMailboxes asks the daemon for the mailboxes the current user may

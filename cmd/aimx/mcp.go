@@ -11,9 +11,9 @@ import (
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
-	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -73,8 +73,8 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 	srv := mcp.NewServer(mcp.Deps{
 		Registry:     w.registry,
 		Store:        w.store,
-		Mailboxes:    &mcp.MailboxOps{Config: w.changer, Store: w.store, Log: a.log},
-		Hooks:        mcp.EditorHooks{Editor: &hooks.Editor{Config: w.changer}},
+		Mailboxes:    &operations.Mailboxes{Config: w.changer, Store: w.store, Log: a.log},
+		Hooks:        &operations.Hooks{Config: w.changer},
 		Log:          a.log,
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,

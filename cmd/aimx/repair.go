@@ -30,8 +30,7 @@ func (a *app) repairStorage(ctx context.Context, cfg *domains.Config, store *sto
 	boxes := make([]storage.MailboxOwner, 0, len(names))
 	for _, n := range names {
 		mb := cfg.Mailboxes[n]
-		_, domain := domains.SplitName(n)
-		entry := storage.MailboxOwner{Ref: storage.MailboxRef{Domain: domain, Local: domains.StorageDir(n)}}
+		entry := storage.MailboxOwner{Ref: domains.MailboxRef(n)}
 		if os.Geteuid() == 0 && mb.Owner != "" {
 			if o, err := domains.LookupOwner(mb.Owner); err == nil {
 				entry.Owner = &storage.Owner{UID: o.UID, GID: o.GID}

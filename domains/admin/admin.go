@@ -14,7 +14,6 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -22,9 +21,8 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
-	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/panics"
-	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -36,15 +34,17 @@ type Admin struct {
 	Config *domains.Changer
 	// Mailboxes creates and deletes mailboxes (config plus storage): the
 	// same operations mailbox_create and mailbox_delete use.
-	Mailboxes mcp.MailboxAdmin
-	// Hooks edits hooks as config.
-	Hooks *hooks.Editor
+	Mailboxes *operations.Mailboxes
+	// Hooks edits hooks as config: the same operations hook_create and
+	// hook_delete use.
+	Hooks *operations.Hooks
 	// Tokens is the token store.
 	Tokens *tokens.Store
+	// LookupOwner resolves the owner of a new token; nil means
+	// domains.LookupOwner.
+	LookupOwner func(name string) (domains.Owner, error)
 	// Store holds the mail, for the counts in the mailbox list.
 	Store storage.MessageStore
-	// LookupOwner resolves an owner name; nil means domains.LookupOwner.
-	LookupOwner func(name string) (domains.Owner, error)
 	// Log gets one line per change. Secrets never reach it.
 	Log zerolog.Logger
 	// Status describes the running daemon; nil outside a daemon.
@@ -54,14 +54,11 @@ type Admin struct {
 	Panics *panics.Counter
 }
 
-// MailboxInfo is one mailbox as the operator sees it.
+// MailboxInfo is one mailbox as the operator sees it: the row both doors
+// list, and whether it is a catchall.
 type MailboxInfo struct {
-	Name     string `json:"name"`
-	Owner    string `json:"owner"`
-	Catchall bool   `json:"catchall"`
-	Total    int    `json:"total"`
-	Unread   int    `json:"unread"`
-	Sent     int    `json:"sent"`
+	operations.MailboxRow
+	Catchall bool `json:"catchall"`
 }
 
 // MailboxList is the body of GET /v1/mailboxes.
@@ -82,22 +79,15 @@ type NewMailbox struct {
 
 // MailboxCreated answers POST /v1/mailboxes. Created is false when the
 // mailbox already existed with that owner (the call is idempotent).
-type MailboxCreated struct {
-	Name    string `json:"name"`
-	Owner   string `json:"owner"`
-	Created bool   `json:"created"`
-}
+type MailboxCreated = operations.MailboxCreated
 
 // MailboxDeleted answers DELETE /v1/mailboxes/{name}.
-type MailboxDeleted struct {
-	Name         string `json:"name"`
-	DeletedFiles int    `json:"deleted_files"`
-}
+type MailboxDeleted = operations.MailboxDeleted
 
 // HookInfo is one hook: the hook_list shape of book/mcp.md, shared with the
 // MCP tool. It is also the body of POST /v1/hooks, where name and
 // timeout_secs are optional.
-type HookInfo = mcp.HookInfo
+type HookInfo = operations.HookInfo
 
 // HookList is the body of GET /v1/hooks.
 type HookList struct {
@@ -153,20 +143,16 @@ func (a *Admin) resolve(input string) (string, error) {
 
 // ListMailboxes lists every mailbox, catchalls included, with its counts.
 func (a *Admin) ListMailboxes(ctx context.Context) (MailboxList, error) {
-	cfg := a.current()
 	out := MailboxList{Mailboxes: []MailboxInfo{}}
-	for _, name := range cfg.MailboxNames() {
-		m := cfg.Mailboxes[name]
-		info := MailboxInfo{Name: name, Owner: m.Owner, Catchall: domains.IsCatchall(name)}
-		if a.Store != nil {
-			_, domain := domains.SplitName(name)
-			c, err := a.Store.Counts(ctx, storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)})
-			if err != nil {
-				return MailboxList{}, fmt.Errorf("count %s: %w", name, err)
-			}
-			info.Total, info.Unread, info.Sent = c.Total, c.Unread, c.Sent
-		}
-		out.Mailboxes = append(out.Mailboxes, info)
+	if a.Store == nil {
+		return out, nil
+	}
+	rows, err := operations.Rows(ctx, a.Store, a.current(), nil)
+	if err != nil {
+		return MailboxList{}, err
+	}
+	for _, r := range rows {
+		out.Mailboxes = append(out.Mailboxes, MailboxInfo{MailboxRow: r, Catchall: domains.IsCatchall(r.Name)})
 	}
 	return out, nil
 }
@@ -181,27 +167,27 @@ func (a *Admin) CreateMailbox(ctx context.Context, req NewMailbox) (MailboxCreat
 	if owner == "" {
 		return MailboxCreated{}, apiErr(CodeValidation, "an owner is required: the Unix user %s belongs to", name)
 	}
-	created, err := a.Mailboxes.CreateMailbox(ctx, name, owner, req.Force)
+	res, err := a.Mailboxes.Create(ctx, operations.NewMailbox{Name: name, Owner: owner, Force: req.Force, Door: operations.OperatorDoor})
 	var cerr *domains.ConfigError
 	switch {
-	case errors.Is(err, storage.ErrForeignMail):
+	case errors.Is(err, operations.ErrForeignMail):
 		return MailboxCreated{}, apiErr(CodeConflict, "storage for %s already holds mail of another owner; nothing was created. Re-create it with --force (force=true), which deletes that mail", name)
-	case errors.Is(err, mcp.ErrMailboxTaken):
+	case errors.Is(err, operations.ErrMailboxTaken):
 		return MailboxCreated{}, apiErr(CodeConflict, "mailbox %s exists with another owner", name)
-	case errors.Is(err, mcp.ErrDomainNotServed):
+	case errors.Is(err, operations.ErrDomainNotServed):
 		_, domain := domains.SplitName(name)
 		return MailboxCreated{}, apiErr(CodeValidation, "domain %s is not one of this server's domains (%s)", domain, strings.Join(a.current().Domains, ", "))
-	case errors.Is(err, mcp.ErrUnknownOwner):
+	case errors.Is(err, operations.ErrUnknownOwner):
 		return MailboxCreated{}, apiErr(CodeValidation, "owner %q is not a user on this host", owner)
 	case errors.As(err, &cerr):
 		return MailboxCreated{}, apiErr(CodeValidation, "mailbox %s: %s", name, cerr.Msg)
 	case err != nil:
 		return MailboxCreated{}, err
 	}
-	if created {
+	if res.Created {
 		a.Log.Info().Str("mailbox", name).Str("owner", owner).Bool("force", req.Force).Msg("admin: mailbox created")
 	}
-	return MailboxCreated{Name: name, Owner: owner, Created: created}, nil
+	return res, nil
 }
 
 // DeleteMailbox removes a mailbox, a catchall included, and its mail. One
@@ -211,25 +197,20 @@ func (a *Admin) DeleteMailbox(ctx context.Context, input string, force bool) (Ma
 	if err != nil {
 		return MailboxDeleted{}, err
 	}
-	n, err := a.Mailboxes.DeleteMailbox(ctx, name, force)
-	var ne *mcp.NotEmptyError
+	res, err := a.Mailboxes.Delete(ctx, operations.DeleteMailbox{Name: name, Force: force, Door: operations.OperatorDoor})
+	var ne *operations.NotEmptyError
 	switch {
 	case errors.As(err, &ne):
 		e := apiErr(CodeNonEmpty, "mailbox %s holds %d messages; pass force to delete it and its mail", name, ne.Messages)
 		e.Messages = ne.Messages
 		return MailboxDeleted{}, e
-	case errors.Is(err, mcp.ErrNoSuchMailbox):
+	case errors.Is(err, operations.ErrNoSuchMailbox):
 		return MailboxDeleted{}, apiErr(CodeNotFound, "no mailbox %s", name)
 	case err != nil:
 		return MailboxDeleted{}, err
 	}
-	a.Log.Info().Str("mailbox", name).Int("deleted_files", n).Bool("force", force).Msg("admin: mailbox deleted")
-	return MailboxDeleted{Name: name, DeletedFiles: n}, nil
-}
-
-func hookInfo(r domains.HookRef) HookInfo {
-	return HookInfo{Name: r.EffectiveName(), Mailbox: r.Mailbox, Event: string(r.Event), Cmd: r.Cmd,
-		TimeoutSecs: r.TimeoutSecs, FireOnUntrusted: r.FireOnUntrusted}
+	a.Log.Info().Str("mailbox", name).Int("deleted_files", res.DeletedFiles).Bool("force", force).Msg("admin: mailbox deleted")
+	return res, nil
 }
 
 // ListHooks lists every hook, or one mailbox's when mailbox is set.
@@ -245,45 +226,38 @@ func (a *Admin) ListHooks(_ context.Context, mailbox string) (HookList, error) {
 		}
 		mailbox = name
 	}
-	out := HookList{Hooks: []HookInfo{}}
-	for _, h := range cfg.AllHooks() {
-		if mailbox == "" || h.Mailbox == mailbox {
-			out.Hooks = append(out.Hooks, hookInfo(h))
-		}
-	}
-	return out, nil
+	return HookList{Hooks: operations.HookRows(cfg, mailbox, nil)}, nil
 }
 
 // CreateHook adds a hook to any mailbox (never a catchall: book/configuration.md).
-func (a *Admin) CreateHook(_ context.Context, req HookInfo) (HookInfo, error) {
-	ref, err := a.Hooks.Create(hooks.NewHook{Mailbox: req.Mailbox, Event: domains.Event(req.Event), Cmd: req.Cmd,
-		Name: req.Name, TimeoutSecs: req.TimeoutSecs, FireOnUntrusted: req.FireOnUntrusted})
+func (a *Admin) CreateHook(ctx context.Context, req HookInfo) (HookInfo, error) {
+	ref, err := a.Hooks.Create(ctx, operations.NewHook{Mailbox: req.Mailbox, Hook: req.Hook()})
 	if err != nil {
 		return HookInfo{}, hookError(err)
 	}
 	a.Log.Info().Str("hook", ref.EffectiveName()).Str("mailbox", ref.Mailbox).Msg("admin: hook created")
-	return hookInfo(ref), nil
+	return operations.HookInfoOf(ref), nil
 }
 
 // DeleteHook removes the hook with this name.
-func (a *Admin) DeleteHook(_ context.Context, name string) (HookInfo, error) {
-	ref, err := a.Hooks.Delete(name)
+func (a *Admin) DeleteHook(ctx context.Context, name string) (HookInfo, error) {
+	ref, err := a.Hooks.Delete(ctx, name, nil)
 	if err != nil {
 		return HookInfo{}, hookError(err)
 	}
 	a.Log.Info().Str("hook", ref.EffectiveName()).Str("mailbox", ref.Mailbox).Msg("admin: hook deleted")
-	return hookInfo(ref), nil
+	return operations.HookInfoOf(ref), nil
 }
 
-// hookError maps the hooks package's errors to API codes.
+// hookError maps the hook operations' errors to API codes.
 func hookError(err error) error {
 	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "create hook: "), "delete hook: ")
 	switch {
-	case errors.Is(err, hooks.ErrInvalidHook):
+	case errors.Is(err, operations.ErrInvalidHook):
 		return apiErr(CodeValidation, "%s", msg)
-	case errors.Is(err, hooks.ErrMailboxNotFound), errors.Is(err, hooks.ErrHookNotFound):
+	case errors.Is(err, operations.ErrNoSuchMailbox), errors.Is(err, operations.ErrHookNotFound):
 		return apiErr(CodeNotFound, "%s", msg)
-	case errors.Is(err, hooks.ErrHookExists):
+	case errors.Is(err, operations.ErrHookExists):
 		return apiErr(CodeConflict, "%s", msg)
 	}
 	return err

@@ -17,8 +17,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
-	"github.com/aimx-dev/aimx/hooks"
-	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -69,8 +68,8 @@ func newFixture(t *testing.T, allow func(uint32) bool) *fixture {
 	started := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	a := &Admin{
 		Config:      changer,
-		Mailboxes:   &mcp.MailboxOps{Config: changer, Store: st, LookupOwner: testOwners},
-		Hooks:       &hooks.Editor{Config: changer},
+		Mailboxes:   &operations.Mailboxes{Config: changer, Store: st, LookupOwner: testOwners},
+		Hooks:       &operations.Hooks{Config: changer},
 		Tokens:      &tokens.Store{Path: filepath.Join(dir, tokens.FileName)},
 		Store:       st,
 		LookupOwner: testOwners,

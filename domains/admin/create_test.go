@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/aimx-dev/aimx/domains"
-	"github.com/aimx-dev/aimx/mcp"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -62,7 +62,7 @@ func TestM6_OperatorForce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, everyone)
 	st := &foreignStore{MessageStore: f.store, wiped: map[storage.MailboxRef]bool{}}
-	f.admin.Mailboxes = &mcp.MailboxOps{Config: f.admin.Config, Store: st, LookupOwner: testOwners}
+	f.admin.Mailboxes = &operations.Mailboxes{Config: f.admin.Config, Store: st, LookupOwner: testOwners}
 	ctx := context.Background()
 	_, err := f.client.CreateMailbox(ctx, NewMailbox{Name: "old", Owner: "bob"})
 	wantCode(t, "create over foreign mail", err, CodeConflict, 409)

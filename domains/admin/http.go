@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/peercred"
 )
 
@@ -38,10 +39,10 @@ func Listen(runtimeDir string) (net.Listener, error) {
 	return ln, nil
 }
 
-// OperatorUID reports whether a peer uid is the operator's (book/configuration.md: uid 0
-// or the daemon's own euid).
+// OperatorUID is the peer check of admin.sock: domains.IsOperatorUID for
+// a daemon of this euid.
 func OperatorUID(daemonEUID int) func(uid uint32) bool {
-	return func(uid uint32) bool { return uid == 0 || int64(uid) == int64(daemonEUID) }
+	return func(uid uint32) bool { return domains.IsOperatorUID(uid, daemonEUID) }
 }
 
 // Handler serves the operator API of book/admin.md for a. isOperator decides
