@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/aimx-dev/aimx/internal/safefs"
+	"hash/fnv"
+	"io"
 	"io/fs"
 	"slices"
 	"sort"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
 // The per-folder index (issue "MCP", item 6): what listing, filtering and
@@ -354,12 +357,9 @@ func lowerASCII(c byte) byte {
 
 // readLockSlot picks the read-state lock of a message (FNV-1a of its path).
 func readLockSlot(dir, id string) int {
-	h := uint32(2166136261)
-	for _, s := range [...]string{dir, "/", id} {
-		for i := 0; i < len(s); i++ {
-			h ^= uint32(s[i])
-			h *= 16777619
-		}
-	}
-	return int(h % 64)
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, dir) // a hash.Hash never fails a write
+	_, _ = io.WriteString(h, "/")
+	_, _ = io.WriteString(h, id)
+	return int(h.Sum32() % 64)
 }

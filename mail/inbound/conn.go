@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -75,30 +76,16 @@ func (c *trackedConn) sniff(b []byte) {
 		verb := string(c.line[:4])
 		if c.line[4] == ' ' {
 			switch {
-			case equalFoldASCII(verb, "EHLO"):
+			// RFC 5321 2.4: verbs are case-insensitive. No rune folds
+			// to E, H, L or O, so Unicode folding matches ASCII here.
+			case strings.EqualFold(verb, "EHLO"):
 				c.greet, c.sniffDone = greetEHLO, true
-			case equalFoldASCII(verb, "HELO"):
+			case strings.EqualFold(verb, "HELO"):
 				c.greet, c.sniffDone = greetHELO, true
 			}
 		}
 		c.lineStart, c.line = false, c.line[:0]
 	}
-}
-
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		x, y := a[i], b[i]
-		if 'a' <= x && x <= 'z' {
-			x -= 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Write writes a reply; when the connection was told to close after it

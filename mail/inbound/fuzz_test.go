@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aimx-dev/aimx/mail/outcome"
@@ -85,10 +86,10 @@ func referenceGreeting(stream []byte) int {
 		line := stream[start:i]
 		start = i + 1
 		if len(line) >= 5 && line[4] == ' ' {
-			switch v := string(line[:4]); {
-			case equalFoldASCII(v, "EHLO"):
+			switch v := strings.ToUpper(string(line[:4])); {
+			case v == "EHLO":
 				return greetEHLO
-			case equalFoldASCII(v, "HELO"):
+			case v == "HELO":
 				return greetHELO
 			}
 		}
