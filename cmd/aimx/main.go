@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 func main() {
@@ -34,6 +36,54 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// markUsageErrors makes every error cobra reports about how a command was
+// called a usageError where cobra makes it, since cobra's own errors carry
+// no type: flag parsing through the flag error func, and each command's
+// argument check (which is also where an unknown subcommand is reported,
+// as an argument of its parent) through a wrapper. Call it once the tree
+// is built; it adds cobra's default help and completion commands first so
+// that they are wrapped too.
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Args = usageArgs(c.Args)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// usageArgs runs a command's argument check (nil: any arguments, as cobra
+// has it for a subcommand) and then its required-flag and flag-group
+// checks, marking what fails as a usageError. Cobra runs those flag checks
+// itself only after the pre-run hooks, untyped; the flags are parsed by
+// the time arguments are checked, so they are checked here first.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	if check == nil {
+		check = cobra.ArbitraryArgs
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			var ue usageError
+			if errors.As(err, &ue) {
+				return err
+			}
+			return usageError{err}
+		}
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usageError{err}
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
 
 // report prints err as the one `Error: ...` line book/cli.md asks for and
 // returns the process exit code.

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"golang.org/x/term"
 
 	"github.com/aimx-dev/aimx/internal/panics"
 )
@@ -52,11 +53,8 @@ func run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stder
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err != nil && isCobraUsageError(err) {
-		return usageError{err}
-	}
-	return err
+	markUsageErrors(root)
+	return root.ExecuteContext(ctx)
 }
 
 func envMap(env []string) map[string]string {
@@ -67,18 +65,6 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
-}
-
-// isCobraUsageError recognises the usage errors cobra makes itself, which
-// carry no type: unknown commands and argument-count checks.
-func isCobraUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "unknown flag", "unknown shorthand flag", "required flag(s) "} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -94,7 +80,6 @@ func (a *app) rootCommand() *cobra.Command {
 			return cmd.Help()
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
 	for _, s := range pathSettings {
 		pf.String(s.flag, "", s.usage)
@@ -129,15 +114,9 @@ func (a *app) printJSON(v any) error {
 	return nil
 }
 
-// exactArgs is cobra.ExactArgs with a usage error, so the exit code is 2.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
+// exactArgs is cobra.ExactArgs; markUsageErrors makes its error a usage
+// error, so the exit code is 2.
+func exactArgs(n int) cobra.PositionalArgs { return cobra.ExactArgs(n) }
 
 // newLogger logs to stderr: human-readable on a terminal, JSON otherwise.
 func newLogger(w io.Writer, env map[string]string) zerolog.Logger {
@@ -152,11 +131,9 @@ func newLogger(w io.Writer, env map[string]string) zerolog.Logger {
 	return zerolog.New(out).Level(level).With().Timestamp().Logger()
 }
 
+// isTerminal reports whether w is a terminal (x/term asks the tty driver,
+// so /dev/null, a character device too, is not one).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
