@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/mail/auth"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -117,7 +118,7 @@ func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 		return nil, "", emailErr(err, m.Name, folder, args.ID)
 	}
 	body := msg.Body
-	if msg.Frontmatter.Trusted != "true" {
+	if msg.Frontmatter.Trusted != auth.TrustedTrue {
 		nonce, err := newNonce(s.deps.Rand)
 		if err != nil {
 			return nil, "", err

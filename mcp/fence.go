@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/aimx-dev/aimx/mail/auth"
 )
 
 // newNonce returns 16 random hex characters for one fence.
@@ -23,9 +25,9 @@ func newNonce(r io.Reader) (string, error) {
 func fenceWarning(trusted string) string {
 	var why string
 	switch trusted {
-	case "false":
+	case auth.TrustedFalse:
 		why = `the sender is not verified and trusted (trusted = "false")`
-	case "none":
+	case auth.TrustedNone:
 		why = `trust checks are off for this mailbox, so nothing about the sender is verified (trusted = "none")`
 	default:
 		why = fmt.Sprintf("its trust verdict is unknown (trusted = %q)", trusted)

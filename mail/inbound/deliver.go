@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -103,6 +104,40 @@ type Deliverer struct {
 	// lookupOwners is true when running as root: only then are files
 	// chowned, so only then are owners resolved.
 	lookupOwners bool
+	// owners holds the owners resolved for the live config generation.
+	owners ownerCache
+}
+
+// ownerCache resolves each owner once per config generation: not once per
+// message on the way to 250, where a passwd lookup (NSS, perhaps LDAP)
+// would cost every transaction. A new config (a reload, a mailbox
+// created) starts afresh, so an account added or changed since is seen
+// from the next generation on.
+type ownerCache struct {
+	mu     sync.Mutex
+	gen    *domains.Config
+	byName map[string]ownerLookup
+}
+
+type ownerLookup struct {
+	owner domains.Owner
+	err   error
+}
+
+// get returns name's owner as resolved in generation gen, resolving it
+// with lookup the first time.
+func (c *ownerCache) get(gen *domains.Config, name string, lookup func(string) (domains.Owner, error)) (domains.Owner, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.byName == nil {
+		c.gen, c.byName = gen, map[string]ownerLookup{}
+	}
+	r, ok := c.byName[name]
+	if !ok {
+		r.owner, r.err = lookup(name)
+		c.byName[name] = r
+	}
+	return r.owner, r.err
 }
 
 // New builds a Deliverer from cfg.
@@ -379,11 +414,10 @@ func resolveTargets(cfg *domains.Config, rcpts []string) ([]target, *outcome.Err
 			out[i].recipients = append(out[i].recipients, r)
 			continue
 		}
-		_, domain := domains.SplitName(mb.Name)
 		index[mb.Name] = len(out)
 		out = append(out, target{
 			mb:         mb,
-			ref:        storage.MailboxRef{Domain: domain, Local: domains.StorageDir(mb.Name)},
+			ref:        domains.MailboxRef(mb.Name),
 			recipients: []string{r},
 		})
 	}
@@ -427,7 +461,11 @@ func (d *Deliverer) owner(mb domains.Mailbox) *storage.Owner {
 	if !d.lookupOwners || mb.Owner == "" {
 		return nil
 	}
-	o, err := d.cfg.LookupOwner(mb.Owner)
+	var gen *domains.Config
+	if d.cfg.Registry != nil {
+		gen = d.cfg.Registry.Current()
+	}
+	o, err := d.owners.get(gen, mb.Owner, d.cfg.LookupOwner)
 	if err != nil {
 		d.cfg.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("owner", mb.Owner).
 			Msg("mailbox owner does not resolve; storing as the daemon's user")
