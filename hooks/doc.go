@@ -5,10 +5,10 @@
 // (recorded in the message's hooks_due before 250); the Scheduler runs due
 // jobs on a bounded worker pool, fairly across owners (a queue per owner
 // and a cap on each owner's running hooks), recording each run's start and
-// end in the durable hook state under <data>/.spool/hooks and recovering
-// due and interrupted runs after a restart; the Runner executes one run as
-// the mailbox owner, with a clean environment, the message's .md (opened
-// once through the store, never by path) on stdin, its own process group
-// and a hard timeout, keeps the tail of its output and writes one log
-// line. Editor changes hooks as config.
+// end in the durable hook state (a StateStore: FileState under
+// <data>/.spool/hooks by default) and recovering due and interrupted runs
+// after a restart; the Runner executes one run as the mailbox owner, with a
+// clean environment, the message's .md (opened once through the store,
+// never by path) on stdin, its own process group and a hard timeout, keeps
+// the tail of its output and writes one log line.
 package hooks
