@@ -54,6 +54,15 @@ func (d *toolDef) mcpTool() mcp.Tool {
 	}
 }
 
+// eventNames are the hook events of book/hooks.md, for the schemas' enums.
+func eventNames() []string {
+	var out []string
+	for _, e := range domains.Events() {
+		out = append(out, string(e))
+	}
+	return out
+}
+
 // Parameter schemas shared by several tools.
 
 func mailboxParam() schema {
@@ -201,7 +210,7 @@ func (s *Server) toolDefs() []*toolDef {
 				"Only create hooks the user asked for: a hook runs commands on this host. Not available for catchalls or to tokens without hook rights.",
 			in: object("",
 				req("mailbox", mailboxParam()),
-				req("event", enum("When it runs: on_receive (each stored email) or after_send (each delivery round of a sent email).", "on_receive", "after_send")),
+				req("event", enum("When it runs: on_receive (each stored email) or after_send (each delivery round of a sent email).", eventNames()...)),
 				req("cmd", array("The command as an argument list; the first element is an absolute path (/usr/local/bin/triage). No shell is involved.", str("")).with("minItems", 1)),
 				opt("name", str("A name, unique on the server: letters, digits, '_', '.', '-', up to 128 characters. Left out, a name is derived from the event and command.")),
 				opt("timeout_secs", integer("Seconds the command may run before it is stopped, 1 to 600.").with("minimum", 1, "maximum", domains.MaxHookTimeoutSecs, "default", domains.DefaultHookTimeoutSecs)),
@@ -221,7 +230,7 @@ func (s *Server) toolDefs() []*toolDef {
 				req("hooks", array("Hooks by mailbox name, then in the order they were added.", object("",
 					req("name", str("The hook's name, which hook_delete takes.")),
 					req("mailbox", str("The mailbox's full address.")),
-					req("event", enum("on_receive or after_send.", "on_receive", "after_send")),
+					req("event", enum("on_receive or after_send.", eventNames()...)),
 					req("cmd", array("The command's argument list.", str(""))),
 					req("timeout_secs", integer("Seconds before the command is stopped.")),
 					req("fire_on_untrusted", boolean("Whether it also runs for untrusted emails.")),
