@@ -1,47 +1,44 @@
 package storage
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
-	"io/fs"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-	"unicode/utf8"
-
-	"github.com/aimx-dev/aimx/internal/safefs"
 )
 
-// The per-folder index (issue "MCP", item 6): what listing, filtering and
-// counting need of every message of one mailbox folder, held in memory so
-// that neither reads every file. It is always derivable from the files: it
-// is built lazily by one scan of the folder the first time the folder is
-// listed or counted, and every write through the Store (Put, SetRead,
-// RemoveMailbox) updates it synchronously after the write is durable. It
-// adds no fsync and no file to the `250` path (book/storage.md budget).
+// The per-folder index (book/storage.md, "Listing"): what listing,
+// filtering and counting need of every message of one mailbox folder, so
+// that neither reads every file. It is always derivable from the files.
+//
+// A folder's index is loaded the first time the folder is listed or
+// counted: from its cache file under <data>/.index (indexfile.go), every
+// entry checked against its file's stat stamp and re-read when it differs,
+// or from the files alone when there is no cache (indexload.go). Every
+// write through the Store (Put, SetRead, RemoveMailbox) updates a loaded
+// index synchronously after the write is durable; it adds no fsync and no
+// file to the `250` path. Loaded indexes share a memory budget
+// (Options.IndexBudget): past it the least recently listed are written to
+// their cache file and dropped, keeping only their counts.
 //
 // Writes made behind the Store's back (a hand edit, another process) are
-// not seen until the daemon restarts (book/storage.md); a removed file is
-// noticed when a listing reads its page, which rebuilds the index.
+// seen when the folder's index is next loaded: at the next start, or after
+// Store.Reindex.
 
-// indexEntry is one message as the index knows it.
+// indexEntry is one message as a writer hands it to the index.
 type indexEntry struct {
-	id             string
-	bundle         bool
-	at             int64 // stem receipt time, Unix seconds; valid when hasAt
-	hasAt          bool
-	from           string
-	subject        string
-	read           bool
-	broken         bool // the .md did not decode; listed, never filtered in
-	trusted        string
-	threadID       string
-	deliveryStatus string
+	id      string
+	bundle  bool
+	at      int64 // stem receipt time, Unix seconds; valid when hasAt
+	hasAt   bool
+	from    string // lowercased, for the case-insensitive filters
+	subject string // lowercased
+	read    bool
+	broken  bool // the .md did not decode; listed, never filtered in
 }
 
 func (e *indexEntry) entry() entry { return entry{stem: e.id, bundle: e.bundle} }
@@ -56,174 +53,267 @@ func newIndexEntry(id string, bundle bool, fm *Frontmatter) *indexEntry {
 		e.broken = true
 		return e
 	}
-	e.from = fm.From
-	e.subject = fm.Subject
+	e.from = strings.ToLower(fm.From)
+	e.subject = strings.ToLower(fm.Subject)
 	e.read = fm.Read
-	e.trusted = fm.Trusted
-	e.threadID = fm.ThreadID
-	e.deliveryStatus = fm.DeliveryStatus
 	return e
 }
 
-// folderIndex indexes one folder dir. Entries are sorted by id ascending,
-// so new mail (the newest stem) is usually appended at the end and a
-// newest-first listing walks the slice backwards.
-type folderIndex struct {
-	dir   string
-	ready chan struct{} // closed when the build is over (err says how)
-	err   error
-
-	mu       sync.Mutex
-	building bool
-	journal  []*indexEntry // upserts that arrived during the build, in order
-	entries  []*indexEntry
-	byID     map[string]*indexEntry
-	unread   int
+// slot is one message in a loaded index: 24 bytes and no pointer, its
+// strings in the index's arena (id, then from, then subject), so a
+// million of them cost the garbage collector nothing to scan.
+type slot struct {
+	stamp   uint64 // the .md's fileStamp when read; 0: unknown, re-read at the next load
+	off     uint32 // arena offset of the id
+	at      uint32 // stem receipt time, Unix seconds (flagHasAt)
+	fromLen uint16
+	subjLen uint16
+	idLen   uint16
+	flags   uint8
 }
 
-// index returns the built index of a folder, building it from the files on
-// first use. Concurrent callers wait for one build, which runs on its own
-// goroutine with the first caller's values but not its cancellation: a
-// caller that gives up stops waiting, it does not fail the build the
-// others wait for. A failed build is forgotten, so the next call tries
-// again.
-func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder) (*folderIndex, error) {
-	dir := s.folderDir(ref, folder)
-	s.mu.Lock()
-	idx := s.indexes[dir]
-	if idx == nil {
-		idx = &folderIndex{dir: dir, ready: make(chan struct{}), building: true}
-		s.indexes[dir] = idx
-		bctx := context.WithoutCancel(ctx)
-		go func() {
-			defer func() {
-				if p := recover(); p != nil {
-					idx.err = fmt.Errorf("panic building the index: %v", p)
-					s.panics.Recovered(s.log.With().Str("mailbox", ref.String()).Logger(), "storage index build", p)
-				}
-				close(idx.ready)
-				if idx.err != nil {
-					s.mu.Lock()
-					if s.indexes[dir] == idx {
-						delete(s.indexes, dir)
-					}
-					s.mu.Unlock()
-				}
-			}()
-			idx.err = s.buildIndex(bctx, ref, folder, idx)
-		}()
+const slotSize = 24
+
+// Slot flags.
+const (
+	flagBundle uint8 = 1 << iota
+	flagHasAt
+	flagRead
+	flagBroken
+)
+
+// maxIndexedString caps what the index keeps of a from or subject; a
+// filter string beyond it cannot match the cut part.
+const maxIndexedString = 1<<16 - 1
+
+// folderIndex indexes one folder dir. It stays in Store.indexes once
+// made; its entries come and go (resident), its counts stay valid as long
+// as every write goes through the Store (countsOK).
+type folderIndex struct {
+	dir    string
+	ref    MailboxRef
+	folder Folder
+
+	// bytes is the memory the loaded entries hold; lastUse orders
+	// eviction (a listing bumps it; a count does not).
+	bytes   atomic.Int64
+	lastUse atomic.Uint64
+
+	mu       sync.Mutex
+	ready    chan struct{} // of the current or last load; closed when it is over
+	err      error         // the last load's outcome
+	building bool
+	journal  []*indexEntry // upserts that arrived during the load, in order
+	resident bool
+	pins     int // callers using the entries: never evicted meanwhile
+	slots    []slot
+	arena    []byte
+	garbage  int // arena bytes no slot refers to
+	unread   int
+	total    int
+	countsOK bool // total and unread are current
+	// headerTried: the counts of the cache file's header were considered
+	// (once a start: a write through the Store since makes them stale).
+	headerTried bool
+	dirty       bool // the entries differ from the cache file
+}
+
+// index returns the loaded index of a folder, loading it first if need be,
+// pinned: the caller calls unpin when done with its entries. Concurrent
+// callers wait for one load, which runs on its own goroutine with the
+// first caller's values but not its cancellation: a caller that gives up
+// stops waiting, it does not fail the load the others wait for. A failed
+// load is forgotten, so the next call tries again. hot marks a listing,
+// which keeps the index in memory longer than a count does.
+func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder, hot bool) (*folderIndex, error) {
+	idx := s.folderIndexOf(ref, folder)
+	if hot {
+		idx.lastUse.Store(s.indexCfg.clock.Add(1))
 	}
-	s.mu.Unlock()
+	idx.mu.Lock()
+	idx.pins++
+	if idx.resident {
+		idx.mu.Unlock()
+		return idx, nil
+	}
+	if !idx.building {
+		idx.building, idx.ready, idx.journal, idx.err = true, make(chan struct{}), nil, nil
+		go s.loadIndex(context.WithoutCancel(ctx), idx, idx.ready)
+	}
+	ready := idx.ready
+	idx.mu.Unlock()
 	select {
-	case <-idx.ready:
+	case <-ready:
 	case <-ctx.Done():
+		idx.unpin()
 		return nil, ctx.Err()
 	}
-	if idx.err != nil {
-		return nil, fmt.Errorf("index %s/%s: %w", ref, folder, idx.err)
+	idx.mu.Lock()
+	resident, err := idx.resident, idx.err
+	idx.mu.Unlock()
+	if !resident {
+		idx.unpin()
+		if err == nil {
+			err = fmt.Errorf("index dropped while loading")
+		}
+		return nil, fmt.Errorf("index %s/%s: %w", ref, folder, err)
 	}
 	return idx, nil
 }
 
-// buildIndex scans the folder and reads the frontmatter of every message,
-// then applies the upserts journalled meanwhile, in order: each reflects a
-// write at least as new as what the scan may have read.
-func (s *Store) buildIndex(ctx context.Context, ref MailboxRef, folder Folder, idx *folderIndex) error {
-	s.seam(SeamIndexBuild, idx.dir)
-	var ents []entry
-	fdir, err := s.openFolder(ref, folder)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// A mailbox with no storage yet lists as empty.
-	case err != nil:
-		return err
-	default:
-		defer fdir.Close()
-		if ents, err = listEntries(fdir); err != nil {
-			return err
-		}
+// folderIndexOf returns the folder's index record, creating it unloaded.
+func (s *Store) folderIndexOf(ref MailboxRef, folder Folder) *folderIndex {
+	dir := s.folderDir(ref, folder)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idx := s.indexes[dir]
+	if idx == nil {
+		idx = &folderIndex{dir: dir, ref: ref, folder: folder}
+		s.indexes[dir] = idx
 	}
-	built := make([]*indexEntry, len(ents))
-	err = parallel(ctx, len(ents), func(i int) error {
-		fm, err := s.readHeadFrontmatter(fdir, ents[i].mdName())
-		if errors.Is(err, ErrNotFound) {
-			return nil // removed meanwhile
+	return idx
+}
+
+func (idx *folderIndex) unpin() {
+	idx.mu.Lock()
+	idx.pins--
+	idx.mu.Unlock()
+}
+
+// loadIndex runs one load and then keeps the loaded indexes within budget.
+func (s *Store) loadIndex(ctx context.Context, idx *folderIndex, ready chan struct{}) {
+	defer func() {
+		if p := recover(); p != nil {
+			idx.mu.Lock()
+			idx.err = fmt.Errorf("panic loading the index: %v", p)
+			idx.building, idx.resident, idx.journal = false, false, nil
+			idx.mu.Unlock()
+			s.panics.Recovered(s.log.With().Str("mailbox", idx.ref.String()).Logger(), "storage index build", p)
 		}
-		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrNotRegular) {
-			s.refused(fdir.Join(ents[i].mdName()), err)
-			return nil // refused (H1, M1): not listed, never read whole
-		}
-		if err != nil {
-			var perr *fs.PathError
-			if errors.As(err, &perr) {
-				return err // an I/O failure, not a bad file
-			}
-			fm = nil // undecodable: keep it listed, reading it reports why
-		}
-		built[i] = newIndexEntry(ents[i].stem, ents[i].bundle, fm)
-		return nil
-	})
+		close(ready)
+	}()
+	read, err := s.buildIndex(ctx, idx.ref, idx.folder, idx)
 	if err != nil {
-		return err
+		return
 	}
-	built = slices.DeleteFunc(built, func(e *indexEntry) bool { return e == nil })
-	slices.Reverse(built) // listEntries is newest first
+	s.evictIndexes(idx)
+	if read >= saveAfterReading && !s.readOnly {
+		s.saveIndex(idx)
+	}
+}
+
+// saveAfterReading is how many files a load must have read for its result
+// to be written to the cache file at once rather than at eviction or
+// shutdown: a crash before then costs the next start that much reading.
+const saveAfterReading = 256
+
+// install makes the loaded slots the index's entries and applies the
+// upserts journalled meanwhile, in order: each reflects a write at least
+// as new as what the load may have read.
+func (idx *folderIndex) install(slots []slot, arena []byte, dirty bool) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	idx.entries = built
-	idx.byID = make(map[string]*indexEntry, len(built))
-	for _, e := range built {
-		idx.byID[e.id] = e
-		if !e.read {
+	idx.slots, idx.arena, idx.garbage = slots, arena, 0
+	idx.unread = 0
+	for i := range slots {
+		if slots[i].flags&flagRead == 0 {
 			idx.unread++
 		}
 	}
+	idx.resident, idx.building, idx.countsOK, idx.dirty = true, false, true, dirty
 	for _, e := range idx.journal {
 		idx.upsertLocked(e)
 	}
 	idx.journal = nil
-	idx.building = false
-	return nil
+	idx.total = len(idx.slots)
+	idx.bytes.Store(idx.sizeLocked())
 }
 
-// readHeadFrontmatter decodes the frontmatter from a pooled head buffer.
-func (s *Store) readHeadFrontmatter(dir *safefs.Dir, name string) (*Frontmatter, error) {
-	bp, _ := s.heads.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, headSize)
-		bp = &b
-	}
-	defer s.heads.Put(bp)
-	head, err := readHead(dir, name, *bp, s.maxFile)
-	if err != nil {
-		return nil, err
-	}
-	fm, _, err := DecodeMD(head)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir.Join(name), err)
-	}
-	return fm, nil
+func (idx *folderIndex) sizeLocked() int64 {
+	return int64(cap(idx.slots))*slotSize + int64(cap(idx.arena))
 }
 
-// upsertLocked inserts e or replaces the entry with its id.
+// id returns the id of slot i as bytes of the arena.
+func (idx *folderIndex) id(i int) []byte {
+	sl := &idx.slots[i]
+	return idx.arena[sl.off : sl.off+uint32(sl.idLen)]
+}
+
+// search returns the position of id in the slots and whether it is there.
+func (idx *folderIndex) search(id string) (int, bool) {
+	i := sort.Search(len(idx.slots), func(i int) bool { return string(idx.id(i)) >= id })
+	return i, i < len(idx.slots) && string(idx.id(i)) == id
+}
+
+// appendEntry adds e's strings to arena and returns its slot.
+func appendEntry(arena []byte, e *indexEntry, stamp uint64) ([]byte, slot) {
+	from, subj := e.from[:min(len(e.from), maxIndexedString)], e.subject[:min(len(e.subject), maxIndexedString)]
+	sl := slot{stamp: stamp, off: uint32(len(arena)), idLen: uint16(len(e.id)), fromLen: uint16(len(from)), subjLen: uint16(len(subj))}
+	if e.hasAt && e.at >= 0 && e.at <= 1<<32-1 {
+		sl.at, sl.flags = uint32(e.at), flagHasAt
+	}
+	for _, f := range []struct {
+		on  bool
+		bit uint8
+	}{{e.bundle, flagBundle}, {e.read, flagRead}, {e.broken, flagBroken}} {
+		if f.on {
+			sl.flags |= f.bit
+		}
+	}
+	arena = append(arena, e.id...)
+	arena = append(arena, from...)
+	arena = append(arena, subj...)
+	return arena, sl
+}
+
+// upsertLocked inserts e or replaces the entry with its id. Its file
+// stamp is unknown: the next load re-reads it.
 func (idx *folderIndex) upsertLocked(e *indexEntry) {
-	if old, ok := idx.byID[e.id]; ok {
-		if !old.read {
+	if len(e.id) > maxIndexedString {
+		return // not a stem this store writes or lists
+	}
+	i, found := idx.search(e.id)
+	var sl slot
+	idx.arena, sl = appendEntry(idx.arena, e, 0)
+	if found {
+		old := &idx.slots[i]
+		if old.flags&flagRead == 0 {
 			idx.unread--
 		}
-		*old = *e
+		idx.garbage += int(old.idLen) + int(old.fromLen) + int(old.subjLen)
+		*old = sl
 	} else {
-		i := sort.Search(len(idx.entries), func(i int) bool { return idx.entries[i].id >= e.id })
-		idx.entries = slices.Insert(idx.entries, i, e)
-		idx.byID[e.id] = e
+		idx.slots = append(idx.slots, slot{})
+		copy(idx.slots[i+1:], idx.slots[i:])
+		idx.slots[i] = sl
 	}
 	if !e.read {
 		idx.unread++
 	}
+	idx.total = len(idx.slots)
+	idx.dirty = true
+	if idx.garbage > len(idx.arena)/2 && idx.garbage > 1<<16 {
+		idx.compactLocked()
+	}
+	idx.bytes.Store(idx.sizeLocked())
+}
+
+// compactLocked copies the live strings into a new arena.
+func (idx *folderIndex) compactLocked() {
+	arena := make([]byte, 0, len(idx.arena)-idx.garbage)
+	for i := range idx.slots {
+		sl := &idx.slots[i]
+		n := uint32(sl.idLen) + uint32(sl.fromLen) + uint32(sl.subjLen)
+		off := uint32(len(arena))
+		arena = append(arena, idx.arena[sl.off:sl.off+n]...)
+		sl.off = off
+	}
+	idx.arena, idx.garbage = arena, 0
 }
 
 // indexUpsert records a message just written durably through the Store.
-// A folder with no index yet needs nothing: its build reads the files.
+// A folder not loaded needs nothing but forgetting its counts: its next
+// load reads the file.
 func (s *Store) indexUpsert(ref MailboxRef, folder Folder, e *indexEntry) {
 	s.mu.Lock()
 	idx := s.indexes[s.folderDir(ref, folder)]
@@ -233,52 +323,77 @@ func (s *Store) indexUpsert(ref MailboxRef, folder Folder, e *indexEntry) {
 	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	if idx.building {
+	switch {
+	case idx.building:
 		idx.journal = append(idx.journal, e)
-		return
+	case idx.resident:
+		idx.upsertLocked(e)
+	default:
+		idx.countsOK = false
 	}
-	idx.upsertLocked(e)
 }
 
-// dropIndex forgets a folder's index; the next use rebuilds it.
+// dropIndex forgets a folder's index; the next use loads it again.
 func (s *Store) dropIndex(dir string) {
 	s.mu.Lock()
 	delete(s.indexes, dir)
 	s.mu.Unlock()
 }
 
+// Reindex forgets the indexes of a mailbox's folders, so the next listing
+// loads them again, checking every file. For changes made behind the
+// Store's back.
+func (s *Store) Reindex(ref MailboxRef) error {
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	for _, f := range []Folder{Inbox, Sent} {
+		s.dropIndex(s.folderDir(ref, f))
+	}
+	return nil
+}
+
 // matcher holds a ListQuery's filters, prepared once.
 type matcher struct {
 	unread        bool
-	from, subject string
+	from, subject []byte
 	since         int64
 	hasSince      bool
 }
 
 func newMatcher(q ListQuery) matcher {
-	m := matcher{unread: q.Unread, from: strings.ToLower(q.From), subject: strings.ToLower(q.Subject)}
+	m := matcher{unread: q.Unread, from: []byte(strings.ToLower(q.From)), subject: []byte(strings.ToLower(q.Subject))}
 	if !q.Since.IsZero() {
 		m.since, m.hasSince = q.Since.Truncate(time.Second).Unix(), true
 	}
 	return m
 }
 
-func (m *matcher) filters() bool { return m.unread || m.from != "" || m.subject != "" || m.hasSince }
+func (m *matcher) filters() bool {
+	return m.unread || len(m.from) > 0 || len(m.subject) > 0 || m.hasSince
+}
 
 // match applies the filters of book/mcp.md email_list: unread, a
 // case-insensitive substring of from and of subject, and a receipt time at
-// or after since (a stem without a time passes the time filter).
-func (m *matcher) match(e *indexEntry) bool {
-	if m.hasSince && e.hasAt && e.at < m.since {
+// or after since (a stem without a time passes the time filter). The
+// index holds from and subject lowercased, so a substring search on them
+// is the case-insensitive one.
+func (m *matcher) match(sl *slot, arena []byte) bool {
+	if m.hasSince && sl.flags&flagHasAt != 0 && int64(sl.at) < m.since {
 		return false
 	}
-	if m.unread && e.read {
+	if m.unread && sl.flags&flagRead != 0 {
 		return false
 	}
-	if e.broken && (m.from != "" || m.subject != "") {
+	if len(m.from) == 0 && len(m.subject) == 0 {
+		return true
+	}
+	if sl.flags&flagBroken != 0 {
 		return false
 	}
-	return containsFold(e.from, m.from) && containsFold(e.subject, m.subject)
+	from := sl.off + uint32(sl.idLen)
+	subj := from + uint32(sl.fromLen)
+	return bytes.Contains(arena[from:subj], m.from) && bytes.Contains(arena[subj:subj+uint32(sl.subjLen)], m.subject)
 }
 
 // query returns the page of entries (newest first) and the number matching.
@@ -286,80 +401,56 @@ func (idx *folderIndex) query(q ListQuery) ([]entry, int) {
 	m := newMatcher(q)
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
+	var page []entry
 	if !m.filters() {
-		total := len(idx.entries)
-		var page []entry
+		total := len(idx.slots)
 		for i := total - 1 - q.Offset; i >= 0 && len(page) < q.Limit; i-- {
-			page = append(page, idx.entries[i].entry())
+			page = append(page, idx.entry(i))
 		}
 		return page, total
 	}
-	var page []entry
 	total := 0
-	for i := len(idx.entries) - 1; i >= 0; i-- {
-		e := idx.entries[i]
-		if !m.match(e) {
+	for i := len(idx.slots) - 1; i >= 0; i-- {
+		if !m.match(&idx.slots[i], idx.arena) {
 			continue
 		}
 		if total >= q.Offset && len(page) < q.Limit {
-			page = append(page, e.entry())
+			page = append(page, idx.entry(i))
 		}
 		total++
 	}
 	return page, total
 }
 
+func (idx *folderIndex) entry(i int) entry {
+	return entry{stem: string(idx.id(i)), bundle: idx.slots[i].flags&flagBundle != 0}
+}
+
 // counts returns the number of messages and of unread ones.
 func (idx *folderIndex) counts() (total, unread int) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	return len(idx.entries), idx.unread
-}
-
-// containsFold reports whether sub is a substring of s, ignoring case,
-// where sub is already lowercase. ASCII strings are compared without
-// allocating; others through strings.ToLower.
-func containsFold(s, sub string) bool {
-	if sub == "" {
-		return true
-	}
-	if !isASCII(s) || !isASCII(sub) {
-		return strings.Contains(strings.ToLower(s), sub)
-	}
-	n := len(sub)
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for j < n && lowerASCII(s[i+j]) == sub[j] {
-			j++
-		}
-		if j == n {
-			return true
-		}
-	}
-	return false
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerASCII(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
+	return idx.total, idx.unread
 }
 
 // readLockSlot picks the read-state lock of a message (FNV-1a of its path).
 func readLockSlot(dir, id string) int {
-	h := fnv.New32a()
-	_, _ = io.WriteString(h, dir) // a hash.Hash never fails a write
-	_, _ = io.WriteString(h, "/")
-	_, _ = io.WriteString(h, id)
-	return int(h.Sum32() % 64)
+	h := uint32(2166136261)
+	for _, s := range [...]string{dir, "/", id} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint32(s[i])
+			h *= 16777619
+		}
+	}
+	return int(h % 64)
+}
+
+// entryAt returns slot i as an indexEntry (tests compare indexes by it).
+func (idx *folderIndex) entryAt(i int) indexEntry {
+	sl := &idx.slots[i]
+	from := sl.off + uint32(sl.idLen)
+	subj := from + uint32(sl.fromLen)
+	return indexEntry{id: string(idx.id(i)), bundle: sl.flags&flagBundle != 0, at: int64(sl.at), hasAt: sl.flags&flagHasAt != 0,
+		from: string(idx.arena[from:subj]), subject: string(idx.arena[subj : subj+uint32(sl.subjLen)]),
+		read: sl.flags&flagRead != 0, broken: sl.flags&flagBroken != 0}
 }

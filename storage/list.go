@@ -8,7 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,7 +107,7 @@ func listEntries(dir *safefs.Dir) ([]entry, error) {
 	}
 	out = out[:n]
 	// Stems start with the UTC receipt time, so name order is time order.
-	sort.Slice(out, func(i, j int) bool { return out[i].stem > out[j].stem })
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(b.stem, a.stem) })
 	return out, nil
 }
 
@@ -121,23 +121,28 @@ const MaxFrontmatterBytes = 256 << 10
 
 // readHead returns a prefix of the file name in dir that holds the whole
 // frontmatter, reading into buf when it fits and never more than
-// MaxFrontmatterBytes (or the whole file, when smaller). The file must be
-// a regular file within maxFile.
-func readHead(dir *safefs.Dir, name string, buf []byte, maxFile int64) ([]byte, error) {
+// MaxFrontmatterBytes (or the whole file, when smaller), and the file's
+// stat taken before any of it was read. The file must be a regular file
+// within maxFile.
+func readHead(dir *safefs.Dir, name string, buf []byte, maxFile int64) ([]byte, unix.Stat_t, error) {
+	var st unix.Stat_t
 	f, size, err := dir.OpenFile(name, maxFile)
 	if err != nil {
-		return nil, mapFileErr(err)
+		return nil, st, mapFileErr(err)
 	}
 	defer f.Close()
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, st, fmt.Errorf("fstat %s: %w", dir.Join(name), err)
+	}
 	n, err := io.ReadFull(f, buf)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return buf[:n], nil
+		return buf[:n], st, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir.Join(name), err)
+		return nil, st, fmt.Errorf("read %s: %w", dir.Join(name), err)
 	}
 	if i := bytes.Index(buf, []byte("\n+++\n")); i > 0 && !hasMultilineString(buf[:i]) {
-		return buf, nil
+		return buf, st, nil
 	}
 	limit := min(size, MaxFrontmatterBytes)
 	out := make([]byte, limit)
@@ -145,18 +150,24 @@ func readHead(dir *safefs.Dir, name string, buf []byte, maxFile int64) ([]byte, 
 	m, err := io.ReadFull(f, out[len(buf):])
 	out = out[:len(buf)+m]
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("read %s: %w", dir.Join(name), err)
+		return nil, st, fmt.Errorf("read %s: %w", dir.Join(name), err)
 	}
 	if size > MaxFrontmatterBytes {
 		// Cut at the end of the frontmatter: the body may be long (sent
 		// copies), the frontmatter may not.
 		end := bytes.Index(out[4:], []byte("\n+++\n"))
 		if end < 0 {
-			return nil, fmt.Errorf("%w: %s: no end of frontmatter within %d bytes", ErrTooLarge, dir.Join(name), MaxFrontmatterBytes)
+			return nil, st, fmt.Errorf("%w: %s: no end of frontmatter within %d bytes", ErrTooLarge, dir.Join(name), MaxFrontmatterBytes)
 		}
 		out = out[:4+end+5]
 	}
-	return out, nil
+	return out, st, nil
+}
+
+// readHeadFrontmatter decodes the frontmatter from a pooled head buffer.
+func (s *Store) readHeadFrontmatter(dir *safefs.Dir, name string) (*Frontmatter, error) {
+	fm, _, err := s.readHeadFrontmatterStamp(dir, name)
+	return fm, err
 }
 
 func hasMultilineString(b []byte) bool {
@@ -234,11 +245,12 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 }
 
 func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) {
-	idx, err := s.index(ctx, q.Mailbox, q.Folder)
+	idx, err := s.index(ctx, q.Mailbox, q.Folder, true)
 	if err != nil {
 		return nil, err
 	}
 	page, total := idx.query(q)
+	idx.unpin()
 	res := &ListResult{Total: total}
 	if len(page) == 0 {
 		return res, nil
@@ -264,21 +276,54 @@ func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) 
 }
 
 // Counts returns the inbox total, the unread count and the sent total, from
-// the folders' indexes.
+// the folders' indexes (or the counts they kept when evicted).
 func (s *Store) Counts(ctx context.Context, ref MailboxRef) (Counts, error) {
 	if err := ref.Validate(); err != nil {
 		return Counts{}, err
 	}
-	inbox, err := s.index(ctx, ref, Inbox)
-	if err != nil {
-		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
-	}
-	sent, err := s.index(ctx, ref, Sent)
-	if err != nil {
-		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
-	}
 	var c Counts
-	c.Total, c.Unread = inbox.counts()
-	c.Sent, _ = sent.counts()
+	var err error
+	if c.Total, c.Unread, err = s.folderCounts(ctx, ref, Inbox); err != nil {
+		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
+	}
+	if c.Sent, _, err = s.folderCounts(ctx, ref, Sent); err != nil {
+		return Counts{}, fmt.Errorf("count %s: %w", ref, err)
+	}
 	return c, nil
+}
+
+// folderCounts answers from counts an evicted index kept, else loads the
+// index (as a cold one: a count is no reason to keep entries in memory).
+func (s *Store) folderCounts(ctx context.Context, ref MailboxRef, folder Folder) (total, unread int, err error) {
+	idx := s.folderIndexOf(ref, folder)
+	idx.mu.Lock()
+	if idx.countsOK && !idx.building {
+		total, unread = idx.total, idx.unread
+		idx.mu.Unlock()
+		return total, unread, nil
+	}
+	fresh := !idx.resident && !idx.building && !idx.headerTried
+	idx.headerTried = true
+	idx.mu.Unlock()
+	if fresh {
+		// First count since the start: the cache file's header, if the
+		// folder did not change since it was written.
+		if t, u, ok := s.headerCounts(ref, folder); ok {
+			idx.mu.Lock()
+			if !idx.countsOK && !idx.resident && !idx.building {
+				idx.total, idx.unread, idx.countsOK = t, u, true
+			}
+			total, unread, ok = idx.total, idx.unread, idx.countsOK && !idx.building
+			idx.mu.Unlock()
+			if ok {
+				return total, unread, nil
+			}
+		}
+	}
+	if idx, err = s.index(ctx, ref, folder, false); err != nil {
+		return 0, 0, err
+	}
+	defer idx.unpin()
+	total, unread = idx.counts()
+	return total, unread, nil
 }

@@ -71,6 +71,10 @@ type Options struct {
 	// Log receives a line for every file the store refuses to read (over
 	// the cap, not a regular file) and for Repair.
 	Log zerolog.Logger
+	// IndexBudget caps the memory of the folder indexes held loaded, in
+	// bytes: past it the least recently listed are dropped to their cache
+	// file (index.go). Zero means DefaultIndexBudget; negative, no cap.
+	IndexBudget int64
 }
 
 // DefaultMaxFileBytes is the file cap when Options.MaxFileBytes is zero:
@@ -100,6 +104,8 @@ type Store struct {
 	mu      sync.Mutex
 	boxes   map[string]*folderState // by folder dir path
 	indexes map[string]*folderIndex // by folder dir path (index.go)
+	// indexCfg is the index memory budget and eviction clock (index.go).
+	indexCfg indexConfig
 
 	// readLocks serialize read-state changes per message (striped by id),
 	// so the index sees them in the order the files were written.
@@ -126,6 +132,7 @@ func newStore(root string, opts Options, readOnly bool) *Store {
 		boxes:    map[string]*folderState{},
 		indexes:  map[string]*folderIndex{},
 	}
+	s.indexCfg.init(opts)
 	if s.w == nil {
 		s.w = &Writer{}
 	}
