@@ -1,0 +1,246 @@
+package outbound
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// testCA is a certificate authority made per test run (ECDSA keys are
+// cheap; no RSA key generation in tests).
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "aimx test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// leaf issues a server certificate for names, signed by ca, or
+// self-signed when ca is nil.
+func leaf(t *testing.T, ca *testCA, names ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	parent, signer := tmpl, any(key)
+	if ca != nil {
+		parent, signer = ca.cert, ca.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// received is one message a sink accepted.
+type received struct {
+	from   string
+	rcpts  []string
+	data   []byte
+	helo   string
+	tls    bool
+	user   string
+	sizeOK bool
+}
+
+// sinkOpts shapes a go-smtp server acting as a remote MX or relay.
+type sinkOpts struct {
+	cert        *tls.Certificate
+	implicitTLS bool
+	// users enables AUTH PLAIN with these user → password pairs.
+	users map[string]string
+	// insecureAuth allows AUTH without TLS.
+	insecureAuth bool
+	// rcpt decides each RCPT by address (accept when nil or nil error).
+	rcpt func(addr string) error
+	// data decides the end of DATA (accept when nil).
+	data func() error
+}
+
+// sink is a running test server and what it received.
+type sink struct {
+	addr string
+	mu   sync.Mutex
+	msgs []received
+	// helos are every EHLO/HELO name seen, per session, after TLS.
+	sessions int
+}
+
+func (s *sink) messages() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+func startSink(t *testing.T, o sinkOpts) *sink {
+	t.Helper()
+	s := &sink{}
+	be := smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions++
+		s.mu.Unlock()
+		return &sinkSession{sink: s, opts: o, conn: c}, nil
+	})
+	srv := smtp.NewServer(be)
+	srv.Domain = "mx.test"
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = time.Minute
+	srv.AllowInsecureAuth = o.insecureAuth
+	srv.EnableSMTPUTF8 = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cert != nil {
+		cfg := &tls.Config{Certificates: []tls.Certificate{*o.cert}}
+		if o.implicitTLS {
+			ln = tls.NewListener(ln, cfg)
+		} else {
+			srv.TLSConfig = cfg
+		}
+	}
+	s.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+	return s
+}
+
+type sinkSession struct {
+	sink  *sink
+	opts  sinkOpts
+	conn  *smtp.Conn
+	cur   received
+	authd string
+}
+
+func (ss *sinkSession) AuthMechanisms() []string {
+	if ss.opts.users == nil {
+		return nil
+	}
+	return []string{"PLAIN"}
+}
+
+func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
+	if mech != "PLAIN" || ss.opts.users == nil {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if want, ok := ss.opts.users[user]; !ok || want != pass {
+			return smtp.ErrAuthFailed
+		}
+		ss.authd = user
+		return nil
+	}), nil
+}
+
+func (ss *sinkSession) Mail(from string, opts *smtp.MailOptions) error {
+	if ss.opts.users != nil && ss.authd == "" {
+		return smtp.ErrAuthRequired
+	}
+	ss.cur = received{from: from, user: ss.authd, sizeOK: opts != nil && opts.Size > 0}
+	return nil
+}
+
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.opts.rcpt != nil {
+		if err := ss.opts.rcpt(to); err != nil {
+			return err
+		}
+	}
+	ss.cur.rcpts = append(ss.cur.rcpts, to)
+	return nil
+}
+
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if ss.opts.data != nil {
+		if err := ss.opts.data(); err != nil {
+			return err
+		}
+	}
+	ss.cur.data = b
+	ss.cur.helo = ss.conn.Hostname()
+	_, ss.cur.tls = ss.conn.TLSConnectionState()
+	ss.sink.mu.Lock()
+	ss.sink.msgs = append(ss.sink.msgs, ss.cur)
+	ss.sink.mu.Unlock()
+	return nil
+}
+
+func (ss *sinkSession) Reset()        { ss.cur = received{} }
+func (ss *sinkSession) Logout() error { return nil }
+
+// byLocalPart answers RCPT by the recipient's local part: later → 451,
+// bad → 550, anything else → accepted.
+func byLocalPart(addr string) error {
+	switch strings.SplitN(addr, "@", 2)[0] {
+	case "later":
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	case "bad":
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	case "noenh":
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.NoEnhancedCode, Message: "mailbox full"}
+	}
+	return nil
+}
