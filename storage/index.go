@@ -128,7 +128,7 @@ type folderIndex struct {
 func (s *Store) index(ctx context.Context, ref MailboxRef, folder Folder, hot bool) (*folderIndex, error) {
 	idx := s.folderIndexOf(ref, folder)
 	if hot {
-		idx.lastUse.Store(s.indexCfg.clock.Add(1))
+		idx.lastUse.Store(s.indexCfg.ticks.Add(1))
 	}
 	idx.mu.Lock()
 	idx.pins++

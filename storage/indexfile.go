@@ -125,7 +125,8 @@ func decodeSnapshot(r io.Reader, size int64) (*cachedIndex, error) {
 		return nil, errors.New("too short")
 	}
 	crc := crc32.New(castagnoli)
-	br := bufio.NewReaderSize(io.TeeReader(r, crc), 64<<10)
+	raw := bufio.NewReaderSize(r, 64<<10)
+	br := io.TeeReader(raw, crc) // the checksum covers what was consumed, not the read-ahead
 	head := make([]byte, snapshotHeader)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, err
@@ -151,9 +152,9 @@ func decodeSnapshot(r io.Reader, size int64) (*cachedIndex, error) {
 	if _, err := io.ReadFull(br, sn.arena); err != nil {
 		return nil, err
 	}
-	sum := crc.Sum32() // of everything read so far; the trailer is not
+	sum := crc.Sum32()
 	var tail [4]byte
-	if _, err := io.ReadFull(br, tail[:]); err != nil {
+	if _, err := io.ReadFull(raw, tail[:]); err != nil {
 		return nil, err
 	}
 	if binary.LittleEndian.Uint32(tail[:]) != sum {
@@ -207,7 +208,7 @@ func (s *Store) folderStamp(ref MailboxRef, folder Folder) uint64 {
 	if err != nil {
 		return 0
 	}
-	return fileStamp(&st, time.Now())
+	return fileStamp(&st, s.indexCfg.clock())
 }
 
 // headerCounts answers a count from the folder's cache file header when
@@ -372,7 +373,18 @@ const DefaultIndexBudget = 48 << 20
 // indexConfig is the Store's index settings and eviction clock.
 type indexConfig struct {
 	budget int64         // bytes; negative: no limit
-	clock  atomic.Uint64 // ticks at every listing; orders eviction
+	ticks  atomic.Uint64 // ticks at every listing; orders eviction
+	// now, tests only, replaces time.Now for file stamps, so that files
+	// written by the test can count as settled.
+	now func() time.Time
+}
+
+// clock is the time file stamps are judged against (fileStamp).
+func (c *indexConfig) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
 }
 
 func (c *indexConfig) init(opts Options) {

@@ -72,7 +72,7 @@ func (s *Store) scanFolder(ctx context.Context, ref MailboxRef, folder Folder) (
 			}
 		}
 		err = parallelChunks(ctx, len(ents), 512, func(lo, hi int) error {
-			now := time.Now()
+			now := s.indexCfg.clock()
 			for i := lo; i < hi; i++ {
 				if picks[i] < 0 {
 					continue
@@ -172,7 +172,7 @@ func (s *Store) readHeadFrontmatterStamp(dir *safefs.Dir, name string) (*Frontma
 	if err != nil {
 		return nil, 0, err
 	}
-	stamp := fileStamp(&st, time.Now())
+	stamp := fileStamp(&st, s.indexCfg.clock())
 	fm, _, err := DecodeMD(head)
 	if err != nil {
 		return nil, stamp, fmt.Errorf("%s: %w", dir.Join(name), err)
