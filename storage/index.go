@@ -41,8 +41,6 @@ type indexEntry struct {
 	broken  bool // the .md did not decode; listed, never filtered in
 }
 
-func (e *indexEntry) entry() entry { return entry{stem: e.id, bundle: e.bundle} }
-
 // newIndexEntry takes the indexed fields from a decoded frontmatter.
 func newIndexEntry(id string, bundle bool, fm *Frontmatter) *indexEntry {
 	e := &indexEntry{id: id, bundle: bundle}
