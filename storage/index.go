@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -26,8 +28,7 @@ import (
 // their cache file and dropped, keeping only their counts.
 //
 // Writes made behind the Store's back (a hand edit, another process) are
-// seen when the folder's index is next loaded: at the next start, or after
-// Store.Reindex.
+// seen when the folder's index is next loaded: at the next start.
 
 // indexEntry is one message as a writer hands it to the index.
 type indexEntry struct {
@@ -338,19 +339,6 @@ func (s *Store) dropIndex(dir string) {
 	s.mu.Unlock()
 }
 
-// Reindex forgets the indexes of a mailbox's folders, so the next listing
-// loads them again, checking every file. For changes made behind the
-// Store's back.
-func (s *Store) Reindex(ref MailboxRef) error {
-	if err := ref.Validate(); err != nil {
-		return err
-	}
-	for _, f := range []Folder{Inbox, Sent} {
-		s.dropIndex(s.folderDir(ref, f))
-	}
-	return nil
-}
-
 // matcher holds a ListQuery's filters, prepared once.
 type matcher struct {
 	unread        bool
@@ -433,14 +421,11 @@ func (idx *folderIndex) counts() (total, unread int) {
 
 // readLockSlot picks the read-state lock of a message (FNV-1a of its path).
 func readLockSlot(dir, id string) int {
-	h := uint32(2166136261)
-	for _, s := range [...]string{dir, "/", id} {
-		for i := 0; i < len(s); i++ {
-			h ^= uint32(s[i])
-			h *= 16777619
-		}
-	}
-	return int(h % 64)
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, dir) // a hash.Hash never fails a write
+	_, _ = io.WriteString(h, "/")
+	_, _ = io.WriteString(h, id)
+	return int(h.Sum32() % 64)
 }
 
 // entryAt returns slot i as an indexEntry (tests compare indexes by it).
