@@ -41,7 +41,7 @@ func Sign(msg []byte, keys *dkimkey.KeySet, domain, selector string) ([]byte, er
 		return nil, fmt.Errorf("dkim sign: domain and selector are required")
 	}
 	if keys == nil || keys.RSA == nil || keys.RSA.Signer == nil {
-		return nil, fmt.Errorf("dkim sign: domain %s has no DKIM key; create one with `aimx dkim-keygen --domain %s`: %w",
+		return nil, fmt.Errorf("dkim sign: domain %s has no DKIM key; create one with aimx dkim-keygen --domain %s: %w",
 			domain, domain, dkimkey.ErrNoKey)
 	}
 	if keys.Domain != "" && !strings.EqualFold(keys.Domain, domain) {
