@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aimx-dev/aimx/mail/outcome"
 	"github.com/emersion/go-smtp"
@@ -47,7 +46,24 @@ func (c *Conn) Send(ctx context.Context, from string, rcpts []string, msg []byte
 		fillPending(results, Classify(err))
 		return results, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetDeadline(time.Unix(1, 0)) })
+	if err := ctx.Err(); err != nil {
+		fillPending(results, Classify(fmt.Errorf("smtp send: %w", err)))
+		return results, fmt.Errorf("smtp send: %w", err)
+	}
+	for i, r := range results {
+		if !validEnvelopeAddr(r.Recipient) {
+			// RFC 5321 4.1.2: refused here rather than sent broken.
+			setOutcome(&results[i], outcome.New(553, [3]int{5, 1, 3}, outcome.FaultUser, "bad recipient address syntax",
+				fmt.Errorf("recipient %q", r.Recipient)))
+		}
+	}
+	if !validEnvelopeAddr(from) && from != "" {
+		fillPending(results, outcome.New(553, [3]int{5, 1, 7}, outcome.FaultUser, "bad sender address syntax", fmt.Errorf("sender %q", from)))
+		return results, nil
+	}
+	// A cancelled context closes the connection: a deadline would be
+	// replaced by go-smtp's own at the next command.
+	stop := context.AfterFunc(ctx, func() { _ = c.raw.Close() })
 	defer stop()
 	fail := func(stage string, err error) ([]Result, error) {
 		if ctx.Err() != nil {
@@ -75,6 +91,9 @@ func (c *Conn) Send(ctx context.Context, from string, rcpts []string, msg []byte
 	}
 	accepted := 0
 	for i := range results {
+		if results[i].Err != nil {
+			continue
+		}
 		err := c.client.Rcpt(results[i].Recipient, nil)
 		if err == nil {
 			results[i].Code = -1 // accepted at RCPT, decided at DATA
@@ -115,6 +134,20 @@ func (c *Conn) Send(ctx context.Context, from string, rcpts []string, msg []byte
 	}
 	fillAccepted(results, nil, resp.StatusText)
 	return results, nil
+}
+
+// validEnvelopeAddr accepts an address that fits in MAIL or RCPT as
+// <addr>: non-empty printable ASCII without spaces or angle brackets.
+func validEnvelopeAddr(a string) bool {
+	if a == "" {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' {
+			return false
+		}
+	}
+	return true
 }
 
 // closing marks the connection unusable after a 421 reply: the server is

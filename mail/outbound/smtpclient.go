@@ -160,7 +160,9 @@ func Dial(ctx context.Context, addr string, cfg DialConfig) (*Conn, error) {
 		return nil, netOutcome([3]int{4, 4, 1}, "no answer from host", fmt.Errorf("smtp dial %s: %w", addr, err))
 	}
 	// Until Dial returns, a cancelled context ends the conversation.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	// Closing (not a deadline, which the next step would replace) makes
+	// it stick.
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
 	c, err := handshake(ctx, raw, serverName, cfg, commandTimeout)
 	if err != nil {
@@ -174,7 +176,6 @@ func Dial(ctx context.Context, addr string, cfg DialConfig) (*Conn, error) {
 		_ = c.client.Close()
 		return nil, netOutcome([3]int{4, 4, 2}, "connection aborted", fmt.Errorf("smtp %s: %w", addr, ctx.Err()))
 	}
-	_ = raw.SetDeadline(time.Time{})
 	return c, nil
 }
 

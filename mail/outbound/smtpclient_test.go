@@ -173,9 +173,26 @@ func TestDeliverPerRecipient(t *testing.T) {
 		t.Fatalf("sink got %+v", msgs)
 	}
 
+	// A recipient that cannot go on the wire is refused locally; the
+	// others go out.
+	res = send(t, c, "bad address@b.test", "ok3@b.test")
+	if res[0].Code != 553 || !res[0].Err.Permanent() || !res[1].Delivered() {
+		t.Errorf("invalid envelope address: %+v", res)
+	}
+	if m := s.messages(); len(m) != 2 || fmt.Sprint(m[1].rcpts) != "[ok3@b.test]" {
+		t.Fatalf("sink got %+v", m)
+	}
+
+	// An already cancelled context sends nothing and keeps the connection.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Send(ctx, "zoe@a.test", []string{"ok@b.test"}, testMessage(t)); !errors.Is(err, context.Canceled) || !c.Usable() {
+		t.Errorf("cancelled send: %v, usable=%v", err, c.Usable())
+	}
+
 	// Nobody accepted: no DATA, and the connection stays usable.
 	res = send(t, c, "later@b.test", "bad@b.test")
-	if res[0].Delivered() || res[1].Delivered() || len(s.messages()) != 1 {
+	if res[0].Delivered() || res[1].Delivered() || len(s.messages()) != 2 {
 		t.Fatalf("refused recipients delivered: %+v", res)
 	}
 	if !c.Usable() {
@@ -185,7 +202,7 @@ func TestDeliverPerRecipient(t *testing.T) {
 	if res := send(t, c, "ok@b.test"); !res[0].Delivered() {
 		t.Fatalf("reuse: %+v", res)
 	}
-	if s.sessions != 1 || len(s.messages()) != 2 {
+	if s.sessions != 1 || len(s.messages()) != 3 {
 		t.Errorf("%d sessions, %d messages", s.sessions, len(s.messages()))
 	}
 }
@@ -406,6 +423,36 @@ func TestDeliverNetworkFailures(t *testing.T) {
 	case <-time.After(30 * time.Second): // loose backstop only
 		t.Fatal("Dial did not stop when its context ended")
 	}
+
+	// A server that stops answering at DATA: cancelling the context ends
+	// the transaction, and the connection is not reused.
+	mute, _ := fakeServer(t, "220 mx.test ESMTP\r\n", map[string]string{
+		"EHLO": "250 mx.test\r\n",
+		"MAIL": "250 2.1.0 ok\r\n",
+		"RCPT": "250 2.1.5 ok\r\n",
+	})
+	mc, err := Dial(context.Background(), mute, DialConfig{Hostname: ourHostname})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	sent := make(chan error, 1)
+	var mres []Result
+	go func() {
+		var err error
+		mres, err = mc.Send(sctx, "zoe@a.test", []string{"a@b.test"}, testMessage(t))
+		sent <- err
+	}()
+	select {
+	case err := <-sent:
+		if !errors.Is(err, context.DeadlineExceeded) || mc.Usable() || mres[0].Delivered() || !mres[0].Err.Temporary() {
+			t.Errorf("stalled DATA: %v usable=%v %+v", err, mc.Usable(), mres)
+		}
+	case <-time.After(30 * time.Second): // loose backstop only
+		t.Fatal("Send did not stop when its context ended")
+	}
+	_ = mc.Close()
 
 	// The server hangs up after RCPT.
 	addr, _ := fakeServer(t, "220 mx.test ESMTP\r\n", map[string]string{
