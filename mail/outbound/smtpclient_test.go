@@ -1,7 +1,6 @@
 package outbound
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -300,50 +299,6 @@ func TestDeliverAuthNeverInClear(t *testing.T) {
 type remoteConn struct{ net.Conn }
 
 func (remoteConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 25), Port: 25} }
-
-// fakeServer answers a client with scripted lines: for each line the
-// client sends whose prefix matches a key, it writes the value in one
-// write. It returns the address and the client lines it saw.
-func fakeServer(t *testing.T, greeting string, script map[string]string) (string, <-chan []string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	seen := make(chan []string, 1)
-	go func() {
-		var lines []string
-		defer func() { seen <- lines }()
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if greeting != "" {
-			if _, err := conn.Write([]byte(greeting)); err != nil {
-				return
-			}
-		}
-		r := bufio.NewReader(conn)
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			lines = append(lines, strings.TrimRight(line, "\r\n"))
-			for prefix, reply := range script {
-				if strings.HasPrefix(line, prefix) {
-					if _, err := conn.Write([]byte(reply)); err != nil {
-						return
-					}
-				}
-			}
-		}
-	}()
-	return ln.Addr().String(), seen
-}
 
 // TestDeliverSTARTTLSInjection: bytes after the 220 to STARTTLS are
 // refused, not read as if they came over TLS.

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -243,4 +244,48 @@ func byLocalPart(addr string) error {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.NoEnhancedCode, Message: "mailbox full"}
 	}
 	return nil
+}
+
+// fakeServer answers a client with scripted lines: for each line the
+// client sends whose prefix matches a key, it writes the value in one
+// write. It returns the address and the client lines it saw.
+func fakeServer(t *testing.T, greeting string, script map[string]string) (string, <-chan []string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	seen := make(chan []string, 1)
+	go func() {
+		var lines []string
+		defer func() { seen <- lines }()
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if greeting != "" {
+			if _, err := conn.Write([]byte(greeting)); err != nil {
+				return
+			}
+		}
+		r := bufio.NewReader(conn)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines = append(lines, strings.TrimRight(line, "\r\n"))
+			for prefix, reply := range script {
+				if strings.HasPrefix(line, prefix) {
+					if _, err := conn.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}
+		}
+	}()
+	return ln.Addr().String(), seen
 }
