@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
 )
 
 // Format is how a message body was written, as the sent copy records it
