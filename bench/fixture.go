@@ -167,3 +167,33 @@ func seedRange(dir string, fb fixtureBox, from, to int) error {
 	}
 	return nil
 }
+
+// reuseFixture prepares a kept dev dir for another run: the index cache
+// and the intake mailboxes of the last run go, the seeded messages stay.
+func reuseFixture(dir string) (string, error) {
+	dev := filepath.Join(dir, "dev")
+	data := filepath.Join(dev, "data")
+	drop := []string{filepath.Join(data, ".index")}
+	for _, f := range []storage.Folder{storage.Inbox, storage.Sent} {
+		for _, l := range []string{intakeBox, hookBox} {
+			drop = append(drop, filepath.Join(data, benchDomain, string(f), l))
+		}
+	}
+	for _, p := range drop {
+		if err := os.RemoveAll(p); err != nil {
+			return "", fmt.Errorf("reuse fixture: %w", err)
+		}
+	}
+	return dev, nil
+}
+
+// seeded reports whether a kept fixture already holds a seeding step, and
+// markSeeded records one.
+func seeded(dev, step string) bool {
+	_, err := os.Stat(filepath.Join(dev, "seeded-"+step))
+	return err == nil
+}
+
+func markSeeded(dev, step string) error {
+	return os.WriteFile(filepath.Join(dev, "seeded-"+step), nil, 0o600)
+}

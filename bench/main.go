@@ -37,6 +37,10 @@ type options struct {
 	Calls  int    // MCP calls timed per figure
 	Intake [4]int // messages per intake load: 4 KiB C=1, C=20, 100 KiB C=1, C=20
 	Hooks  int    // messages delivered at once for the hook figure
+	// Fixture, when set, is a dir that keeps the dev dir and its seeded
+	// messages across runs (seeding a million files takes minutes); each
+	// run drops its index cache and the intake mailboxes first.
+	Fixture string
 }
 
 func main() {
@@ -46,6 +50,7 @@ func main() {
 	flag.BoolVar(&o.Keep, "keep", false, "keep the temp dir")
 	record := flag.Bool("record", true, "append the table to -readme (a -quick run never does unless -record is given)")
 	flag.StringVar(&o.Readme, "readme", "bench/README.md", "where the table is recorded")
+	flag.StringVar(&o.Fixture, "fixture", "", "keep the seeded dev dir here and reuse it on later runs")
 	flag.Parse()
 	o.Record = *record
 	if o.Quick {
@@ -96,6 +101,11 @@ func run(ctx context.Context, o options) error {
 	}
 	dev := filepath.Join(tmp, "dev")
 	hookLog := filepath.Join(tmp, "hook-starts")
+	if o.Fixture != "" {
+		if dev, err = reuseFixture(o.Fixture); err != nil {
+			return err
+		}
+	}
 	rest := spreadBoxes(o.Boxes, o.Total-o.Big)
 	if err := writeConfig(dev, u.Username, hookLog, rest); err != nil {
 		return err

@@ -79,12 +79,9 @@ func (s *session) intake(ctx context.Context) error {
 // big seeds the largest mailbox and measures a cold and a warm start and
 // the MCP latencies on it.
 func (s *session) big(ctx context.Context) error {
-	progress("seeding %d messages in %s@", s.o.Big, bigBox)
-	t := time.Now()
-	if err := seedFixture(filepath.Join(s.dev, "data"), []fixtureBox{{Local: bigBox, N: s.o.Big}}, s.seedProgress(s.o.Big)); err != nil {
+	if err := s.seed(fmt.Sprintf("big-%d", s.o.Big), []fixtureBox{{Local: bigBox, N: s.o.Big}}, s.o.Big); err != nil {
 		return err
 	}
-	progress("seeded in %s", secs(time.Since(t)))
 	label := count(s.o.Big)
 	cold, err := s.startMeasured(ctx, "first start (no index cache)", s.o.Big, nil)
 	if err != nil {
@@ -102,12 +99,9 @@ func (s *session) big(ctx context.Context) error {
 // million seeds the other mailboxes up to Total and measures starts,
 // listing and memory with all of them.
 func (s *session) million(ctx context.Context) error {
-	progress("seeding %d messages in %d more mailboxes", s.o.Total-s.o.Big, len(s.rest))
-	t := time.Now()
-	if err := seedFixture(filepath.Join(s.dev, "data"), s.rest, s.seedProgress(s.o.Total-s.o.Big)); err != nil {
+	if err := s.seed(fmt.Sprintf("rest-%d-%d", s.o.Boxes, s.o.Total-s.o.Big), s.rest, s.o.Total-s.o.Big); err != nil {
 		return err
 	}
-	progress("seeded in %s", secs(time.Since(t)))
 	label := count(s.o.Total)
 	var coldPeak int64
 	cold, err := s.startMeasured(ctx, "first start (no index cache)", s.o.Big, func(d *daemonProc) error {
@@ -245,6 +239,24 @@ func (s *session) mcpLatencies(ctx context.Context, c *mcpConn, label string) er
 	s.add(check("email_list p99, page of 50, "+label+" in the mailbox", ms(page.percentile(0.99)), "< 50 ms", page.percentile(0.99) < listP99),
 		check("email_list p99, from + subject filters, "+label, ms(filt.percentile(0.99)), "< 50 ms", filt.percentile(0.99) < listP99),
 		check("email_read p99, "+label+" in the mailbox", ms(read.percentile(0.99)), "< 50 ms", read.percentile(0.99) < listP99))
+	return nil
+}
+
+// seed writes boxes' messages, unless a kept fixture has them already.
+func (s *session) seed(step string, boxes []fixtureBox, n int) error {
+	if s.o.Fixture != "" && seeded(s.dev, step) {
+		progress("reusing the %d messages seeded in %s", n, s.dev)
+		return nil
+	}
+	progress("seeding %d messages in %d mailboxes", n, len(boxes))
+	t := time.Now()
+	if err := seedFixture(filepath.Join(s.dev, "data"), boxes, s.seedProgress(n)); err != nil {
+		return err
+	}
+	progress("seeded in %s", secs(time.Since(t)))
+	if s.o.Fixture != "" {
+		return markSeeded(s.dev, step)
+	}
 	return nil
 }
 

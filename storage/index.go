@@ -111,6 +111,12 @@ type folderIndex struct {
 	unread   int
 	total    int
 	countsOK bool // total and unread are current
+	// provisional: the entries came from the cache file on the folder
+	// dir's stamp alone and are not checked message by message yet.
+	provisional bool
+	// noTrust: load message by message (after dropIndex), never on the
+	// dir's stamp alone.
+	noTrust bool
 	// headerTried: the counts of the cache file's header were considered
 	// (once a start: a write through the Store since makes them stale).
 	headerTried bool
@@ -209,17 +215,18 @@ const saveAfterReading = 256
 // install makes the loaded slots the index's entries and applies the
 // upserts journalled meanwhile, in order: each reflects a write at least
 // as new as what the load may have read.
-func (idx *folderIndex) install(slots []slot, arena []byte, dirty bool) {
+func (idx *folderIndex) install(r scanResult) {
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	idx.slots, idx.arena, idx.garbage = slots, arena, 0
+	slots := r.slots
+	idx.slots, idx.arena, idx.garbage, idx.provisional = slots, r.arena, 0, r.provisional
 	idx.unread = 0
 	for i := range slots {
 		if slots[i].flags&flagRead == 0 {
 			idx.unread++
 		}
 	}
-	idx.resident, idx.building, idx.countsOK, idx.dirty = true, false, true, dirty
+	idx.resident, idx.building, idx.countsOK, idx.dirty = true, false, true, r.dirty
 	for _, e := range idx.journal {
 		idx.upsertLocked(e)
 	}
@@ -322,20 +329,22 @@ func (s *Store) indexUpsert(ref MailboxRef, folder Folder, e *indexEntry) {
 	}
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	switch {
-	case idx.building:
-		idx.journal = append(idx.journal, e)
-	case idx.resident:
-		idx.upsertLocked(e)
-	default:
+	if idx.building {
+		idx.journal = append(idx.journal, e) // replayed over what the load finds
+	}
+	if idx.resident {
+		idx.upsertLocked(e) // a check of a provisional index is running: keep it current too
+	} else if !idx.building {
 		idx.countsOK = false
 	}
 }
 
-// dropIndex forgets a folder's index; the next use loads it again.
-func (s *Store) dropIndex(dir string) {
+// dropIndex forgets a folder's index; the next use loads it again,
+// checking every message against its stamp.
+func (s *Store) dropIndex(ref MailboxRef, folder Folder) {
+	dir := s.folderDir(ref, folder)
 	s.mu.Lock()
-	delete(s.indexes, dir)
+	s.indexes[dir] = &folderIndex{dir: dir, ref: ref, folder: folder, noTrust: true}
 	s.mu.Unlock()
 }
 

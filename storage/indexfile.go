@@ -394,10 +394,10 @@ func (c *indexConfig) init(opts Options) {
 	}
 }
 
-// WarmIndex loads a mailbox's folder indexes as a count would, checking
-// every message against the cache file, so counts first answered from a
-// cache header are confirmed and files changed while the daemon was down
-// are seen. The daemon runs it over every mailbox after a start.
+// WarmIndex loads a mailbox's folder indexes as a count would and checks
+// every message of one taken from its cache file on the folder dir's
+// stamp alone, so a .md edited in place while the daemon was down is seen.
+// The daemon runs it over every mailbox after a start.
 func (s *Store) WarmIndex(ctx context.Context, ref MailboxRef) error {
 	if err := ref.Validate(); err != nil {
 		return err
@@ -407,7 +407,26 @@ func (s *Store) WarmIndex(ctx context.Context, ref MailboxRef) error {
 		if err != nil {
 			return fmt.Errorf("warm %s/%s: %w", ref, f, err)
 		}
+		err = s.checkIndex(ctx, idx)
 		idx.unpin()
+		if err != nil {
+			return fmt.Errorf("warm %s/%s: %w", ref, f, err)
+		}
 	}
 	return nil
+}
+
+// checkIndex checks a provisional index message by message. Listings go on
+// from the provisional entries meanwhile; writes update both, and the
+// result replaces them.
+func (s *Store) checkIndex(ctx context.Context, idx *folderIndex) error {
+	idx.mu.Lock()
+	if !idx.resident || !idx.provisional || idx.building {
+		idx.mu.Unlock()
+		return nil
+	}
+	idx.building, idx.journal = true, nil
+	idx.mu.Unlock()
+	_, err := s.buildIndex(ctx, idx.ref, idx.folder, idx)
+	return err
 }

@@ -283,3 +283,44 @@ func TestIndexCacheEncoding(t *testing.T) {
 		t.Fatalf("header: %+v", sn)
 	}
 }
+
+// After a restart with the folder dir unchanged, the index is taken from
+// its cache file without a stat per message (provisional); a .md edited in
+// place meanwhile is seen once WarmIndex (or a listing that finds a file
+// gone, dropIndex) checked the folder.
+func TestIndexProvisionalUntilChecked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := t0
+	opts := Options{Now: func() time.Time { return clock }}
+	s, dir := openTestStore(t, opts)
+	settled(s)
+	msgs := putSeveral(t, s, &clock, 3)
+	loadState(t, s, Inbox)
+	if err := s.FlushIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local, msgs[0].ID+".md")
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(md, []byte(strings.Replace(string(b), "read = false", "read = true ", 1)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range []func(*Store) error{
+		func(s *Store) error { return s.WarmIndex(ctx, testRef) },
+		func(s *Store) error { s.dropIndex(testRef, Inbox); return nil },
+	} {
+		s2 := reopen(t, dir, opts)
+		res, err := s2.List(ctx, ListQuery{Mailbox: testRef, Unread: true})
+		if err != nil || res.Total != 3 {
+			t.Fatalf("provisional listing = %+v, %v; want the cached 3 unread", res, err)
+		}
+		if err := check(s2); err != nil {
+			t.Fatal(err)
+		}
+		assertCounts(t, s2, Counts{Total: 3, Unread: 2})
+		assertIndexMatchesFiles(t, s2, testRef)
+	}
+}

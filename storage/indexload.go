@@ -21,23 +21,52 @@ import (
 // be marked building, and reports how many files it read.
 func (s *Store) buildIndex(ctx context.Context, ref MailboxRef, folder Folder, idx *folderIndex) (int, error) {
 	s.seam(SeamIndexBuild, idx.dir)
-	slots, arena, read, dirty, err := s.scanFolder(ctx, ref, folder)
+	idx.mu.Lock()
+	trust := !idx.noTrust && !idx.resident
+	idx.mu.Unlock()
+	r, err := s.scanFolder(ctx, ref, folder, trust)
 	if err != nil {
 		idx.mu.Lock()
 		idx.err, idx.building, idx.journal = err, false, nil
 		idx.mu.Unlock()
 		return 0, err
 	}
-	idx.install(slots, arena, dirty)
-	return read, nil
+	idx.install(r)
+	return r.read, nil
 }
 
-// scanFolder lists the folder and returns its entries in id order. With a
-// cache file, an entry is taken from it only when its .md still has the
-// stamp the cache recorded (one fstatat per message); every other message
-// is read. Without one, every message is read. dirty says the result
-// differs from the cache file.
-func (s *Store) scanFolder(ctx context.Context, ref MailboxRef, folder Folder) (slots []slot, arena []byte, read int, dirty bool, err error) {
+// scanResult is a folder's entries as scanFolder found them.
+type scanResult struct {
+	slots []slot
+	arena []byte
+	read  int  // messages read
+	dirty bool // differs from the cache file
+	// provisional: taken from the cache file on the folder dir's stamp
+	// alone; a .md edited in place is seen once checked (WarmIndex).
+	provisional bool
+}
+
+// scanFolder lists the folder and returns its entries in id order. With
+// trust, a cache file recorded with the folder dir's current stamp is
+// taken as it is: no message was added, removed or renamed since. Else an
+// entry is taken from the cache file only when its .md still has the
+// stamp recorded (one fstatat per message), and every other message is
+// read. Without a cache file every message is read.
+func (s *Store) scanFolder(ctx context.Context, ref MailboxRef, folder Folder, trust bool) (scanResult, error) {
+	var snap *cachedIndex
+	if !s.readOnly {
+		snap = s.readSnapshot(ref, folder)
+	}
+	if trust && snap != nil && snap.dirStamp != 0 && snap.dirStamp == s.folderStamp(ref, folder) {
+		return scanResult{slots: snap.slots, arena: snap.arena, provisional: true}, nil
+	}
+	slots, arena, read, dirty, err := s.checkFolder(ctx, ref, folder, snap)
+	return scanResult{slots: slots, arena: arena, read: read, dirty: dirty}, err
+}
+
+// checkFolder is scanFolder's message-by-message path. dirty says the
+// result differs from the cache file snap (nil: none).
+func (s *Store) checkFolder(ctx context.Context, ref MailboxRef, folder Folder, snap *cachedIndex) (slots []slot, arena []byte, read int, dirty bool, err error) {
 	fdir, err := s.openFolder(ref, folder)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, 0, false, nil // a mailbox with no storage yet lists as empty
@@ -51,10 +80,6 @@ func (s *Store) scanFolder(ctx context.Context, ref MailboxRef, folder Folder) (
 		return nil, nil, 0, false, err
 	}
 	slices.Reverse(ents) // listEntries is newest first; the index is in id order
-	var snap *cachedIndex
-	if !s.readOnly {
-		snap = s.readSnapshot(ref, folder)
-	}
 	// picks[i] is the cache slot that still describes ents[i], or -1.
 	picks := make([]int32, len(ents))
 	for i := range picks {

@@ -235,7 +235,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		// A message vanished behind the Store's back: rebuild the index
 		// from the files and try once more.
-		s.dropIndex(s.folderDir(q.Mailbox, q.Folder))
+		s.dropIndex(q.Mailbox, q.Folder)
 		res, err = s.listOnce(ctx, q)
 	}
 	if err != nil {
@@ -302,7 +302,7 @@ func (s *Store) folderCounts(ctx context.Context, ref MailboxRef, folder Folder)
 		idx.mu.Unlock()
 		return total, unread, nil
 	}
-	fresh := !idx.resident && !idx.building && !idx.headerTried
+	fresh := !idx.resident && !idx.building && !idx.headerTried && !idx.noTrust
 	idx.headerTried = true
 	idx.mu.Unlock()
 	if fresh {
