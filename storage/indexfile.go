@@ -368,7 +368,7 @@ func (s *Store) FlushIndexes(ctx context.Context) error {
 // DefaultIndexBudget is the memory loaded indexes may hold when
 // Options.IndexBudget is zero: a 100,000-message folder takes about 12 MB
 // (bench/README.md).
-const DefaultIndexBudget = 48 << 20
+const DefaultIndexBudget = 24 << 20
 
 // indexConfig is the Store's index settings and eviction clock.
 type indexConfig struct {
