@@ -169,20 +169,11 @@ func seedRange(dir string, fb fixtureBox, from, to int) error {
 }
 
 // reuseFixture prepares a kept dev dir for another run: the index cache
-// and the intake mailboxes of the last run go, the seeded messages stay.
+// of the last run goes, the seeded messages stay.
 func reuseFixture(dir string) (string, error) {
 	dev := filepath.Join(dir, "dev")
-	data := filepath.Join(dev, "data")
-	drop := []string{filepath.Join(data, ".index")}
-	for _, f := range []storage.Folder{storage.Inbox, storage.Sent} {
-		for _, l := range []string{intakeBox, hookBox} {
-			drop = append(drop, filepath.Join(data, benchDomain, string(f), l))
-		}
-	}
-	for _, p := range drop {
-		if err := os.RemoveAll(p); err != nil {
-			return "", fmt.Errorf("reuse fixture: %w", err)
-		}
+	if err := os.RemoveAll(filepath.Join(dev, "data", ".index")); err != nil {
+		return "", fmt.Errorf("reuse fixture: %w", err)
 	}
 	return dev, nil
 }

@@ -110,7 +110,12 @@ func run(ctx context.Context, o options) error {
 	if err := writeConfig(dev, u.Username, hookLog, rest); err != nil {
 		return err
 	}
-	s := &session{o: o, bin: o.Bin, dev: dev, hookLog: hookLog, rest: rest}
+	// Intake runs on a store of its own, empty at start.
+	intakeDev := filepath.Join(tmp, "intake")
+	if err := writeConfig(intakeDev, u.Username, hookLog, nil); err != nil {
+		return err
+	}
+	s := &session{o: o, bin: o.Bin, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest}
 	for _, phase := range []func(context.Context) error{s.intake, s.big, s.million} {
 		if err := phase(ctx); err != nil {
 			return err
@@ -136,13 +141,15 @@ func run(ctx context.Context, o options) error {
 
 // session carries a run's state from phase to phase.
 type session struct {
-	o       options
-	bin     string
-	dev     string
-	hookLog string
-	rest    []fixtureBox
-	rows    []row
-	extra   []string // notes printed under the table
+	o   options
+	bin string
+	dev string // the dev dir of the stored-message phases
+	// intakeDev is the dev dir of the intake phase, empty at its start.
+	intakeDev string
+	hookLog   string
+	rest      []fixtureBox
+	rows      []row
+	extra     []string // notes printed under the table
 }
 
 func (s *session) add(r ...row) { s.rows = append(s.rows, r...) }
@@ -166,9 +173,10 @@ func (s *session) notes(m machine) string {
 	return b.String()
 }
 
-// start runs the daemon and waits until it listens.
-func (s *session) start() (*daemonProc, error) {
-	d, err := startDaemon(s.bin, s.dev)
+// startIntake runs the daemon on the intake store and waits until it
+// listens.
+func (s *session) startIntake() (*daemonProc, error) {
+	d, err := startDaemon(s.bin, s.intakeDev)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ const (
 // on an empty store.
 func (s *session) intake(ctx context.Context) error {
 	progress("intake: starting the daemon on an empty store")
-	d, err := s.start()
+	d, err := s.startIntake()
 	if err != nil {
 		return err
 	}
