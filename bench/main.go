@@ -107,7 +107,8 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	rest := spreadBoxes(o.Boxes, o.Total-o.Big)
-	if err := writeConfig(dev, u.Username, hookLog, rest); err != nil {
+	// The other mailboxes join the config for the million phase only.
+	if err := writeConfig(dev, u.Username, hookLog, nil); err != nil {
 		return err
 	}
 	// Intake runs on a store of its own, empty at start.
@@ -115,7 +116,7 @@ func run(ctx context.Context, o options) error {
 	if err := writeConfig(intakeDev, u.Username, hookLog, nil); err != nil {
 		return err
 	}
-	s := &session{o: o, bin: o.Bin, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest}
+	s := &session{o: o, bin: o.Bin, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest, owner: u.Username}
 	for _, phase := range []func(context.Context) error{s.intake, s.big, s.million} {
 		if err := phase(ctx); err != nil {
 			return err

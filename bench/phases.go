@@ -102,6 +102,9 @@ func (s *session) million(ctx context.Context) error {
 	if err := s.seed(fmt.Sprintf("rest-%d-%d", s.o.Boxes, s.o.Total-s.o.Big), s.rest, s.o.Total-s.o.Big); err != nil {
 		return err
 	}
+	if err := writeConfig(s.dev, s.owner, s.hookLog, s.rest); err != nil {
+		return err
+	}
 	label := count(s.o.Total)
 	var coldPeak int64
 	cold, err := s.startMeasured(ctx, "first start (no index cache)", s.o.Big, func(d *daemonProc) error {
