@@ -4,6 +4,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/storage"
 )
 
 // Gate decides which on_receive hooks are due for a message when it is
@@ -56,7 +57,7 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 	}
 	lookup := g.LookupOwner
 	if lookup == nil {
-		lookup = LookupOwner
+		lookup = domains.LookupOwner
 	}
 	if _, err := lookup(mb.Owner); err != nil {
 		g.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("owner", mb.Owner).Str("reason", reasonOwnerUnknown).
@@ -67,7 +68,7 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 	for _, h := range hooks {
 		name := h.EffectiveName()
 		// book/verification.md: trust gates on_receive hooks.
-		if trusted != "true" && !h.FireOnUntrusted {
+		if trusted != storage.TrustedTrue && !h.FireOnUntrusted {
 			g.skip(mb, name, trusted, reasonUntrusted)
 			continue
 		}

@@ -130,7 +130,7 @@ func helperMain(args []string) int {
 		r := NewRunner(zerolog.Nop())
 		r.Execute(context.Background(), Run{HookName: "h", JobID: "j", Event: EventOnReceive, Timeout: time.Hour,
 			Argv:  []string{exe, "-test.run=^TestHelperProcess$", "--", "sleeper", args[1]},
-			Owner: Owner{Name: "me", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Groups: []uint32{}, Home: "/"}})
+			Owner: Owner{Name: "me", UID: os.Getuid(), GID: os.Getgid(), Groups: []uint32{}, Home: "/"}})
 	case "sleeper":
 		// sleeper PIDFILE: record our pid, then sleep until killed.
 		if err := os.WriteFile(args[1], []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -175,7 +175,7 @@ func testRunner(grace time.Duration) (*Runner, *syncBuffer) {
 // currentOwner is the user running the tests, with home as Home.
 func currentOwner(t *testing.T, home string) Owner {
 	t.Helper()
-	o := Owner{Name: "tester", UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Home: home}
+	o := Owner{Name: "tester", UID: os.Getuid(), GID: os.Getgid(), Home: home}
 	groups, err := os.Getgroups()
 	if err != nil {
 		t.Fatalf("getgroups: %v", err)

@@ -99,8 +99,7 @@ func (s *Scheduler) scan(ctx context.Context, from time.Time) int {
 // scanMailbox lists one inbox from a receipt time and returns its jobs
 // that are not done.
 func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time) []job {
-	_, domain := domains.SplitName(name)
-	ref := storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
+	ref := domains.MailboxRef(name)
 	var out []job
 	for offset := 0; ; offset += scanPage {
 		res, err := s.cfg.Store.List(ctx, storage.ListQuery{Mailbox: ref, Folder: storage.Inbox, Since: from, Limit: scanPage, Offset: offset})

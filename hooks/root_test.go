@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aimx-dev/aimx/domains"
 )
 
 // TestRunAsOwnerWhenRoot: with a root daemon, a hook runs as its owner with
@@ -19,7 +21,7 @@ func TestRunAsOwnerWhenRoot(t *testing.T) {
 		t.Skip("needs euid 0: only a root daemon switches to the owner")
 	}
 	t.Parallel()
-	owner, err := LookupOwner("nobody")
+	owner, err := domains.LookupOwner("nobody")
 	if err != nil || owner.UID != 65534 {
 		// "another user" is uid 65534 even where the name differs.
 		owner = Owner{Name: "nobody", UID: 65534, GID: 65534, Groups: []uint32{65534}, Home: "/nonexistent"}

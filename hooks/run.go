@@ -9,14 +9,17 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/domains"
 )
 
-// Hook events (book/hooks.md).
+// Hook events (book/hooks.md), as the untyped strings job ids and AIMX_EVENT
+// carry; their one home is domains.Event.
 const (
 	// EventOnReceive fires once per message stored in a mailbox.
-	EventOnReceive = "on_receive"
+	EventOnReceive = string(domains.EventOnReceive)
 	// EventAfterSend fires once per delivery round of a sent message.
-	EventAfterSend = "after_send"
+	EventAfterSend = string(domains.EventAfterSend)
 )
 
 // DefaultTimeout is the run time limit when a Run carries none (book/hooks.md
@@ -58,19 +61,10 @@ func isResourceErr(err error) bool {
 	return errors.Is(err, ErrNoResources)
 }
 
-// Owner is the Unix user a hook runs as: the mailbox owner (book/configuration.md). Build
-// it with LookupOwner so the supplementary groups are the owner's own.
-type Owner struct {
-	// Name is the login name, used in logs and required so that a zero
-	// Owner (uid 0) can never run a hook as root by accident.
-	Name string
-	// UID and GID are the identity the hook gets when the daemon is root.
-	UID, GID uint32
-	// Groups are the owner's supplementary group ids, primary included.
-	Groups []uint32
-	// Home becomes HOME and, when it is a directory, the working directory.
-	Home string
-}
+// Owner is the Unix user a hook runs as: the mailbox owner
+// (book/configuration.md), resolved by domains.LookupOwner so the
+// supplementary groups are the owner's own.
+type Owner = domains.Owner
 
 // Vars are the message-dependent AIMX_* values a hook sees (book/hooks.md). The
 // run-dependent ones (AIMX_HOOK_NAME, AIMX_JOB_ID, AIMX_EVENT) come from Run.

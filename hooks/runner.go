@@ -99,8 +99,8 @@ func (r *Runner) execute(ctx context.Context, run *Run) Result {
 			groups = []uint32{}
 		}
 		cmd.SysProcAttr.Credential = &syscall.Credential{
-			Uid:    run.Owner.UID,
-			Gid:    run.Owner.GID,
+			Uid:    uint32(run.Owner.UID),
+			Gid:    uint32(run.Owner.GID),
 			Groups: groups,
 		}
 	}

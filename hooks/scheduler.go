@@ -163,7 +163,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 		cfg.RetryBackoff = DefaultRetryBackoff
 	}
 	if cfg.LookupOwner == nil {
-		cfg.LookupOwner = LookupOwner
+		cfg.LookupOwner = domains.LookupOwner
 	}
 	s := &Scheduler{
 		cfg:     cfg,
@@ -253,8 +253,7 @@ func (s *Scheduler) RecordAfterSend(ctx context.Context, a AfterSend) error {
 }
 
 func afterSendJobs(rec AfterSendRecord) []job {
-	_, domain := domains.SplitName(rec.Mailbox)
-	ref := storage.MailboxRef{Domain: domain, Local: domains.StorageDir(rec.Mailbox)}
+	ref := domains.MailboxRef(rec.Mailbox)
 	out := make([]job, 0, len(rec.Hooks))
 	for _, h := range rec.Hooks {
 		out = append(out, job{

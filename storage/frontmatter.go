@@ -12,6 +12,14 @@ import (
 	"github.com/aimx-dev/aimx/internal/tomlenc"
 )
 
+// The values of the frontmatter `trusted` field (book/storage.md): the one
+// home of the trust verdict; mail/auth decides it, hooks gate on it.
+const (
+	TrustedNone  = "none"
+	TrustedTrue  = "true"
+	TrustedFalse = "false"
+)
+
 // Frontmatter is the TOML header of a message's `.md` file, one field per
 // row of the book/storage.md table, in the order they are written. The same struct
 // carries inbound messages and sent copies (Outbound set). Rust-written

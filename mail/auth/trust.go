@@ -1,15 +1,23 @@
 package auth
 
-import "github.com/emersion/go-msgauth/dmarc"
+import (
+	"github.com/emersion/go-msgauth/dmarc"
 
-// Trust modes (book/configuration.md `trust`) and trust verdicts (book/storage.md `trusted`).
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// Trust modes (book/configuration.md `trust`).
 const (
 	TrustModeNone     = "none"
 	TrustModeVerified = "verified"
+)
 
-	TrustedNone  = "none"
-	TrustedTrue  = "true"
-	TrustedFalse = "false"
+// Trust verdicts: the frontmatter values of book/storage.md `trusted`,
+// which storage owns.
+const (
+	TrustedNone  = storage.TrustedNone
+	TrustedTrue  = storage.TrustedTrue
+	TrustedFalse = storage.TrustedFalse
 )
 
 // Trust decides a message's `trusted` value for a mailbox (book/verification.md).

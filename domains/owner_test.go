@@ -1,4 +1,4 @@
-package hooks
+package domains
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestLookupOwner(t *testing.T) {
+func TestLookupOwnerGroups(t *testing.T) {
 	t.Parallel()
 	me, err := user.Current()
 	if err != nil {
@@ -25,7 +25,7 @@ func TestLookupOwner(t *testing.T) {
 	if o.Name != me.Username || o.Home != me.HomeDir {
 		t.Errorf("name/home = %q/%q, want %q/%q", o.Name, o.Home, me.Username, me.HomeDir)
 	}
-	if !slices.Contains(o.Groups, o.GID) {
+	if !slices.Contains(o.Groups, uint32(o.GID)) {
 		t.Errorf("groups %v lack the primary gid %d", o.Groups, o.GID)
 	}
 	gids, err := me.GroupIds()
