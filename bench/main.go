@@ -148,6 +148,7 @@ type session struct {
 	// intakeDev is the dev dir of the intake phase, empty at its start.
 	intakeDev string
 	hookLog   string
+	owner     string // of every mailbox
 	rest      []fixtureBox
 	rows      []row
 	extra     []string // notes printed under the table
