@@ -120,10 +120,22 @@ func (s *session) million(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		progress("timing email_list on the largest mailbox and mailbox_list")
-		page, err := timeCalls(s.o.Calls, func(i int) error {
+		listBig := func(i int) error {
 			return c.call(ctx, "email_list", map[string]any{"mailbox": bigBox + "@" + benchDomain, "limit": 50, "offset": (i * 37) % 5000}, nil)
-		})
+		}
+		progress("timing email_list on the largest mailbox while the warm-up runs")
+		during, err := timeCalls(s.o.Calls, listBig)
+		if err != nil {
+			return err
+		}
+		idleFrom := time.Since(d.started)
+		busy, err := d.waitIdle(10 * time.Minute)
+		if err != nil {
+			return err
+		}
+		warmUp := idleFrom + busy
+		progress("timing email_list on the largest mailbox and mailbox_list after the warm-up")
+		page, err := timeCalls(s.o.Calls, listBig)
 		if err != nil {
 			return err
 		}
@@ -131,20 +143,17 @@ func (s *session) million(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		busy, err := d.waitIdle(10 * time.Minute)
-		if err != nil {
-			return err
-		}
 		rss, hwm, err := d.memory()
 		if err != nil {
 			return err
 		}
-		s.add(check("email_list p99, largest mailbox, "+label+" stored", ms(page.percentile(0.99)), "< 50 ms", page.percentile(0.99) < listP99),
+		s.add(check("email_list p99, largest mailbox, "+label+" stored, during the start-up warm-up", ms(during.percentile(0.99)), "< 50 ms", during.percentile(0.99) < listP99),
+			check("email_list p99, largest mailbox, "+label+" stored, after it", ms(page.percentile(0.99)), "< 50 ms", page.percentile(0.99) < listP99),
 			check(fmt.Sprintf("mailbox_list p99, %d mailboxes", s.o.Boxes+2), ms(mbl.percentile(0.99)), "< 100 ms", mbl.percentile(0.99) < mailboxListMax),
-			check("RSS, "+label+" stored: ready / idle after warm-up / peak",
+			check("RSS, "+label+" stored: ready / after the warm-up / peak",
 				fmt.Sprintf("%s / %s / %s", mb(rssReady), mb(rss), mb(hwm)), "< 150 MB", max(rssReady, rss, hwm) < rssMillionMaxKB),
 			info("RSS peak, "+label+" stored, first start (no index cache)", mb(coldPeak)))
-		s.note("After a start with %s stored the daemon worked in the background for %s (index warm-up).", label, secs(busy))
+		s.note("With %s stored the start-up warm-up (every message checked against the index cache) was over %s after the start.", label, secs(warmUp))
 		return nil
 	}, func(warm readiness) {
 		s.add(check("start → first email_list answered, "+label+" stored", readyFigure(warm.EmailList, warm, cold.EmailList),
