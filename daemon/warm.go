@@ -16,7 +16,7 @@ import (
 // IndexWarmer loads every mailbox's listing index in the background right
 // after start, so the first agent call on a large mailbox does not wait for
 // the load and files changed while the daemon was down are seen at once
-// (book/storage.md, "Listing"). Counting a mailbox loads its inbox and sent
+// (book/storage.md, "Listing and counting"). Counting a mailbox loads its inbox and sent
 // indexes, from their cache files where those are current (about 0.2 s for
 // 100,000 messages; bench/README.md), and the store keeps only the counts
 // of those it has no memory budget for. When the daemon stops, Stop has

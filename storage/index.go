@@ -13,14 +13,16 @@ import (
 	"time"
 )
 
-// The per-folder index (book/storage.md, "Listing"): what listing,
+// The per-folder index (book/storage.md, "Listing and counting"): what listing,
 // filtering and counting need of every message of one mailbox folder, so
 // that neither reads every file. It is always derivable from the files.
 //
 // A folder's index is loaded the first time the folder is listed or
-// counted: from its cache file under <data>/.index (indexfile.go), every
-// entry checked against its file's stat stamp and re-read when it differs,
-// or from the files alone when there is no cache (indexload.go). Every
+// counted: from its cache file under <data>/.index (indexfile.go), taken
+// as it is when the folder dir is unchanged since the file was written and
+// else checked entry by entry against each .md's stat stamp, re-reading
+// those that differ; from the files alone when there is no cache
+// (indexload.go). Every
 // write through the Store (Put, SetRead, RemoveMailbox) updates a loaded
 // index synchronously after the write is durable; it adds no fsync and no
 // file to the `250` path. Loaded indexes share a memory budget
@@ -28,7 +30,9 @@ import (
 // their cache file and dropped, keeping only their counts.
 //
 // Writes made behind the Store's back (a hand edit, another process) are
-// seen when the folder's index is next loaded: at the next start.
+// seen after a restart: files added, removed or renamed as soon as the
+// folder is loaded, a .md edited in place once the start-up warm-up has
+// checked its folder (WarmIndex).
 
 // indexEntry is one message as a writer hands it to the index.
 type indexEntry struct {

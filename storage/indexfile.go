@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// The index cache (book/storage.md, "Listing"): one file per folder under
+// The index cache (book/storage.md, "Listing and counting"): one file per folder under
 // <data>/.index, named <local>@<domain>.<folder>, holding a loaded index as
 // it is in memory. It is derived data: a missing, damaged or stale file
 // costs reading the messages again, never a wrong listing, because every
