@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// The per-folder index (book/storage.md, "Listing and counting"): what listing,
-// filtering and counting need of every message of one mailbox folder, so
-// that neither reads every file. It is always derivable from the files.
+// The per-folder index (book/storage.md, "Listing and counting"): what
+// listing, filtering and counting need of every message of one mailbox
+// folder, so that neither reads every file. It is always derivable from the files.
 //
 // A folder's index is loaded the first time the folder is listed or
 // counted: from its cache file under <data>/.index (indexfile.go), taken

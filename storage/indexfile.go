@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// The index cache (book/storage.md, "Listing and counting"): one file per folder under
-// <data>/.index, named <local>@<domain>.<folder>, holding a loaded index as
-// it is in memory. It is derived data: a missing, damaged or stale file
+// The index cache (book/storage.md, "Listing and counting"): one file per
+// folder under <data>/.index, named <local>@<domain>.<folder>, holding a
+// loaded index as it is in memory. It is derived data: a missing, damaged or stale file
 // costs reading the messages again, never a wrong listing, because every
 // entry is checked against its .md's stamp when loaded (indexload.go). It
 // is written when a load had to read many files, when the index is
