@@ -59,7 +59,7 @@ func (s *Server) hookCreate(ctx context.Context, c *call) (any, string, error) {
 		return nil, "", hookCreateRefusal(err, m.Name, h)
 	}
 	name := ref.EffectiveName()
-	return HookNameResult{Name: name}, fmt.Sprintf("created %s hook %s on %s", h.Event, name, m.Name), nil
+	return HookCreateResult{Name: name}, fmt.Sprintf("created %s hook %s on %s", h.Event, name, m.Name), nil
 }
 
 // errHookNameUnavailable is the one refusal of a name that breaks the
@@ -121,5 +121,5 @@ func (s *Server) hookDelete(ctx context.Context, c *call) (any, string, error) {
 		}
 		return nil, "", err
 	}
-	return HookNameResult{Name: args.Name}, "deleted hook " + args.Name, nil
+	return HookDeleteResult{Name: args.Name}, "deleted hook " + args.Name, nil
 }

@@ -173,7 +173,7 @@ func bookReference(s *Server) string {
 		a := tool.Annotations
 		fmt.Fprintf(&b, "Annotations: `readOnlyHint: %t`, `destructiveHint: %t`, `idempotentHint: %t`, `openWorldHint: %t`.\n\n",
 			*a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint)
-		rows := schemaRows(d.in, "")
+		rows := schemaRows(decoded(tool.RawInputSchema), "")
 		if len(rows) == 0 {
 			b.WriteString("Parameters: none.\n\n")
 		} else {
@@ -184,7 +184,7 @@ func bookReference(s *Server) string {
 			b.WriteString("\n")
 		}
 		b.WriteString("| result field | type | always | description |\n|---|---|---|---|\n")
-		for _, r := range schemaRows(d.out, "") {
+		for _, r := range schemaRows(decoded(tool.RawOutputSchema), "") {
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.path, r.typ, yesNo(r.required), mdCell(r.desc))
 		}
 		ex, _ := json.Marshal(map[string]any{"name": tool.Name, "arguments": d.example})
@@ -198,14 +198,23 @@ type schemaRow struct {
 	required        bool
 }
 
+// decoded is a schema as a client reads it from the manifest.
+func decoded(raw json.RawMessage) map[string]any {
+	var s map[string]any
+	if err := json.Unmarshal(raw, &s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
 // schemaRows flattens an object schema: `emails[].id` for fields of
 // objects inside arrays.
-func schemaRows(s schema, prefix string) []schemaRow {
+func schemaRows(s map[string]any, prefix string) []schemaRow {
 	props, _ := s["properties"].(map[string]any)
 	required := map[string]bool{}
-	if r, ok := s["required"].([]string); ok {
+	if r, ok := s["required"].([]any); ok {
 		for _, n := range r {
-			required[n] = true
+			required[n.(string)] = true
 		}
 	}
 	names := make([]string, 0, len(props))
@@ -216,14 +225,18 @@ func schemaRows(s schema, prefix string) []schemaRow {
 	sort.SliceStable(names, func(i, j int) bool { return required[names[i]] && !required[names[j]] })
 	var out []schemaRow
 	for _, n := range names {
-		p := props[n].(schema)
+		p := props[n].(map[string]any)
 		typ, _ := p["type"].(string)
-		if e, ok := p["enum"].([]string); ok {
-			typ = "`" + strings.Join(e, "` \\| `") + "`"
+		if e, ok := p["enum"].([]any); ok {
+			vals := make([]string, len(e))
+			for i, v := range e {
+				vals[i] = fmt.Sprint(v)
+			}
+			typ = "`" + strings.Join(vals, "` \\| `") + "`"
 		}
-		var items schema
+		var items map[string]any
 		if typ == "array" {
-			items, _ = p["items"].(schema)
+			items, _ = p["items"].(map[string]any)
 			if it, _ := items["type"].(string); it != "" {
 				typ = "array of " + it
 			}
@@ -239,7 +252,7 @@ func schemaRows(s schema, prefix string) []schemaRow {
 	return out
 }
 
-func descOf(p schema) string {
+func descOf(p map[string]any) string {
 	d, _ := p["description"].(string)
 	if def, ok := p["default"]; ok {
 		d += fmt.Sprintf(" Default `%v`.", def)

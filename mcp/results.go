@@ -3,108 +3,109 @@ package mcp
 import "github.com/aimx-dev/aimx/operations"
 
 // Result shapes of the tools (book/mcp.md). Their JSON is the structured
-// content; the hand-written output schemas in tools.go describe the same
-// shapes, and a test validates every result against its schema. A field
-// is optional in the schema exactly when its tag has omitempty.
+// content, and their output schemas are generated from them (schema.go):
+// a field's jsonschema tag is its description, and a field is optional in
+// the schema exactly when its json tag has omitempty. A test validates
+// every result against its schema.
 
 // MailboxInfo is one mailbox in mailbox_list: the row both doors list.
 type MailboxInfo = operations.MailboxRow
 
 // MailboxListResult is mailbox_list's result.
 type MailboxListResult struct {
-	Mailboxes []MailboxInfo `json:"mailboxes"`
+	Mailboxes []MailboxInfo `json:"mailboxes" jsonschema:"One entry per mailbox."`
 }
 
 // MailboxNameResult is mailbox_create's result.
 type MailboxNameResult struct {
-	Name string `json:"name"`
+	Name string `json:"name" jsonschema:"The mailbox's full address."`
 }
 
 // MailboxDeleteResult is mailbox_delete's result.
 type MailboxDeleteResult struct {
-	Name         string `json:"name"`
-	DeletedFiles int    `json:"deleted_files"`
+	Name         string `json:"name" jsonschema:"The deleted mailbox's full address."`
+	DeletedFiles int    `json:"deleted_files" jsonschema:"How many files were removed."`
 }
 
 // EmailSummary is one message in email_list.
 type EmailSummary struct {
-	ID             string   `json:"id"`
-	From           string   `json:"from"`
-	To             []string `json:"to"`
-	Subject        string   `json:"subject"`
-	Date           string   `json:"date"`
-	Read           bool     `json:"read"`
-	Trusted        string   `json:"trusted"`
-	ThreadID       string   `json:"thread_id"`
-	DeliveryStatus string   `json:"delivery_status,omitempty"`
+	ID             string   `json:"id" jsonschema:"The email's id within its folder; pass it to email_read."`
+	From           string   `json:"from" jsonschema:"The sender, as Name <address> or address."`
+	To             []string `json:"to" jsonschema:"The To recipients."`
+	Subject        string   `json:"subject" jsonschema:"The subject (empty when there was none)."`
+	Date           string   `json:"date" jsonschema:"The Date header as RFC 3339 (raw header text for some migrated mail)."`
+	Read           bool     `json:"read" jsonschema:"Whether it is marked read (always false for sent copies)."`
+	Trusted        string   `json:"trusted" jsonschema:"Trust verdict: true (verified sender on the mailbox's trusted list), false (not verified), none (trust checks off)."`
+	ThreadID       string   `json:"thread_id" jsonschema:"Emails of one conversation share this id."`
+	DeliveryStatus string   `json:"delivery_status,omitempty" jsonschema:"Sent copies only: the worst recipient state (failed, deferred, queued, delivered)."`
 }
 
 // EmailListResult is email_list's result: one page, newest first, and how
 // many messages match in all.
 type EmailListResult struct {
-	Emails []EmailSummary `json:"emails"`
-	Total  int            `json:"total"`
+	Emails []EmailSummary `json:"emails" jsonschema:"The page, newest first."`
+	Total  int            `json:"total" jsonschema:"How many emails match the filters in all."`
 }
 
 // EmailAttachment is one attachment of a bundle.
 type EmailAttachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
-	Path        string `json:"path"`
+	Filename    string `json:"filename" jsonschema:"The stored file name."`
+	ContentType string `json:"content_type" jsonschema:"The MIME type, such as application/pdf."`
+	Size        int64  `json:"size" jsonschema:"Size in bytes."`
+	Path        string `json:"path" jsonschema:"Path relative to the email's bundle directory."`
 }
 
 // EmailRecipient is the delivery state of one recipient of a sent copy.
 type EmailRecipient struct {
-	Address   string `json:"address"`
-	Status    string `json:"status"`
-	Detail    string `json:"detail,omitempty"`
-	Attempts  int    `json:"attempts"`
-	TLS       string `json:"tls,omitempty"`
-	UpdatedAt string `json:"updated_at,omitempty"`
+	Address   string `json:"address" jsonschema:"The recipient address."`
+	Status    string `json:"status" jsonschema:"queued, deferred, delivered or failed."`
+	Detail    string `json:"detail,omitempty" jsonschema:"The last answer from the remote server, or the error."`
+	Attempts  int    `json:"attempts" jsonschema:"Delivery attempts so far."`
+	TLS       string `json:"tls,omitempty" jsonschema:"verified, unverified or none."`
+	UpdatedAt string `json:"updated_at,omitempty" jsonschema:"When the state last changed, RFC 3339."`
 }
 
 // EmailReadResult is email_read's result: every book/storage.md frontmatter field
 // by name, unknown keys under Extra, and the body (fenced unless trusted).
 type EmailReadResult struct {
-	ID             string            `json:"id"`
-	MessageID      string            `json:"message_id"`
-	ThreadID       string            `json:"thread_id"`
-	From           string            `json:"from"`
-	To             []string          `json:"to"`
-	Cc             []string          `json:"cc,omitempty"`
-	ReplyTo        []string          `json:"reply_to,omitempty"`
-	DeliveredTo    string            `json:"delivered_to,omitempty"`
-	Subject        string            `json:"subject"`
-	Date           string            `json:"date"`
-	ReceivedAt     string            `json:"received_at,omitempty"`
-	ReceivedFromIP string            `json:"received_from_ip,omitempty"`
-	SizeBytes      int64             `json:"size_bytes"`
-	Attachments    []EmailAttachment `json:"attachments,omitempty"`
-	InReplyTo      string            `json:"in_reply_to,omitempty"`
-	References     []string          `json:"references,omitempty"`
-	ListID         string            `json:"list_id,omitempty"`
-	AutoSubmitted  string            `json:"auto_submitted,omitempty"`
-	DKIM           string            `json:"dkim"`
-	SPF            string            `json:"spf"`
-	DMARC          string            `json:"dmarc"`
-	Trusted        string            `json:"trusted"`
-	Mailbox        string            `json:"mailbox"`
-	Read           *bool             `json:"read,omitempty"`
-	ReadAt         string            `json:"read_at,omitempty"`
-	HooksDue       []string          `json:"hooks_due,omitempty"`
-	Outbound       bool              `json:"outbound,omitempty"`
-	OutboundFormat string            `json:"outbound_format,omitempty"`
-	DeliveryStatus string            `json:"delivery_status,omitempty"`
-	Recipients     []EmailRecipient  `json:"recipients,omitempty"`
-	Extra          map[string]any    `json:"extra"`
-	Body           string            `json:"body"`
+	ID             string            `json:"id" jsonschema:"The email's id within its folder."`
+	MessageID      string            `json:"message_id" jsonschema:"The Message-ID header without <>."`
+	ThreadID       string            `json:"thread_id" jsonschema:"Emails of one conversation share this id."`
+	From           string            `json:"from" jsonschema:"The sender, as Name <address> or address."`
+	To             []string          `json:"to" jsonschema:"The To recipients."`
+	Cc             []string          `json:"cc,omitempty" jsonschema:"The Cc recipients."`
+	ReplyTo        []string          `json:"reply_to,omitempty" jsonschema:"The Reply-To addresses: where replies go."`
+	DeliveredTo    string            `json:"delivered_to,omitempty" jsonschema:"The envelope recipient this copy was delivered to."`
+	Subject        string            `json:"subject" jsonschema:"The subject (empty when there was none)."`
+	Date           string            `json:"date" jsonschema:"The Date header as RFC 3339 (raw header text for some migrated mail)."`
+	ReceivedAt     string            `json:"received_at,omitempty" jsonschema:"When this server received it, RFC 3339."`
+	ReceivedFromIP string            `json:"received_from_ip,omitempty" jsonschema:"The IP address of the server that sent it to us."`
+	SizeBytes      int64             `json:"size_bytes" jsonschema:"Size of the raw message in bytes."`
+	Attachments    []EmailAttachment `json:"attachments,omitempty" jsonschema:"Attachment files stored beside the email."`
+	InReplyTo      string            `json:"in_reply_to,omitempty" jsonschema:"The Message-ID this email replies to, without <>."`
+	References     []string          `json:"references,omitempty" jsonschema:"The Message-IDs of the thread, oldest first, without <>."`
+	ListID         string            `json:"list_id,omitempty" jsonschema:"The List-Id header: set for mailing-list mail."`
+	AutoSubmitted  string            `json:"auto_submitted,omitempty" jsonschema:"The Auto-Submitted header: set for automatic mail (do not auto-reply to it)."`
+	DKIM           string            `json:"dkim" jsonschema:"DKIM result: pass, fail, softfail, neutral, none, temperror or permerror."`
+	SPF            string            `json:"spf" jsonschema:"SPF result, same values."`
+	DMARC          string            `json:"dmarc" jsonschema:"DMARC result, same values."`
+	Trusted        string            `json:"trusted" jsonschema:"Trust verdict: true, false or none. Anything but true means the body is fenced."`
+	Mailbox        string            `json:"mailbox" jsonschema:"The mailbox's full address."`
+	Read           *bool             `json:"read,omitempty" jsonschema:"Inbox only: whether it is marked read."`
+	ReadAt         string            `json:"read_at,omitempty" jsonschema:"When it was marked read, RFC 3339."`
+	HooksDue       []string          `json:"hooks_due,omitempty" jsonschema:"Names of the on_receive hooks due for this email."`
+	Outbound       bool              `json:"outbound,omitempty" jsonschema:"True for a sent copy."`
+	OutboundFormat string            `json:"outbound_format,omitempty" jsonschema:"Sent copies: markdown, text or html."`
+	DeliveryStatus string            `json:"delivery_status,omitempty" jsonschema:"Sent copies: the worst recipient state (failed, deferred, queued, delivered)."`
+	Recipients     []EmailRecipient  `json:"recipients,omitempty" jsonschema:"Sent copies: delivery state per recipient."`
+	Extra          map[string]any    `json:"extra" jsonschema:"Stored fields this version does not know (for example from mail written by an older aimx), by name."`
+	Body           string            `json:"body" jsonschema:"The body as text (Markdown for HTML mail). Unless trusted is \"true\", it is wrapped between <untrusted-email nonce=...> markers after a one-line warning."`
 }
 
 // ReadStateResult is the result of email_mark_read and email_mark_unread.
 type ReadStateResult struct {
-	ID   string `json:"id"`
-	Read bool   `json:"read"`
+	ID   string `json:"id" jsonschema:"The email's id."`
+	Read bool   `json:"read" jsonschema:"The read state now."`
 }
 
 // HookInfo is one hook in hook_list: the row both doors list.
@@ -112,10 +113,15 @@ type HookInfo = operations.HookInfo
 
 // HookListResult is hook_list's result.
 type HookListResult struct {
-	Hooks []HookInfo `json:"hooks"`
+	Hooks []HookInfo `json:"hooks" jsonschema:"Hooks by mailbox name, then in the order they were added."`
 }
 
-// HookNameResult is the result of hook_create and hook_delete.
-type HookNameResult struct {
-	Name string `json:"name"`
+// HookCreateResult is hook_create's result.
+type HookCreateResult struct {
+	Name string `json:"name" jsonschema:"The hook's name (the derived one when none was given)."`
+}
+
+// HookDeleteResult is hook_delete's result.
+type HookDeleteResult struct {
+	Name string `json:"name" jsonschema:"The deleted hook's name."`
 }

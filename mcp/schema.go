@@ -3,12 +3,76 @@ package mcp
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
-// schema is a JSON Schema node. The tool schemas are written by hand
-// rather than reflected from Go types: mcp-go's reflection makes every
-// field without `omitempty` required and drops list roots (DESIGN.md), and
-// agents read these descriptions.
+// Output schemas are generated from the result structs of results.go
+// (book/mcp.md, "Output schemas"): the structs are the one description
+// of a result. A field's `jsonschema` tag is its description, and it is
+// optional exactly when its json tag has omitempty. What a tag cannot say
+// (an object's own description, an enum) is set on the generated schema.
+
+// resultSchema is the output schema of a tool whose result is a T, with
+// desc as the root object's description.
+func resultSchema[T any](desc string) *jsonschema.Schema {
+	s, err := jsonschema.For[T](nil)
+	if err != nil {
+		panic(fmt.Sprintf("result schema: %v", err)) // a programming error, caught by every test
+	}
+	s.Description = desc
+	notNull(s)
+	return s
+}
+
+// notNull drops the "null" that generation allows beside every slice and
+// pointer: no field of a result is null (required slices are never nil,
+// and omitempty leaves out a nil pointer or an empty slice), and a test
+// validates every result against its schema.
+func notNull(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) == 2 && s.Types[0] == "null" {
+		s.Type, s.Types = s.Types[1], nil
+	}
+	for _, p := range s.Properties {
+		notNull(p)
+	}
+	notNull(s.Items)
+	notNull(s.AdditionalProperties)
+}
+
+// field returns the schema of a property below s, one name per level;
+// a name ending in [] steps into the array's items.
+func field(s *jsonschema.Schema, path ...string) *jsonschema.Schema {
+	for _, name := range path {
+		items := strings.HasSuffix(name, "[]")
+		s = s.Properties[strings.TrimSuffix(name, "[]")]
+		if s != nil && items {
+			s = s.Items
+		}
+		if s == nil {
+			panic(fmt.Sprintf("result schema has no %s", strings.Join(path, "."))) // a programming error
+		}
+	}
+	return s
+}
+
+// withEnum sets the allowed values of the property at path and returns s.
+func withEnum(s *jsonschema.Schema, values []string, path ...string) *jsonschema.Schema {
+	f := field(s, path...)
+	f.Enum = nil
+	for _, v := range values {
+		f.Enum = append(f.Enum, v)
+	}
+	return s
+}
+
+// schema is a hand-written JSON Schema node, for the input schemas: their
+// defaults, bounds and formats are written beside the parameter they
+// describe.
 type schema map[string]any
 
 // prop is one named property of an object schema.
@@ -69,8 +133,9 @@ func (s schema) with(kv ...any) schema {
 	return out
 }
 
-// raw encodes a schema for mcp.WithRawInputSchema / WithRawOutputSchema.
-func (s schema) raw() json.RawMessage {
+// raw encodes a schema for the manifest: a hand-written one or a
+// generated *jsonschema.Schema.
+func raw(s any) json.RawMessage {
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(fmt.Sprintf("tool schema does not encode: %v", err)) // a programming error, caught by every test
