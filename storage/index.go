@@ -189,8 +189,28 @@ func (idx *folderIndex) unpin() {
 	idx.mu.Unlock()
 }
 
-// loadIndex runs one load and then keeps the loaded indexes within budget.
+// loadIndex runs one load and then keeps the loaded indexes within budget
+// and writes the cache file of a load that read many files, after the
+// callers waiting for the load have it.
 func (s *Store) loadIndex(ctx context.Context, idx *folderIndex, ready chan struct{}) {
+	read, ok := s.loadOnce(ctx, idx, ready)
+	if !ok {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.panics.Recovered(s.log.With().Str("mailbox", idx.ref.String()).Logger(), "storage index eviction", p)
+		}
+	}()
+	s.evictIndexes(idx)
+	if read >= saveAfterReading && !s.readOnly {
+		s.saveIndex(idx)
+	}
+}
+
+// loadOnce runs the load proper and closes ready when it is over.
+func (s *Store) loadOnce(ctx context.Context, idx *folderIndex, ready chan struct{}) (read int, ok bool) {
+	defer close(ready)
 	defer func() {
 		if p := recover(); p != nil {
 			idx.mu.Lock()
@@ -198,17 +218,11 @@ func (s *Store) loadIndex(ctx context.Context, idx *folderIndex, ready chan stru
 			idx.building, idx.resident, idx.journal = false, false, nil
 			idx.mu.Unlock()
 			s.panics.Recovered(s.log.With().Str("mailbox", idx.ref.String()).Logger(), "storage index build", p)
+			ok = false
 		}
-		close(ready)
 	}()
 	read, err := s.buildIndex(ctx, idx.ref, idx.folder, idx)
-	if err != nil {
-		return
-	}
-	s.evictIndexes(idx)
-	if read >= saveAfterReading && !s.readOnly {
-		s.saveIndex(idx)
-	}
+	return read, err == nil
 }
 
 // saveAfterReading is how many files a load must have read for its result
