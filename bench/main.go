@@ -166,6 +166,9 @@ func (s *session) notes(m machine) string {
 	if s.o.Quick {
 		b.WriteString(" -quick")
 	}
+	if s.o.Fixture != "" {
+		b.WriteString(" -fixture (messages seeded by an earlier run)")
+	}
 	fmt.Fprintf(&b, ": largest mailbox %s messages, %s stored in %d mailboxes; %d MCP calls per latency figure.",
 		count(s.o.Big), count(s.o.Total), s.o.Boxes, s.o.Calls)
 	for _, e := range s.extra {
