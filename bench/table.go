@@ -76,7 +76,7 @@ func appendRecord(path, heading, notes, table string) error {
 	if err != nil {
 		return fmt.Errorf("record in %s: %w", path, err)
 	}
-	_, err = fmt.Fprintf(f, "\n### %s\n\n%s\n\n%s", heading, notes, table)
+	_, err = fmt.Fprintf(f, "\n#### %s\n\n%s\n\n%s", heading, notes, table)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

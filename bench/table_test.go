@@ -91,7 +91,7 @@ func TestAppendRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
-	if err != nil || !strings.HasSuffix(string(b), "\n### Run X\n\nnotes\n\n| a |\n") {
+	if err != nil || !strings.HasSuffix(string(b), "\n#### Run X\n\nnotes\n\n| a |\n") {
 		t.Fatalf("README = %q, %v", b, err)
 	}
 }
