@@ -72,3 +72,49 @@ func TestIndexWarmerStopsOnShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// cachingStore is a store with index cache files, like storage.Store.
+type cachingStore struct {
+	countingStore
+	warmed  []storage.MailboxRef
+	flushed bool
+}
+
+func (c *cachingStore) WarmIndex(_ context.Context, ref storage.MailboxRef) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.warmed = append(c.warmed, ref)
+	return nil
+}
+
+func (c *cachingStore) FlushIndexes(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushed = true
+	return nil
+}
+
+// A store that keeps index cache files gets every mailbox checked in full
+// (not merely counted) and its cache written when the daemon stops.
+func TestIndexWarmerChecksAndFlushes(t *testing.T) {
+	t.Parallel()
+	cfg := domains.Default("a.test")
+	for _, n := range []string{"x@a.test", "y@a.test"} {
+		cfg.Mailboxes[n] = domains.Mailbox{Name: n, Owner: "root"}
+	}
+	st := &cachingStore{}
+	w := &IndexWarmer{Registry: domains.NewRegistry(cfg), Store: st, Log: zerolog.Nop()}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.done.Wait()
+	if st.flushed {
+		t.Fatal("flushed before Stop")
+	}
+	if err := w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.warmed) != 2 || len(st.counted) != 0 || !st.flushed {
+		t.Fatalf("warmed %v, counted %v, flushed %v", st.warmed, st.counted, st.flushed)
+	}
+}
