@@ -65,8 +65,7 @@ func (w *IndexWarmer) Start(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return
 			}
-			_, domain := domains.SplitName(name)
-			ref := storage.MailboxRef{Domain: domain, Local: domains.StorageDir(name)}
+			ref := domains.MailboxRef(name)
 			if err := w.warm(ctx, ref); err != nil {
 				w.Log.Warn().Err(err).Str("mailbox", name).Msg("index warm-up")
 				continue
