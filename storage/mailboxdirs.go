@@ -57,16 +57,12 @@ func (s *Store) recordedOwner(ref MailboxRef) (int, bool, error) {
 		if err != nil {
 			return -1, false, err
 		}
-		des, err := d.Names()
+		found, err := d.Any(func(name string) bool { return !strings.HasPrefix(name, ".") })
 		d.Close()
 		if err != nil {
 			return -1, false, err
 		}
-		for _, de := range des {
-			if !strings.HasPrefix(de.Name(), ".") {
-				hasMail = true
-			}
-		}
+		hasMail = hasMail || found
 	}
 	d, err := s.openFolder(ref, Inbox)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -253,6 +253,32 @@ func (d *Dir) Chown(uid, gid int) error {
 	return nil
 }
 
+// Any reports whether some entry's name satisfies match, reading the
+// directory in small batches and stopping at the first match, so a probe of
+// a large directory costs one batch, not a full listing.
+func (d *Dir) Any(match func(name string) bool) (bool, error) {
+	fd, err := unix.Openat(d.Fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false, &fs.PathError{Op: "open", Path: d.path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d.path)
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(64)
+		for _, n := range names {
+			if match(n) {
+				return true, nil
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read dir %s: %w", d.path, err)
+		}
+	}
+}
+
 // Names lists the entries of the directory (no "." or ".."), with their
 // types as the kernel reports them (fs.ModeSymlink, fs.ModeDir, 0 for a
 // regular file, ...), without following or stat-ing any of them.

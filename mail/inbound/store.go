@@ -69,11 +69,10 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	allowlisted := domains.MatchSender(eff.TrustedSenders, x.res.From)
 	mo.Trusted = auth.Trust(string(eff.Trust), allowlisted, x.res)
 
+	// Put makes the mailbox's dirs on its first write (book/storage.md);
+	// EnsureMailbox, with its foreign-mail check, is for creating a
+	// mailbox, not for every message.
 	owner := x.d.owner(t.mb)
-	if err := x.d.cfg.Store.EnsureMailbox(ctx, t.ref, owner); err != nil {
-		mo.Err = fmt.Errorf("ensure mailbox: %w", err)
-		return mo
-	}
 	deliveredTo := t.recipients[0]
 	received := message.Received{
 		Helo:     x.env.Helo,
