@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -178,5 +180,62 @@ func TestPanics_StoreRecoveredLoggedCounted(t *testing.T) {
 	}
 	if log := e.log.String(); !strings.Contains(log, "store exploded") || !strings.Contains(log, `"stack"`) {
 		t.Errorf("log lacks the panic and its stack:\n%s", log)
+	}
+}
+
+// TestSpoolKeepsSmallMailInMemoryAndSpillsLarge: DATA up to spoolMemBytes
+// stays in memory (no inode per message), larger DATA moves to an unnamed
+// file as it arrives, and both read back exactly; the scratch does the
+// same, and sources handed out before a spill stay valid.
+func TestSpoolKeepsSmallMailInMemoryAndSpillsLarge(t *testing.T) {
+	t.Parallel()
+	d := &Deliverer{spoolDir: t.TempDir()}
+	for _, size := range []int{1 << 10, spoolMemBytes, spoolMemBytes + 1, 3 * spoolMemBytes} {
+		sp, err := d.NewSpool()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := bytes.Repeat([]byte("abcdefg\r\n"), size/9+1)[:size]
+		for chunk := data; len(chunk) > 0; {
+			n := min(len(chunk), 4096)
+			if _, err := sp.Write(chunk[:n]); err != nil {
+				t.Fatal(err)
+			}
+			chunk = chunk[n:]
+		}
+		if spilled := sp.f != nil; spilled != (size > spoolMemBytes) {
+			t.Errorf("size %d: spilled = %v", size, spilled)
+		}
+		src, err := sp.source()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(io.NewSectionReader(src, 0, src.Size()))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("size %d: read back %d bytes, %v", size, len(got), err)
+		}
+		if err := sp.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := spoolScratch{file: fileScratch{dir: t.TempDir()}}
+	small, err := sc.Append(strings.NewReader("small part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", spoolMemBytes)
+	large, err := sc.Append(strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	for want, src := range map[string]message.Source{"small part": small, big: large} {
+		got, _ := io.ReadAll(io.NewSectionReader(src, 0, src.Size()))
+		if string(got) != want {
+			t.Errorf("scratch read back %d bytes, want %d", len(got), len(want))
+		}
+	}
+	if sc.file.f == nil {
+		t.Error("the large part did not go to the file")
 	}
 }
