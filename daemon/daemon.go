@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -61,6 +62,7 @@ type Daemon struct {
 
 	listeners  []*listener
 	components []namedComponent
+	cleanStop  atomic.Bool
 }
 
 type listener struct {
@@ -230,15 +232,22 @@ loop:
 	// flight finishes), then the components in reverse start order.
 	stopCtx, cancel := context.WithTimeout(context.Background(), d.shutdown)
 	defer cancel()
-	d.stopListeners(stopCtx, &wg)
-	d.stopComponents(stopCtx, started)
+	listenersDone := d.stopListeners(stopCtx, &wg)
+	componentsDone := d.stopComponents(stopCtx, started)
+	d.cleanStop.Store(listenersDone && componentsDone)
 	started = nil
 	return runErr
 }
 
+// CleanStop reports whether the last Run stopped every listener and every
+// component within the shutdown deadline: no transaction, hook run or
+// write was left behind, so the next start may skip the crash-leftover
+// scan (book/storage.md, "Start-up repair").
+func (d *Daemon) CleanStop() bool { return d.cleanStop.Load() }
+
 // stopListeners shuts every listener down at once and waits for their
 // Serve loops, until ctx ends at the latest.
-func (d *Daemon) stopListeners(ctx context.Context, serving *sync.WaitGroup) {
+func (d *Daemon) stopListeners(ctx context.Context, serving *sync.WaitGroup) bool {
 	var shut sync.WaitGroup
 	for _, l := range d.listeners {
 		shut.Add(1)
@@ -256,12 +265,15 @@ func (d *Daemon) stopListeners(ctx context.Context, serving *sync.WaitGroup) {
 	}
 	if !waitUntil(ctx, &shut) || !waitUntil(ctx, serving) {
 		d.log.Error().Err(ctx.Err()).Msg("listeners still busy at the shutdown deadline; exiting anyway")
+		return false
 	}
+	return true
 }
 
 // stopComponents stops the started components in reverse order, each
 // within what is left of ctx; one stuck past the deadline is left behind.
-func (d *Daemon) stopComponents(ctx context.Context, started []namedComponent) {
+func (d *Daemon) stopComponents(ctx context.Context, started []namedComponent) bool {
+	clean := true
 	for i := len(started) - 1; i >= 0; i-- {
 		c := started[i]
 		errc := make(chan error, 1)
@@ -285,9 +297,11 @@ func (d *Daemon) stopComponents(ctx context.Context, started []namedComponent) {
 			}
 		}
 		if err != nil {
+			clean = false
 			d.log.Error().Err(err).Str("component", c.name).Msg("stop component")
 		}
 	}
+	return clean
 }
 
 // waitUntil waits for wg until ctx ends; false means ctx ended first.

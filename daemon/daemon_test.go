@@ -92,6 +92,9 @@ func TestRunBindsRecordsAndStops(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run returned %v after a graceful stop", err)
 	}
+	if !d.CleanStop() {
+		t.Error("a graceful stop is not reported clean")
+	}
 	for _, f := range []string{"aimx.pid", "listen.json"} {
 		if _, err := os.Stat(filepath.Join(run, f)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left behind: %v", f, err)

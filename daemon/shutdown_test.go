@@ -106,6 +106,9 @@ func TestShutdown_OneDeadlineForListenersAndComponents(t *testing.T) {
 	case <-time.After(20 * time.Second): // backstop only
 		t.Fatal("Run did not return after the shutdown deadline")
 	}
+	if d.CleanStop() {
+		t.Error("a stop cut short by the deadline is reported clean")
+	}
 	// By order: Run is back while the listener still serves and the deaf
 	// component is still inside Stop (or not even there yet: it was asked
 	// on a goroutine of its own, which must get there).

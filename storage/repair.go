@@ -18,6 +18,48 @@ import (
 // next start.
 const MaxRepairEntries = 2_000_000
 
+// cleanStopMarker, in `.spool/`, says the daemon stopped with nothing left
+// in flight, so the next start's Repair may skip the leftover scan.
+const cleanStopMarker = "clean-stop"
+
+// MarkCleanStop records, durably, that the daemon stopped with every
+// writer finished: no temp file or orphan can be left, and the next
+// Repair skips the crash-leftover scan, which reads every mailbox
+// directory (book/storage.md, "Start-up repair").
+func (s *Store) MarkCleanStop() error {
+	if s.readOnly || s.root == nil {
+		return ErrReadOnly
+	}
+	spool, err := s.root.OpenDir(".spool")
+	if err != nil {
+		return fmt.Errorf("mark clean stop: %w", err)
+	}
+	defer spool.Close()
+	return s.w.WriteFileAt(spool, cleanStopMarker, []byte("1\n"), WriteOptions{Mode: 0o600})
+}
+
+// takeCleanStop reports whether the last stop was clean and removes the
+// marker durably, so a crash during this run makes the next start scan.
+func (s *Store) takeCleanStop() (bool, error) {
+	spool, err := s.root.OpenDir(".spool")
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer spool.Close()
+	if _, err := spool.Lstat(cleanStopMarker); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if err := spool.Remove(cleanStopMarker); err != nil {
+		return false, err
+	}
+	return true, spool.Sync()
+}
+
 // MailboxOwner is one configured mailbox and its owner (nil: the daemon's
 // user), as Repair needs them.
 type MailboxOwner struct {
@@ -32,6 +74,9 @@ type RepairReport struct {
 	Orphans   int // .eml files without their .md removed
 	Refused   int // entries that are not regular files or dirs, left alone
 	Truncated bool
+	// SkippedScan is set when the last stop was clean (MarkCleanStop):
+	// only modes were checked, no directory was listed for leftovers.
+	SkippedScan bool
 }
 
 // Repair runs once at start, before any listener (book/storage.md,
@@ -40,7 +85,8 @@ type RepairReport struct {
 //     mailbox owner, as the Rust aimx and earlier versions wrote them): the
 //     daemon's user, the owner's group, dirs 0750, files 0640 (as root only);
 //   - removes what a crash left: dot-named temp files and bundle temp dirs,
-//     and .eml files whose .md was never published. The sender of such a
+//     and .eml files whose .md was never published; after a clean stop
+//     (MarkCleanStop) nothing can be left, and this scan is skipped. The sender of such a
 //     message never got 250 (it is answered only after the .md is durable),
 //     so it retries and nothing is lost.
 //
@@ -51,6 +97,11 @@ func (s *Store) Repair(ctx context.Context, boxes []MailboxOwner) (RepairReport,
 	if s.readOnly || s.root == nil {
 		return rep, ErrReadOnly
 	}
+	clean, err := s.takeCleanStop()
+	if err != nil {
+		return rep, fmt.Errorf("repair: clean-stop marker: %w", err)
+	}
+	rep.SkippedScan = clean
 	budget := MaxRepairEntries
 	for _, mb := range boxes {
 		if err := mb.Ref.Validate(); err != nil {
@@ -64,12 +115,12 @@ func (s *Store) Repair(ctx context.Context, boxes []MailboxOwner) (RepairReport,
 				rep.Truncated = true
 				break
 			}
-			if err := s.repairFolder(mb, f, &rep, &budget); err != nil {
+			if err := s.repairFolder(mb, f, !clean, &rep, &budget); err != nil {
 				return rep, fmt.Errorf("repair %s/%s: %w", mb.Ref, f, err)
 			}
 		}
 	}
-	if rep != (RepairReport{}) {
+	if rep != (RepairReport{}) && rep != (RepairReport{SkippedScan: true}) {
 		s.log.Warn().Int("reowned", rep.Reowned).Int("temp_files", rep.Temps).Int("orphans", rep.Orphans).
 			Int("refused", rep.Refused).Bool("truncated", rep.Truncated).
 			Msg("storage repaired at start: mailbox modes and crash leftovers")
@@ -77,7 +128,7 @@ func (s *Store) Repair(ctx context.Context, boxes []MailboxOwner) (RepairReport,
 	return rep, nil
 }
 
-func (s *Store) repairFolder(mb MailboxOwner, f Folder, rep *RepairReport, budget *int) error {
+func (s *Store) repairFolder(mb MailboxOwner, f Folder, scan bool, rep *RepairReport, budget *int) error {
 	dir, err := s.openFolder(mb.Ref, f)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -103,6 +154,9 @@ func (s *Store) repairFolder(mb MailboxOwner, f Folder, rep *RepairReport, budge
 				}
 			}
 		}
+	}
+	if !scan {
+		return nil
 	}
 	return s.removeLeftovers(dir, rep, budget)
 }

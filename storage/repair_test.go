@@ -118,3 +118,27 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// After a clean stop the leftover scan is skipped once (nothing can be
+// left), and the marker is consumed, so a crash during the next run makes
+// the start after it scan again.
+func TestRepairSkipsScanAfterCleanStop(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dir := openTestStore(t, Options{})
+	putMsg(t, s, PutRequest{Raw: []byte("raw"), Frontmatter: inboundFM("keep"), Body: "b"})
+	orphan := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local, "2026-10-07-150001-orphan.eml")
+	must(t, os.WriteFile(orphan, []byte("x"), 0o640))
+	must(t, s.MarkCleanStop())
+	rep, err := s.Repair(ctx, []MailboxOwner{{Ref: testRef}})
+	if err != nil || !rep.SkippedScan || rep.Orphans != 0 {
+		t.Fatalf("after a clean stop: %+v, %v", rep, err)
+	}
+	if _, err := os.Stat(orphan); err != nil {
+		t.Fatal("the skipped scan removed something")
+	}
+	rep, err = s.Repair(ctx, []MailboxOwner{{Ref: testRef}})
+	if err != nil || rep.SkippedScan || rep.Orphans != 1 {
+		t.Fatalf("without the marker: %+v, %v", rep, err)
+	}
+}

@@ -143,7 +143,17 @@ func (a *app) serve(f serveFlags) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return d.Run(a.ctx, hup, func(bound map[string]string) { a.printReady(dev, cfg, paths, bound) })
+	if err := d.Run(a.ctx, hup, func(bound map[string]string) { a.printReady(dev, cfg, paths, bound) }); err != nil {
+		return err
+	}
+	// Every listener and component finished in time: nothing was left in
+	// flight, so the next start skips the leftover scan (book/storage.md).
+	if d.CleanStop() {
+		if err := store.MarkCleanStop(); err != nil {
+			a.log.Warn().Err(err).Msg("clean stop not recorded; the next start scans for leftovers")
+		}
+	}
+	return nil
 }
 
 // printReady tells the person at the terminal what is listening and, in dev
