@@ -127,7 +127,9 @@ func mustCall(t *testing.T, cl *client.Client, tool string, args map[string]any)
 }
 
 // Serve speaks newline-delimited JSON-RPC on stdout and nothing else, and
-// returns nil when stdin ends (`aimx mcp` exits 0 on EOF).
+// returns nil when stdin ends (`aimx mcp` exits 0 on EOF). Stdin stays open
+// until every answer is in, as a harness keeps it: mcp-go cancels requests
+// still in flight when its input ends.
 func TestBridgeServeStdio(t *testing.T) {
 	t.Parallel()
 	path := SocketPath(sockDir(t))
@@ -138,16 +140,18 @@ func TestBridgeServeStdio(t *testing.T) {
 		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
 		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"mailbox_list","arguments":{}}}`,
 	}, "\n") + "\n"
+	stdinR, stdinW := io.Pipe()
 	stdoutR, stdoutW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Serve(context.Background(), strings.NewReader(in), stdoutW)
+		done <- b.Serve(context.Background(), stdinR, stdoutW)
 		stdoutW.Close()
 	}()
+	go func() { _, _ = io.WriteString(stdinW, in) }()
 	ids := map[float64]map[string]any{}
 	sc := bufio.NewScanner(stdoutR)
 	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for len(ids) < 3 && sc.Scan() {
 		var msg map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil || msg["jsonrpc"] != "2.0" {
 			t.Fatalf("stdout carries a non-protocol line: %q", sc.Text())
@@ -156,17 +160,26 @@ func TestBridgeServeStdio(t *testing.T) {
 			ids[id] = msg
 		}
 	}
+	stdinW.Close()
+	for sc.Scan() {
+		t.Errorf("output after the last answer: %q", sc.Text())
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("Serve at EOF = %v, want nil", err)
 	}
 	if _, ok := ids[1]["result"]; !ok {
 		t.Errorf("no initialize result: %v", ids)
 	}
-	if tools := ids[2]["result"].(map[string]any)["tools"].([]any); len(tools) != len(Manifest()) {
+	list, ok := ids[2]["result"].(map[string]any)
+	if !ok {
+		t.Fatalf("tools/list answered %v", ids[2])
+	}
+	if tools := list["tools"].([]any); len(tools) != len(Manifest()) {
 		t.Errorf("tools/list has %d tools", len(tools))
 	}
-	if res := ids[3]["result"].(map[string]any); res["isError"] != true || !strings.Contains(res["content"].([]any)[0].(map[string]any)["text"].(string), "not running") {
-		t.Errorf("tools/call with the daemon down: %v", res)
+	res, ok := ids[3]["result"].(map[string]any)
+	if !ok || res["isError"] != true || !strings.Contains(res["content"].([]any)[0].(map[string]any)["text"].(string), "not running") {
+		t.Errorf("tools/call with the daemon down: %v", ids[3])
 	}
 }
 
