@@ -1,0 +1,294 @@
+package outbound
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aimx-dev/aimx/internal/safefs"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// Caps of the file queue's reads (book/sending.md, "Queue").
+const (
+	// MaxRecordBytes caps one item's JSON record.
+	MaxRecordBytes = 1 << 20
+	// DefaultMaxQueuedMessage caps a message read back from the queue
+	// when FileQueueOptions.MaxMessageBytes is 0.
+	DefaultMaxQueuedMessage = 64 << 20
+)
+
+// FileQueueOptions tunes OpenFileQueue.
+type FileQueueOptions struct {
+	// MaxMessageBytes caps a message read back (DefaultMaxQueuedMessage
+	// when 0).
+	MaxMessageBytes int64
+	// Writer is the durable writer (the zero Writer when nil); tests
+	// inject faults through it.
+	Writer *storage.Writer
+}
+
+// FileQueue is the Queue kept in one directory: for each item
+// `<id>.eml` (the signed message) and `<id>.json` (envelope and recipient
+// state). The JSON is the commit point: it is written after the message,
+// and removed before it.
+type FileQueue struct {
+	dir    *safefs.Dir
+	w      *storage.Writer
+	maxMsg int64
+
+	mu    sync.Mutex
+	items map[string]Item
+}
+
+var _ Queue = (*FileQueue)(nil)
+
+// OpenFileQueue opens (creating it when missing) the queue directory at
+// path and loads every item. A message file without its record (a crash
+// during Enqueue, before the caller got an answer) is removed, as are
+// leftover temp files.
+func OpenFileQueue(path string, opts FileQueueOptions) (*FileQueue, error) {
+	dir, err := safefs.MkdirAll(path, 0o700)
+	if err != nil {
+		return nil, fmt.Errorf("outbound queue: %w", err)
+	}
+	q := &FileQueue{dir: dir, w: opts.Writer, maxMsg: opts.MaxMessageBytes, items: map[string]Item{}}
+	if q.w == nil {
+		q.w = &storage.Writer{}
+	}
+	if q.maxMsg <= 0 {
+		q.maxMsg = DefaultMaxQueuedMessage
+	}
+	if err := q.load(); err != nil {
+		_ = dir.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+// Close releases the directory.
+func (q *FileQueue) Close() error { return q.dir.Close() }
+
+func (q *FileQueue) load() error {
+	des, err := q.dir.Names()
+	if err != nil {
+		return fmt.Errorf("outbound queue: %w", err)
+	}
+	records := map[string]bool{}
+	for _, de := range des {
+		if id, ok := strings.CutSuffix(de.Name(), ".json"); ok && validID(id) && de.Type().IsRegular() {
+			records[id] = true
+		}
+	}
+	removed := false
+	for _, de := range des {
+		name := de.Name()
+		switch {
+		case strings.HasPrefix(name, "."):
+			// A durable write's temp file, left by a crash.
+			removed = true
+			if err := q.dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("outbound queue: %w", err)
+			}
+		case strings.HasSuffix(name, ".eml"):
+			if id := strings.TrimSuffix(name, ".eml"); !records[id] {
+				removed = true
+				if err := q.dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("outbound queue: %w", err)
+				}
+			}
+		}
+	}
+	if removed {
+		if err := q.dir.Sync(); err != nil {
+			return fmt.Errorf("outbound queue: %w", err)
+		}
+	}
+	for id := range records {
+		b, err := q.dir.ReadFile(id+".json", MaxRecordBytes)
+		if err != nil {
+			return fmt.Errorf("outbound queue: %w", err)
+		}
+		var it Item
+		if err := json.Unmarshal(b, &it); err != nil {
+			return fmt.Errorf("outbound queue: record %s: %w", id, err)
+		}
+		if it.ID != id {
+			return fmt.Errorf("outbound queue: record %s names id %q", id, it.ID)
+		}
+		q.items[id] = it
+	}
+	return nil
+}
+
+// validID accepts the ids newID makes: lowercase hex and '-'.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// newID is the enqueue time (so names sort by age) and 64 random bits.
+func newID(now time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%016x-%s", now.UnixNano(), hex.EncodeToString(b[:]))
+}
+
+// Enqueue implements Queue: the message, then the record, each a durable
+// write (storage.Writer: temp file, fsync, rename, directory fsync).
+func (q *FileQueue) Enqueue(ctx context.Context, s Submission, now time.Time) (Item, error) {
+	if err := ctx.Err(); err != nil {
+		return Item{}, err
+	}
+	if len(s.Recipients) == 0 {
+		return Item{}, errors.New("outbound queue: no recipients")
+	}
+	it := Item{ID: newID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC()}
+	seen := map[string]bool{}
+	for _, a := range s.Recipients {
+		if seen[strings.ToLower(a)] {
+			continue
+		}
+		seen[strings.ToLower(a)] = true
+		it.Recipients = append(it.Recipients, Recipient{Address: a, Status: StatusQueued, NextAttempt: now.UTC(), UpdatedAt: now.UTC()})
+	}
+	// The directory fsync of the message is the record's: both renames
+	// are in the same directory and the record's comes last.
+	if err := q.w.WriteFileAt(q.dir, it.ID+".eml", s.Data, storage.WriteOptions{NoReplace: true, SkipDirSync: true}); err != nil {
+		return Item{}, fmt.Errorf("outbound queue: %w", err)
+	}
+	if err := q.writeRecord(it); err != nil {
+		return Item{}, err
+	}
+	q.mu.Lock()
+	q.items[it.ID] = it
+	q.mu.Unlock()
+	return cloneItem(it), nil
+}
+
+func (q *FileQueue) writeRecord(it Item) error {
+	b, err := json.Marshal(it)
+	if err != nil {
+		return fmt.Errorf("outbound queue: %w", err)
+	}
+	if err := q.w.WriteFileAt(q.dir, it.ID+".json", b, storage.WriteOptions{}); err != nil {
+		return fmt.Errorf("outbound queue: %w", err)
+	}
+	return nil
+}
+
+// Due implements Queue.
+func (q *FileQueue) Due(ctx context.Context, now time.Time) ([]Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	var out []Item
+	for _, it := range q.items {
+		if len(it.Due(now)) > 0 {
+			out = append(out, cloneItem(it))
+		}
+	}
+	q.mu.Unlock()
+	slices.SortFunc(out, func(a, b Item) int {
+		return cmp.Or(a.Enqueued.Compare(b.Enqueued), strings.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// Get implements Queue.
+func (q *FileQueue) Get(_ context.Context, id string) (Item, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	if !ok {
+		return Item{}, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	return cloneItem(it), nil
+}
+
+// Data implements Queue, reading through internal/safefs with the size
+// cap.
+func (q *FileQueue) Data(_ context.Context, id string) ([]byte, error) {
+	q.mu.Lock()
+	_, ok := q.items[id]
+	q.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	b, err := q.dir.ReadFile(id+".eml", q.maxMsg)
+	if err != nil {
+		return nil, fmt.Errorf("outbound queue: %w", err)
+	}
+	return b, nil
+}
+
+// Record implements Queue. The record is rewritten durably before the
+// in-memory state changes; a finished item's record is removed first,
+// then its message.
+func (q *FileQueue) Record(ctx context.Context, id string, updates []Recipient) (Item, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Item{}, false, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	cur, ok := q.items[id]
+	if !ok {
+		return Item{}, false, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	it := cloneItem(cur)
+	for _, u := range updates {
+		i := slices.IndexFunc(it.Recipients, func(r Recipient) bool { return strings.EqualFold(r.Address, u.Address) })
+		if i < 0 {
+			return Item{}, false, fmt.Errorf("outbound queue: %s has no recipient %q", id, u.Address)
+		}
+		u.Address = it.Recipients[i].Address
+		it.Recipients[i] = u
+	}
+	if !it.Done() {
+		if err := q.writeRecord(it); err != nil {
+			return Item{}, false, err
+		}
+		q.items[id] = it
+		return cloneItem(it), false, nil
+	}
+	if err := q.dir.Remove(id + ".json"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Item{}, false, fmt.Errorf("outbound queue: %w", err)
+	}
+	if err := q.dir.Sync(); err != nil {
+		return Item{}, false, fmt.Errorf("outbound queue: %w", err)
+	}
+	delete(q.items, id)
+	// The message without its record is garbage; OpenFileQueue removes it
+	// if this fails.
+	_ = q.dir.Remove(id + ".eml")
+	return it, true, nil
+}
+
+// Len implements Queue.
+func (q *FileQueue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+func cloneItem(it Item) Item {
+	it.Recipients = slices.Clone(it.Recipients)
+	return it
+}
