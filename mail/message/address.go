@@ -12,21 +12,24 @@ type address struct {
 	addr string
 }
 
-// String renders the mailbox as `Name <addr>`, or `addr` without a name.
-// A name holding RFC 5322 specials (a comma, a quote, brackets...) is quoted,
-// so the string is again a valid address an agent can paste into `to`.
-func (a address) String() string {
-	if a.name == "" {
-		return a.addr
+// String renders the mailbox with FormatAddress.
+func (a address) String() string { return FormatAddress(a.name, a.addr) }
+
+// FormatAddress renders a mailbox the way the frontmatter stores one
+// (book/storage.md): `Name <addr>`, or `addr` without a name. A name holding
+// RFC 5322 specials (a comma, a quote, brackets...) is quoted, so the string
+// is again a valid address an agent can paste into `to`.
+func FormatAddress(name, addr string) string {
+	if name == "" {
+		return addr
 	}
-	name := a.name
 	if strings.ContainsAny(name, "()<>[]:;@\\,.\"") {
 		name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 	}
-	if a.addr == "" {
+	if addr == "" {
 		return name
 	}
-	return name + " <" + a.addr + ">"
+	return name + " <" + addr + ">"
 }
 
 // parseAddresses parses an address-list value (From, To, Cc, Reply-To) with

@@ -6,6 +6,8 @@ import (
 	"net/mail"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/mail/message"
 )
 
 // Sentinel errors of a request that cannot be composed. Every error Compose
@@ -51,18 +53,8 @@ type Address struct {
 }
 
 // String renders the mailbox the way the stored frontmatter shows one
-// (book/storage.md): `Name <addr>` with the name decoded and quoted only
-// when it holds specials, or `addr` without a name.
-func (a Address) String() string {
-	if a.Name == "" {
-		return a.Addr
-	}
-	name := a.Name
-	if strings.ContainsAny(name, "()<>[]:;@\\,.\"") {
-		name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
-	}
-	return name + " <" + a.Addr + ">"
-}
+// (book/storage.md, message.FormatAddress).
+func (a Address) String() string { return message.FormatAddress(a.Name, a.Addr) }
 
 // header renders the mailbox for a header field: a non-ASCII display name
 // becomes RFC 2047 encoded words (RFC 2047 5(3); B encoding when the name
