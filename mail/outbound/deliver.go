@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aimx-dev/aimx/domains"
@@ -29,6 +30,33 @@ type Deliverer struct {
 	// preferences (math/rand/v2's Shuffle when nil).
 	Now     func() time.Time
 	Shuffle Shuffle
+
+	mu       sync.Mutex
+	inflight map[string]bool // ids with a round under way
+}
+
+// ErrRoundInFlight is Round's answer for an item that already has a round
+// under way: two rounds at once would send the same recipients twice.
+var ErrRoundInFlight = errors.New("a delivery round for this message is already under way")
+
+// claim marks id as having a round under way, or reports that it has.
+func (d *Deliverer) claim(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inflight[id] {
+		return false
+	}
+	if d.inflight == nil {
+		d.inflight = map[string]bool{}
+	}
+	d.inflight[id] = true
+	return true
+}
+
+func (d *Deliverer) release(id string) {
+	d.mu.Lock()
+	delete(d.inflight, id)
+	d.mu.Unlock()
 }
 
 func (d *Deliverer) now() time.Time {
@@ -41,7 +69,14 @@ func (d *Deliverer) now() time.Time {
 // Round makes one attempt for every recipient of item id that is due,
 // grouped by domain, and records each result in the queue. It returns the
 // item as recorded and whether it left the queue (every recipient final).
+//
+// One item has at most one round at a time in a Deliverer: a second call
+// for the same id while one runs gets ErrRoundInFlight.
 func (d *Deliverer) Round(ctx context.Context, id string) (Item, bool, error) {
+	if !d.claim(id) {
+		return Item{}, false, ErrRoundInFlight
+	}
+	defer d.release(id)
 	it, err := d.Queue.Get(ctx, id)
 	if err != nil {
 		return Item{}, false, err

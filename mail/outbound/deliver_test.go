@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"strconv"
@@ -172,5 +173,22 @@ func TestDeliveryGivesUp(t *testing.T) {
 	got, removed, err := d.Round(ctx, it.ID)
 	if r := got.Recipients[0]; err != nil || !removed || r.Status != StatusFailed || r.Attempts != 2 {
 		t.Fatalf("last round %+v %v %v", r, removed, err)
+	}
+}
+
+// Two rounds on one message at once would send its recipients twice: the
+// second is refused while the first runs.
+func TestRoundRefusesASecondRoundInFlight(t *testing.T) {
+	t.Parallel()
+	d := &Deliverer{}
+	if !d.claim("m1") {
+		t.Fatal("first claim refused")
+	}
+	if _, _, err := d.Round(context.Background(), "m1"); !errors.Is(err, ErrRoundInFlight) {
+		t.Fatalf("second round = %v, want ErrRoundInFlight", err)
+	}
+	d.release("m1")
+	if !d.claim("m1") {
+		t.Fatal("claim after release refused")
 	}
 }
