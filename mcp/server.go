@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -151,7 +152,11 @@ func (s *Server) wrap(d *toolDef) server.ToolHandlerFunc {
 		if cfg == nil {
 			return mcp.NewToolResultError("the server has no configuration loaded; ask the operator to check the aimx log."), nil
 		}
-		out, text, herr := d.handle(ctx, &call{caller: c, cfg: cfg, req: req})
+		args, aerr := normalizeArgs(d.name, d.in, req.GetRawArguments())
+		if aerr != nil {
+			return mcp.NewToolResultError(aerr.Error()), nil
+		}
+		out, text, herr := d.handle(ctx, &call{caller: c, cfg: cfg, req: req, args: args})
 		if herr != nil {
 			var te *toolError
 			if errors.As(herr, &te) && !s.namesPrivatePath(te.msg, cfg) {
@@ -185,13 +190,14 @@ func (s *Server) namesPrivatePath(msg string, cfg *domains.Config) bool {
 	return false
 }
 
-// bind decodes the call's arguments into v.
+// bind decodes the call's arguments, checked and normalized against the
+// tool's input schema by wrap (args.go), into v.
 func (c *call) bind(v any) error {
-	if c.req.GetRawArguments() == nil {
+	if len(c.args) == 0 {
 		return nil
 	}
-	if err := c.req.BindArguments(v); err != nil {
-		return errorf("the arguments do not match the tool's input schema: %v", err)
+	if err := json.Unmarshal(c.args, v); err != nil {
+		return errorf("the arguments do not fit the tool's input schema; check each against tools/list.")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -37,6 +38,7 @@ type call struct {
 	caller Caller
 	cfg    *domains.Config
 	req    mcp.CallToolRequest
+	args   json.RawMessage // req's arguments, checked against the input schema (args.go)
 }
 
 // mcpTool renders the manifest entry for mcp-go.
