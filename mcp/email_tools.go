@@ -62,9 +62,9 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	q := storage.ListQuery{Mailbox: domains.MailboxRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
 		Unread: args.Unread, From: args.From, Subject: args.Subject}
 	if args.Since != "" {
-		q.Since, err = time.Parse(time.RFC3339, args.Since)
+		q.Since, err = parseSince(args.Since)
 		if err != nil {
-			return nil, "", errorf("since must be an RFC 3339 time such as 2026-10-07T00:00:00Z, not %q.", args.Since)
+			return nil, "", err
 		}
 	}
 	page, err := s.deps.Store.List(ctx, q)
@@ -92,6 +92,19 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 		fmt.Fprintf(&b, "\n%s  %s  %s  %q  [%s, trusted=%s]", e.ID, e.Date, e.From, e.Subject, state, e.Trusted)
 	}
 	return res, b.String(), nil
+}
+
+// parseSince reads email_list's since (book/mcp.md, "Arguments"): an RFC
+// 3339 time, or a date (2026-10-07), which means its start in UTC.
+func parseSince(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errorf("since must be a date such as 2026-10-07 or an RFC 3339 time such as 2026-10-07T00:00:00Z, not %q.", cleanHeader(s))
 }
 
 // emailRead answers email_read: every frontmatter field, extra, and the

@@ -70,7 +70,7 @@ func eventNames() []string {
 // Parameter schemas shared by several tools.
 
 func mailboxParam() schema {
-	return str("The mailbox: its full address (support@example.com) or a bare local part (support), which means that name on the server's default domain.")
+	return str("The mailbox: its full address (support@example.com, any case, with or without a display name as in Support <support@example.com>) or a bare local part (support), which means that name on the server's default domain.")
 }
 
 func idParam() schema {
@@ -140,7 +140,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("offset", integer("How many matching emails to skip, for the next page.").with("minimum", 0, "default", 0)),
 				opt("unread", boolean("Only emails not marked read.").with("default", false)),
 				opt("from", str("Only emails whose sender contains this text (case-insensitive), such as a domain or a name.")),
-				opt("since", str("Only emails received at or after this time, RFC 3339 (2026-10-07T00:00:00Z).").with("format", "date-time")),
+				opt("since", str("Only emails received at or after this time: a date (2026-10-07, from its start in UTC) or an RFC 3339 time (2026-10-07T00:00:00Z).")),
 				opt("subject", str("Only emails whose subject contains this text (case-insensitive).")),
 			),
 			out:     resultSchema[EmailListResult](""),
