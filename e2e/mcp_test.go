@@ -90,6 +90,15 @@ func exerciseTools(t *testing.T, d *Daemon, s *mcpSession, local string) {
 	if got := s.call("email_list", map[string]any{"mailbox": name, "subject": "FIRST", "limit": 10}).ok(t).s; got["total"] != 1.0 {
 		t.Fatalf("email_list subject filter = %v", got)
 	}
+	// Strict arguments and names as agents write them (book/mcp.md, "Arguments").
+	s.call("email_list", map[string]any{"mailbox": local, "thread_id": "x"}).
+		fails(t, `unknown argument "thread_id" for email_list; it accepts: mailbox, folder, from, limit, offset, since, subject, unread.`)
+	s.call("email_list", map[string]any{"mailbox": local, "limit": "abc"}).fails(t, `limit must be an integer, such as 50, not "abc".`)
+	if got := s.call("email_list", map[string]any{"mailbox": "Carol <" + strings.ToUpper(name) + ">", "limit": "1", "unread": "true",
+		"since": "2026-11-01"}).ok(t).s; got["total"] != 2.0 || len(got["emails"].([]any)) != 1 {
+		t.Fatalf("email_list with coerced arguments = %v", got)
+	}
+	s.call("email_list", map[string]any{"mailbox": "catchall"}).fails(t, `"catchall" is a reserved name`)
 
 	read := s.call("email_read", map[string]any{"mailbox": local, "id": id}).ok(t).s
 	body := read["body"].(string)
