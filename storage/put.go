@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -80,13 +81,9 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := s.folder(req.Mailbox, req.Folder, req.Owner)
+	f, fdir, err := s.openForPut(req)
 	if err != nil {
 		return nil, err
-	}
-	fdir, err := s.openFolder(req.Mailbox, req.Folder)
-	if err != nil {
-		return nil, fmt.Errorf("store message: %w", err)
 	}
 	defer fdir.Close()
 	fo := s.fileOwner(req.Owner)
@@ -114,6 +111,37 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 		return st, nil
 	}
 	return nil, fmt.Errorf("store message in %s/%s: no free name for %s", req.Mailbox, req.Folder, base)
+}
+
+// openForPut returns the folder's stem state and the folder dir held open.
+// A folder whose dirs were removed behind the store's back (by hand, not
+// through RemoveMailbox) is set up again once, as the first write to a
+// mailbox does (book/storage.md), so intake keeps storing.
+func (s *Store) openForPut(req PutRequest) (*folderState, *safefs.Dir, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := s.folder(req.Mailbox, req.Folder, req.Owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		fdir, err := s.openFolder(req.Mailbox, req.Folder)
+		if err == nil {
+			return f, fdir, nil
+		}
+		if attempt > 0 || !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("store message: %w", err)
+		}
+		s.forgetFolder(f)
+	}
+}
+
+// forgetFolder drops a folder's stem state, so the next write sets the
+// folder up again.
+func (s *Store) forgetFolder(f *folderState) {
+	s.mu.Lock()
+	if s.boxes[f.dir] == f {
+		delete(s.boxes, f.dir)
+	}
+	s.mu.Unlock()
 }
 
 // frontmatterFor completes the caller's frontmatter for stem.

@@ -253,3 +253,18 @@ func TestPutErrors(t *testing.T) {
 		t.Errorf("canceled: %v", err)
 	}
 }
+
+// A mailbox whose dirs were removed by hand (not through RemoveMailbox)
+// after its first write still receives: the next write sets it up again.
+func TestPutAfterDirsRemovedBehindTheStore(t *testing.T) {
+	t.Parallel()
+	s, dir := openTestStore(t, Options{})
+	putMsg(t, s, PutRequest{Frontmatter: inboundFM("first"), Body: "b"})
+	if err := os.RemoveAll(filepath.Join(dir, testRef.Domain)); err != nil {
+		t.Fatal(err)
+	}
+	st := putMsg(t, s, PutRequest{Frontmatter: inboundFM("second"), Body: "b"})
+	if _, err := s.Read(context.Background(), testRef, Inbox, st.ID); err != nil {
+		t.Fatalf("the second message is not readable: %v", err)
+	}
+}

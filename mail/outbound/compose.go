@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aimx-dev/aimx/domains"
 )
 
 // Format is how a message body was written, as the sent copy records it
@@ -94,7 +96,7 @@ type Limits struct {
 // Default caps (book/sending.md, "Limits").
 const (
 	DefaultMaxBodyBytes    = 5 << 20
-	DefaultMaxMessageBytes = 26214400
+	DefaultMaxMessageBytes = domains.DefaultMaxMessageBytes
 	DefaultMaxRecipients   = 100
 	DefaultMaxAttachments  = 100
 )
