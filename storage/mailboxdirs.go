@@ -41,6 +41,16 @@ func (s *Store) EnsureMailbox(ctx context.Context, ref MailboxRef, owner *Owner)
 		if hasMail && prev >= 0 && prev != owner.UID {
 			return fmt.Errorf("%w: %s", ErrForeignMail, ref)
 		}
+		// Storage left in the old modes by a mailbox that was outside the
+		// config at start (so Repair did not see it) is re-owned first,
+		// files included, before the dirs are put in order below.
+		var rep RepairReport
+		budget := MaxRepairEntries
+		for _, f := range []Folder{Inbox, Sent} {
+			if err := s.repairFolder(MailboxOwner{Ref: ref, Owner: owner}, f, false, &rep, &budget); err != nil {
+				return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+			}
+		}
 	}
 	return s.ensureMailbox(ref, owner)
 }

@@ -142,3 +142,29 @@ func TestRepairSkipsScanAfterCleanStop(t *testing.T) {
 		t.Fatalf("without the marker: %+v, %v", rep, err)
 	}
 }
+
+// A mailbox outside the config at start (so Repair never saw it) keeps its
+// old modes until it is created again; creating it re-owns the files too,
+// not just the dirs.
+func TestEnsureMailboxReownsOldModeFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	t.Parallel()
+	s, dir := openTestStore(t, Options{})
+	box := filepath.Join(dir, testRef.Domain, "inbox", testRef.Local)
+	must(t, os.MkdirAll(box, 0o700))
+	md := filepath.Join(box, "2026-01-01-000000-old.md")
+	must(t, os.WriteFile(md, []byte("+++\nid = \"x\"\n+++\n\nb\n"), 0o600))
+	for _, p := range []string{box, md} {
+		must(t, os.Chown(p, 65534, 65534))
+	}
+	if err := s.EnsureMailbox(context.Background(), testRef, &Owner{UID: 65534, GID: 65534}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(md)
+	must(t, err)
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || st.Gid != 65534 || fi.Mode().Perm() != 0o640 {
+		t.Errorf("old file after create: %d:%d %o", st.Uid, st.Gid, fi.Mode().Perm())
+	}
+}
