@@ -61,14 +61,18 @@ func TestDeliveryRounds(t *testing.T) {
 		Dial:     DialConfig{Hostname: ourHostname, RootCAs: ca.pool, Now: time.Now},
 		Now:      clock,
 	}
+	t.Cleanup(func() { _ = d.Close() })
 	msg := []byte("From: hello@a.test\r\nSubject: hi\r\n\r\nbody\r\n")
 	it, err := q.Enqueue(ctx, Submission{From: "hello@a.test", Recipients: []string{"ok@b.test", "later@b.test", "bad@c.test", "x@null.test"}, Data: msg}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	got, removed, err := d.Round(ctx, it.ID)
-	if err != nil || removed {
+	got, round, err := d.Round(ctx, it.ID)
+	if err != nil || round != 1 || got.Rounds != 1 {
+		t.Fatal(err, round)
+	}
+	if removed, err := q.Ack(ctx, it.ID, round); err != nil || removed {
 		t.Fatal(err, removed)
 	}
 	want := map[string]struct {
@@ -109,10 +113,13 @@ func TestDeliveryRounds(t *testing.T) {
 		t.Fatalf("due after restart: %+v %v", due, err)
 	}
 	// Not due yet: a round makes no attempt.
-	if got, _, err := d.Round(ctx, it.ID); err != nil || got.Recipients[1].Attempts != 1 {
-		t.Fatalf("early round: %+v %v", got, err)
+	if got, round, err := d.Round(ctx, it.ID); err != nil || round != 0 || got.Recipients[1].Attempts != 1 {
+		t.Fatalf("early round: %+v %d %v", got, round, err)
 	}
-	if _, removed, err := d.Round(ctx, it2.ID); err != nil || !removed {
+	if _, round, err := d.Round(ctx, it2.ID); err != nil || round != 1 {
+		t.Fatalf("second message: %v %v", round, err)
+	}
+	if removed, err := q.Ack(ctx, it2.ID, 1); err != nil || !removed {
 		t.Fatalf("second message: %v %v", removed, err)
 	}
 
@@ -123,9 +130,12 @@ func TestDeliveryRounds(t *testing.T) {
 	if len(due) != 1 || due[0].ID != it.ID {
 		t.Fatalf("due after the wait: %+v", due)
 	}
-	got, removed, err = d.Round(ctx, it.ID)
-	if err != nil || !removed {
-		t.Fatalf("retry round: %v %v", removed, err)
+	got, round, err = d.Round(ctx, it.ID)
+	if err != nil || round != 2 {
+		t.Fatalf("retry round: %v %v", round, err)
+	}
+	if removed, err := q.Ack(ctx, it.ID, round); err != nil || !removed {
+		t.Fatalf("ack of the last round: %v %v", removed, err)
 	}
 	if r := got.Recipients[1]; r.Status != StatusDelivered || r.Attempts != 2 || r.Code != 250 {
 		t.Errorf("later after retry: %+v", r)
@@ -161,6 +171,7 @@ func TestDeliveryGivesUp(t *testing.T) {
 		Retry: RetryPolicy{Base: time.Minute, Attempts: 2},
 		Dial:  DialConfig{Hostname: ourHostname, CommandTimeout: 5 * time.Second},
 		Now:   func() time.Time { return now }}
+	t.Cleanup(func() { _ = d.Close() })
 	it, err := q.Enqueue(ctx, Submission{From: "a@a.test", Recipients: []string{"x@down.test"}, Data: []byte("x\r\n")}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -170,9 +181,12 @@ func TestDeliveryGivesUp(t *testing.T) {
 		t.Fatalf("first round %+v %v", r, err)
 	}
 	now = now.Add(time.Minute)
-	got, removed, err := d.Round(ctx, it.ID)
-	if r := got.Recipients[0]; err != nil || !removed || r.Status != StatusFailed || r.Attempts != 2 {
-		t.Fatalf("last round %+v %v %v", r, removed, err)
+	got, round, err := d.Round(ctx, it.ID)
+	if r := got.Recipients[0]; err != nil || round != 2 || r.Status != StatusFailed || r.Attempts != 2 {
+		t.Fatalf("last round %+v %v %v", r, round, err)
+	}
+	if removed, err := q.Ack(ctx, it.ID, round); err != nil || !removed {
+		t.Fatalf("ack %v %v", removed, err)
 	}
 }
 

@@ -198,10 +198,15 @@ func (q *FileQueue) Due(ctx context.Context, now time.Time) ([]Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return q.list(func(it Item) bool { return len(it.Due(now)) > 0 }), nil
+}
+
+// list returns copies of the items keep accepts, oldest first.
+func (q *FileQueue) list(keep func(Item) bool) []Item {
 	q.mu.Lock()
 	var out []Item
 	for _, it := range q.items {
-		if len(it.Due(now)) > 0 {
+		if keep(it) {
 			out = append(out, cloneItem(it))
 		}
 	}
@@ -209,7 +214,7 @@ func (q *FileQueue) Due(ctx context.Context, now time.Time) ([]Item, error) {
 	slices.SortFunc(out, func(a, b Item) int {
 		return cmp.Or(a.Enqueued.Compare(b.Enqueued), strings.Compare(a.ID, b.ID))
 	})
-	return out, nil
+	return out
 }
 
 // Get implements Queue.
@@ -240,45 +245,98 @@ func (q *FileQueue) Data(_ context.Context, id string) ([]byte, error) {
 }
 
 // Record implements Queue. The record is rewritten durably before the
-// in-memory state changes; a finished item's record is removed first,
-// then its message.
-func (q *FileQueue) Record(ctx context.Context, id string, updates []Recipient) (Item, bool, error) {
+// in-memory state changes.
+func (q *FileQueue) Record(ctx context.Context, id string, updates []Recipient) (Item, error) {
 	if err := ctx.Err(); err != nil {
-		return Item{}, false, err
+		return Item{}, err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	cur, ok := q.items[id]
 	if !ok {
-		return Item{}, false, fmt.Errorf("%w: %s", ErrNotQueued, id)
+		return Item{}, fmt.Errorf("%w: %s", ErrNotQueued, id)
 	}
 	it := cloneItem(cur)
 	for _, u := range updates {
 		i := slices.IndexFunc(it.Recipients, func(r Recipient) bool { return strings.EqualFold(r.Address, u.Address) })
 		if i < 0 {
-			return Item{}, false, fmt.Errorf("outbound queue: %s has no recipient %q", id, u.Address)
+			return Item{}, fmt.Errorf("outbound queue: %s has no recipient %q", id, u.Address)
 		}
 		u.Address = it.Recipients[i].Address
 		it.Recipients[i] = u
 	}
-	if !it.Done() {
-		if err := q.writeRecord(it); err != nil {
-			return Item{}, false, err
-		}
-		q.items[id] = it
-		return cloneItem(it), false, nil
+	it.Rounds++
+	if err := q.writeRecord(it); err != nil {
+		return Item{}, err
 	}
+	q.items[id] = it
+	return cloneItem(it), nil
+}
+
+// Ack implements Queue: Acked is rewritten durably, or the item removed
+// (the record first, so that a crash between the two leaves a message
+// without a record, which OpenFileQueue removes).
+func (q *FileQueue) Ack(ctx context.Context, id string, round int) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	cur, ok := q.items[id]
+	switch {
+	case !ok:
+		return false, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	case round < 0 || round > cur.Rounds:
+		return false, fmt.Errorf("outbound queue: ack of round %d of %s, which has %d", round, id, cur.Rounds)
+	case round == cur.Rounds && cur.Done():
+		return true, q.removeLocked(id)
+	case round <= cur.Acked:
+		return false, nil
+	}
+	it := cloneItem(cur)
+	it.Acked = round
+	if err := q.writeRecord(it); err != nil {
+		return false, err
+	}
+	q.items[id] = it
+	return false, nil
+}
+
+// Unacked implements Queue.
+func (q *FileQueue) Unacked(ctx context.Context) ([]Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.list(func(it Item) bool { return it.Acked < it.Rounds }), nil
+}
+
+// Remove implements Queue.
+func (q *FileQueue) Remove(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.items[id]; !ok {
+		return fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	return q.removeLocked(id)
+}
+
+// removeLocked deletes id's record, durably, then its message. q.mu is
+// held.
+func (q *FileQueue) removeLocked(id string) error {
 	if err := q.dir.Remove(id + ".json"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Item{}, false, fmt.Errorf("outbound queue: %w", err)
+		return fmt.Errorf("outbound queue: remove %s: %w", id, err)
 	}
 	if err := q.dir.Sync(); err != nil {
-		return Item{}, false, fmt.Errorf("outbound queue: %w", err)
+		return fmt.Errorf("outbound queue: remove %s: %w", id, err)
 	}
 	delete(q.items, id)
 	// The message without its record is garbage; OpenFileQueue removes it
 	// if this fails.
 	_ = q.dir.Remove(id + ".eml")
-	return it, true, nil
+	return nil
 }
 
 // Len implements Queue.

@@ -34,8 +34,8 @@ func TestFileQueueSurvivesReopen(t *testing.T) {
 		t.Fatalf("recipients %+v (duplicates are removed)", it.Recipients)
 	}
 	// x is deferred for ten minutes; y is still due.
-	if _, removed, err := q.Record(ctx, it.ID, []Recipient{{Address: "x@b.test", Status: StatusDeferred, Attempts: 1, NextAttempt: now.Add(10 * time.Minute)}}); err != nil || removed {
-		t.Fatal(err, removed)
+	if got, err := q.Record(ctx, it.ID, []Recipient{{Address: "x@b.test", Status: StatusDeferred, Attempts: 1, NextAttempt: now.Add(10 * time.Minute)}}); err != nil || got.Rounds != 1 {
+		t.Fatal(err, got.Rounds)
 	}
 	// A crash mid-enqueue leaves a message without its record, and a temp file.
 	if err := os.WriteFile(filepath.Join(dir, "00-orphan.eml"), msg, 0o600); err != nil {
@@ -72,13 +72,16 @@ func TestFileQueueSurvivesReopen(t *testing.T) {
 		}
 	}
 
-	// Final for everyone: the item and its files are gone.
-	it2, removed, err := q2.Record(ctx, it.ID, []Recipient{
+	// Final for everyone: the item stays until the round is acknowledged.
+	it2, err := q2.Record(ctx, it.ID, []Recipient{
 		{Address: "x@b.test", Status: StatusDelivered, Attempts: 2},
 		{Address: "Y@C.TEST", Status: StatusFailed, Attempts: 1},
 	})
-	if err != nil || !removed || it2.Recipients[1].Address != "y@c.test" {
-		t.Fatalf("%+v %v %v", it2, removed, err)
+	if err != nil || it2.Rounds != 2 || it2.Recipients[1].Address != "y@c.test" || q2.Len() != 1 {
+		t.Fatalf("%+v %v", it2, err)
+	}
+	if removed, err := q2.Ack(ctx, it.ID, 2); err != nil || !removed {
+		t.Fatalf("ack: %v %v", removed, err)
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 0 || q2.Len() != 0 {
@@ -87,7 +90,7 @@ func TestFileQueueSurvivesReopen(t *testing.T) {
 	if _, err := q2.Get(ctx, it.ID); !errors.Is(err, ErrNotQueued) {
 		t.Errorf("get after removal: %v", err)
 	}
-	if _, _, err := q2.Record(ctx, it.ID, nil); !errors.Is(err, ErrNotQueued) {
+	if _, err := q2.Record(ctx, it.ID, nil); !errors.Is(err, ErrNotQueued) {
 		t.Errorf("record after removal: %v", err)
 	}
 	if q3 := openQueue(t, dir); q3.Len() != 0 {

@@ -23,7 +23,7 @@ const (
 func (s Status) Final() bool { return s == StatusDelivered || s == StatusFailed }
 
 // ErrNotQueued marks an id the queue does not hold (never enqueued, or
-// removed once every recipient was final).
+// removed: acknowledged with every recipient final, or dropped by Remove).
 var ErrNotQueued = errors.New("outbound queue: no such message")
 
 // Submission is a signed message handed to the queue.
@@ -72,6 +72,13 @@ type Item struct {
 	Size       int64       `json:"size"`
 	Enqueued   time.Time   `json:"enqueued"`
 	Recipients []Recipient `json:"recipients"`
+	// Rounds counts the delivery rounds recorded so far; the latest
+	// round's number is Rounds.
+	Rounds int `json:"rounds"`
+	// Acked is the last round whose outcome was handed on (the sent copy
+	// updated): rounds after it still have to be (book/sending.md,
+	// "Queue").
+	Acked int `json:"acked"`
 }
 
 // Done reports whether every recipient is final.
@@ -110,9 +117,23 @@ type Queue interface {
 	// Data returns an item's signed message.
 	Data(ctx context.Context, id string) ([]byte, error)
 	// Record durably replaces the state of the named recipients (matched
-	// by address) and returns the updated item. When every recipient is
-	// then final the item is removed, and removed is true.
-	Record(ctx context.Context, id string, updates []Recipient) (it Item, removed bool, err error)
+	// by address, ignoring case), counts one more round (Rounds) and
+	// returns the updated item. It never removes the item: that is Ack's,
+	// once the round's outcome was handed on.
+	Record(ctx context.Context, id string, updates []Recipient) (Item, error)
+	// Ack durably records that the outcome of round (and of every round
+	// before it) was handed on. When round is the latest round and every
+	// recipient is final, the item is removed instead (the record first,
+	// then the message) and removed is true. Acked never goes back: an
+	// older round's Ack changes nothing.
+	Ack(ctx context.Context, id string, round int) (removed bool, err error)
+	// Unacked lists the items with a recorded round not yet acknowledged
+	// (Acked < Rounds), oldest first: after a restart, their outcome has
+	// to be handed on again.
+	Unacked(ctx context.Context) ([]Item, error)
+	// Remove drops an item whatever the state of its recipients, or
+	// returns an error wrapping ErrNotQueued.
+	Remove(ctx context.Context, id string) error
 	// Len counts the queued items (the `queue` figure of /v1/status).
 	Len() int
 }

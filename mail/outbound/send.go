@@ -41,6 +41,7 @@ func (c *Conn) Send(ctx context.Context, from string, rcpts []string, msg []byte
 	for i, r := range rcpts {
 		results[i].Recipient = r
 	}
+	c.mailOK = false
 	if c.broken {
 		err := errors.New("smtp send: connection is no longer usable")
 		fillPending(results, Classify(err))
@@ -89,6 +90,7 @@ func (c *Conn) Send(ctx context.Context, from string, rcpts []string, msg []byte
 		c.closing(err)
 		return results, nil
 	}
+	c.mailOK = true
 	accepted := 0
 	for i := range results {
 		if results[i].Err != nil {

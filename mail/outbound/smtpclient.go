@@ -99,6 +99,10 @@ type Conn struct {
 	tls       TLSState
 	tlsDetail string
 	broken    bool
+	// mailOK is whether the last Send got MAIL FROM accepted: a reused
+	// connection that failed before that carried nothing and may be
+	// replaced by a fresh one.
+	mailOK bool
 }
 
 // TLS is the TLS state of the connection.
@@ -129,6 +133,13 @@ func (c *Conn) Close() error {
 		return fmt.Errorf("smtp close: %w", err)
 	}
 	return nil
+}
+
+// closeWithin is Close with QUIT's reply awaited for at most timeout: an
+// idle connection is closed without waiting on a slow server.
+func (c *Conn) closeWithin(timeout time.Duration) error {
+	c.client.CommandTimeout = timeout
+	return c.Close()
 }
 
 // Dial connects to addr (host:port), reads the greeting, says EHLO as
