@@ -264,7 +264,8 @@ func (s *Sender) markUnqueued(mb domains.Mailbox, id string, rcpts []string, cau
 	for i, r := range rcpts {
 		out[i] = storage.Recipient{Address: r, Status: string(outbound.StatusFailed), Detail: "not queued: " + cause.Error(), UpdatedAt: s.now().UTC()}
 	}
-	if _, err := s.Store.SetDelivery(context.Background(), domains.MailboxRef(mb.Name), id, string(outbound.StatusFailed), out); err != nil {
+	set := func([]storage.Recipient) (string, []storage.Recipient) { return string(outbound.StatusFailed), out }
+	if _, err := s.Store.SetDelivery(context.Background(), domains.MailboxRef(mb.Name), id, set); err != nil {
 		s.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("id", id).Msg("sent copy not marked failed")
 	}
 }

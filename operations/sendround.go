@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/mail/outbound"
@@ -35,6 +36,30 @@ func WorstStatus(states []string) string {
 	return worst
 }
 
+// mergeRound lays the queue's recipient states over the sent copy's. A
+// recipient a bounce marked failed stays failed even when the queue says
+// delivered: the remote server took the message and gave it up later
+// (book/sending.md, "Bounces").
+func mergeRound(cur []storage.Recipient, queued []outbound.Recipient) (string, []storage.Recipient) {
+	bounced := map[string]storage.Recipient{}
+	for _, r := range cur {
+		if r.Status == string(outbound.StatusFailed) {
+			bounced[strings.ToLower(r.Address)] = r
+		}
+	}
+	out := make([]storage.Recipient, len(queued))
+	states := make([]string, len(queued))
+	for i, r := range queued {
+		out[i] = storage.Recipient{Address: r.Address, Status: string(r.Status), Detail: r.Detail, Attempts: r.Attempts,
+			TLS: string(r.TLS), UpdatedAt: r.UpdatedAt.UTC()}
+		if b, ok := bounced[strings.ToLower(r.Address)]; ok && r.Status == outbound.StatusDelivered {
+			out[i] = b
+		}
+		states[i] = out[i].Status
+	}
+	return WorstStatus(states), out
+}
+
 // HandleRound hands one recorded delivery round on (book/sending.md,
 // "Statuses"): the sent copy gets the item's recipient states in one
 // atomic rewrite, the round's after_send hook work is recorded, a DSN goes
@@ -45,15 +70,11 @@ func WorstStatus(states []string) string {
 // step is idempotent, so the queue repeats the call until it succeeds.
 func (s *Sender) HandleRound(ctx context.Context, it outbound.Item, round int, failed []outbound.Recipient) error {
 	ref := domains.MailboxRef(it.Mailbox)
-	rcpts := make([]storage.Recipient, len(it.Recipients))
-	states := make([]string, len(it.Recipients))
-	for i, r := range it.Recipients {
-		rcpts[i] = storage.Recipient{Address: r.Address, Status: string(r.Status), Detail: r.Detail, Attempts: r.Attempts,
-			TLS: string(r.TLS), UpdatedAt: r.UpdatedAt.UTC()}
-		states[i] = string(r.Status)
-	}
-	status := WorstStatus(states)
-	_, err := s.Store.SetDelivery(ctx, ref, it.SentID, status, rcpts)
+	var status string
+	_, err := s.Store.SetDelivery(ctx, ref, it.SentID, func(cur []storage.Recipient) (string, []storage.Recipient) {
+		status, cur = mergeRound(cur, it.Recipients)
+		return status, cur
+	})
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		// The mailbox or its sent copy was deleted meanwhile: nothing to

@@ -12,13 +12,18 @@ import (
 // ErrNotSent is SetDelivery on a message that is not a sent copy.
 var ErrNotSent = errors.New("not a sent copy")
 
+// DeliveryUpdate computes a sent copy's new delivery state from the
+// recipients it records now.
+type DeliveryUpdate func(current []Recipient) (status string, next []Recipient)
+
 // SetDelivery replaces a sent copy's delivery state: `delivery_status` and
-// `recipients` (book/storage.md, book/sending.md "Statuses"). The
+// `recipients` (book/storage.md, book/sending.md "Statuses"), as update
+// computes them from the recorded ones under the message's lock. The
 // frontmatter is re-encoded with every other field and every unknown key
 // kept, the body is left byte for byte, and the .md is replaced
 // atomically through the Writer inside the message's dir held open, like
 // SetRead. One delivery round makes one call.
-func (s *Store) SetDelivery(ctx context.Context, ref MailboxRef, id, status string, rcpts []Recipient) (*Frontmatter, error) {
+func (s *Store) SetDelivery(ctx context.Context, ref MailboxRef, id string, update DeliveryUpdate) (*Frontmatter, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
 	}
@@ -54,6 +59,7 @@ func (s *Store) SetDelivery(ctx context.Context, ref MailboxRef, id, status stri
 	if !fm.Outbound {
 		return nil, fmt.Errorf("set delivery state of %s: %w", id, ErrNotSent)
 	}
+	status, rcpts := update(append([]Recipient(nil), fm.Recipients...))
 	fm.DeliveryStatus = status
 	fm.Recipients = append([]Recipient(nil), rcpts...)
 	newFM := EncodeFrontmatter(fm)

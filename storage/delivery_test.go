@@ -35,9 +35,16 @@ func TestSetDelivery(t *testing.T) {
 		{Address: "a@x.test", Status: "delivered", Detail: "250 2.0.0 ok", Attempts: 1, TLS: "verified", UpdatedAt: at},
 		{Address: "b@y.test", Status: "deferred", Detail: "451 4.3.0 later", Attempts: 1, TLS: "none", UpdatedAt: at},
 	}
-	got, err := s.SetDelivery(ctx, testRef, sent.ID, "deferred", rc)
+	var seen []Recipient
+	got, err := s.SetDelivery(ctx, testRef, sent.ID, func(cur []Recipient) (string, []Recipient) {
+		seen = cur
+		return "deferred", rc
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0].Status != "queued" {
+		t.Fatalf("update saw %+v", seen)
 	}
 	if got.DeliveryStatus != "deferred" || len(got.Recipients) != 2 {
 		t.Fatalf("returned %+v", got)
@@ -71,13 +78,14 @@ func TestSetDelivery(t *testing.T) {
 		t.Fatalf("list: %+v", page.Messages)
 	}
 
-	if _, err := s.SetDelivery(ctx, testRef, inbox.ID, "failed", rc); err == nil {
+	set := func(cur []Recipient) (string, []Recipient) { return "failed", rc }
+	if _, err := s.SetDelivery(ctx, testRef, inbox.ID, set); err == nil {
 		t.Fatal("an inbox message took a delivery state")
 	}
-	if _, err := s.SetDelivery(ctx, testRef, "2026-01-01-000000-nope", "failed", rc); !errors.Is(err, ErrNotFound) {
+	if _, err := s.SetDelivery(ctx, testRef, "2026-01-01-000000-nope", set); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
-	if _, err := s.SetDelivery(ctx, testRef, "../../etc/passwd", "failed", rc); err == nil {
+	if _, err := s.SetDelivery(ctx, testRef, "../../etc/passwd", set); err == nil {
 		t.Fatal("a traversal id was accepted")
 	}
 }

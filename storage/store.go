@@ -42,9 +42,10 @@ type MessageStore interface {
 	OpenRaw(ctx context.Context, ref MailboxRef, folder Folder, id string) (*MessageFile, error)
 	// SetRead marks a message read or unread, changing only its read state.
 	SetRead(ctx context.Context, ref MailboxRef, folder Folder, id string, read bool) (*Frontmatter, error)
-	// SetDelivery replaces a sent copy's delivery_status and recipients,
-	// changing nothing else (one call per delivery round).
-	SetDelivery(ctx context.Context, ref MailboxRef, id, status string, rcpts []Recipient) (*Frontmatter, error)
+	// SetDelivery replaces a sent copy's delivery_status and recipients
+	// with what update computes from the recorded ones, changing nothing
+	// else (one call per delivery round or bounce).
+	SetDelivery(ctx context.Context, ref MailboxRef, id string, update DeliveryUpdate) (*Frontmatter, error)
 	// Counts returns the mailbox's totals.
 	Counts(ctx context.Context, ref MailboxRef) (Counts, error)
 }
