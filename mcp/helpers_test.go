@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
+	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -48,8 +51,38 @@ type env struct {
 	reg      *domains.Registry
 	store    *storage.Store
 	ops      *operations.Mailboxes
+	queue    *outbound.FileQueue
+	sender   *operations.Sender
 	srv      *Server
 	validate map[string]*jsonschema.Schema // strict output schemas by tool
+}
+
+// testKeys is one RSA key per test domain, generated once per run.
+var testKeys struct {
+	once sync.Once
+	ring *dkimkey.Keyring
+	err  error
+}
+
+// testKeyring holds DKIM keys for dom and dom2.
+func testKeyring(t testing.TB) *dkimkey.Keyring {
+	t.Helper()
+	testKeys.once.Do(func() {
+		ks := dkimkey.NewStore(t.TempDir())
+		testKeys.ring = dkimkey.NewKeyring()
+		for _, d := range []string{dom, dom2} {
+			k, err := ks.Generate(d, dkimkey.RSA, false)
+			if err != nil {
+				testKeys.err = err
+				return
+			}
+			testKeys.ring.Publish(&dkimkey.KeySet{Domain: d, RSA: k})
+		}
+	})
+	if testKeys.err != nil {
+		t.Fatal(testKeys.err)
+	}
+	return testKeys.ring
 }
 
 // testOwners resolves the test users to the current uid, so chown works
@@ -80,6 +113,9 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No delivery worker runs here: a send returns at once with every
+	// recipient queued (send_tools_test.go).
+	loaded.Outbound.SendWait = domains.Duration(time.Millisecond)
 	e.reg = domains.NewRegistry(loaded)
 	e.store, err = storage.Open(e.data, storage.Options{Writer: &storage.Writer{}})
 	if err != nil {
@@ -89,7 +125,13 @@ func newEnv(t *testing.T) *env {
 	changer := &domains.Changer{Store: cfgStore, Registry: e.reg}
 	e.ops = &operations.Mailboxes{Config: changer, Store: e.store, LookupOwner: testOwners}
 	hookAdmin := &operations.Hooks{Config: changer}
-	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin})
+	e.queue, err = outbound.OpenFileQueue(filepath.Join(dir, "queue"), outbound.FileQueueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.queue.Close() })
+	e.sender = &operations.Sender{Registry: e.reg, Store: e.store, Keys: testKeyring(t), Queue: e.queue}
+	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin, Sender: e.sender})
 	e.validate = map[string]*jsonschema.Schema{}
 	for _, tool := range e.srv.Tools() {
 		e.validate[tool.Name] = compileStrict(t, tool.Name, tool.RawOutputSchema)

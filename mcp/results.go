@@ -125,3 +125,23 @@ type HookCreateResult struct {
 type HookDeleteResult struct {
 	Name string `json:"name" jsonschema:"The deleted hook's name."`
 }
+
+// SendResult is what email_send, email_reply and email_status return: the
+// sent message and each recipient's delivery state (book/sending.md).
+type SendResult struct {
+	MessageID      string            `json:"message_id" jsonschema:"The Message-ID of the sent email, without <>."`
+	ID             string            `json:"id" jsonschema:"The sent copy's id in the sending mailbox's sent folder; pass it to email_status or email_read with folder sent."`
+	Mailbox        string            `json:"mailbox" jsonschema:"The sending mailbox."`
+	DeliveryStatus string            `json:"delivery_status" jsonschema:"The worst recipient state: failed, deferred (retrying), queued (not tried yet) or delivered."`
+	Recipients     []RecipientResult `json:"recipients" jsonschema:"One entry per recipient (To, Cc and Bcc)."`
+}
+
+// RecipientResult is one recipient's delivery state.
+type RecipientResult struct {
+	Address   string `json:"address" jsonschema:"The recipient's address."`
+	Status    string `json:"status" jsonschema:"queued (not tried yet), deferred (the receiving server said later; retried automatically), delivered (the receiving server accepted it) or failed (refused or given up; a bounce is in your inbox)."`
+	Detail    string `json:"detail,omitempty" jsonschema:"The receiving server's last answer, or why delivery failed."`
+	Attempts  int    `json:"attempts" jsonschema:"Delivery attempts made so far."`
+	TLS       string `json:"tls,omitempty" jsonschema:"Encryption of the last connection: verified, unverified (encrypted, certificate not verified) or none. Empty for recipients on this server."`
+	UpdatedAt string `json:"updated_at,omitempty" jsonschema:"When the state last changed, RFC 3339."`
+}

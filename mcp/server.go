@@ -44,6 +44,9 @@ type Deps struct {
 	// Hooks creates and deletes hooks; nil makes hook_create and
 	// hook_delete answer that hooks cannot be changed here.
 	Hooks *operations.Hooks
+	// Sender sends mail; nil makes the send tools answer that sending is
+	// not available here.
+	Sender *operations.Sender
 	// Log receives one Warn line per internal failure (never a token or
 	// an email body); zero value: no logging.
 	Log zerolog.Logger

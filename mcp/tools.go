@@ -77,13 +77,31 @@ func idParam() schema {
 	return str("The email's id, as email_list returns it (for example 2026-10-07-144513-pricing-for-500-seat). Ids are opaque: pass them back unchanged.")
 }
 
+func bodyParam() schema {
+	return str("The message. Markdown by default (GitHub flavored: **bold**, lists, tables, links; raw HTML is not rendered); plain text with text_only.")
+}
+
+func attachmentsParam() schema {
+	return array("Files to attach, as bytes: never a path (this server never opens a file a caller names). Together with the body at most the server's message size (25 MiB by default).",
+		object("",
+			req("filename", str("The file name the recipient sees.")),
+			opt("content_type", str("Its MIME type, such as application/pdf (default application/octet-stream).")),
+			req("content_base64", str("The file's bytes, base64-encoded.")),
+		))
+}
+
+func pathsParam() schema {
+	return array("Through the stdio bridge (aimx mcp) only: files to attach, read as you by the bridge. Over HTTP use attachments instead.", str(""))
+}
+
+// deliveryStates are the recipient states of book/sending.md.
+func deliveryStates() []string { return []string{"queued", "deferred", "delivered", "failed"} }
+
 func folderParam() schema {
 	return enum("Which folder: inbox (mail received, the default) or sent (copies of mail this mailbox sent).", "inbox", "sent").with("default", "inbox")
 }
 
-// tools returns every tool of this server in manifest order. The send
-// tools (email_send, email_reply, email_status) join this list when the
-// outbound issue adds them.
+// tools returns every tool of this server in manifest order.
 func (s *Server) toolDefs() []*toolDef {
 	return []*toolDef{
 		{
@@ -182,6 +200,67 @@ func (s *Server) toolDefs() []*toolDef {
 			out:         resultSchema[ReadStateResult](""),
 			example:     map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat"},
 			handle:      s.emailMark(false),
+		},
+		{
+			name:  "email_send",
+			title: "Send an email",
+			description: "Send an email from one of your mailboxes to any address, signed with the domain's DKIM key and delivered to the recipients' mail servers (retried for about a day when they say later). " +
+				"The body is Markdown by default and is sent as plain text plus rendered HTML; the mailbox's signature is appended. " +
+				"It waits a few seconds for the first delivery attempt and returns each recipient's state; call email_status later for the final result. " +
+				"Only send what the user asked for: the email leaves this server and cannot be recalled. To answer an email, use email_reply, which threads it correctly.",
+			openWorld: true,
+			in: object("",
+				req("from_mailbox", str("The mailbox to send from: a full address (support@example.com) or a bare local part (support). It must be one of yours and not a catchall.")),
+				req("to", str("Recipients, comma-separated: alice@example.com, Bob <bob@example.org>.")),
+				opt("cc", str("Cc recipients, comma-separated.")),
+				opt("bcc", str("Bcc recipients, comma-separated: they receive the email but are not shown to anyone.")),
+				opt("reply_to", str("Where replies should go, when not to the sender: comma-separated addresses.")),
+				req("subject", str("The subject line (one line).")),
+				req("body", bodyParam()),
+				opt("text_only", boolean("Send the body as plain text only, without an HTML part.").with("default", false)),
+				opt("html_body", str("Your own HTML for the HTML part, sent as given; body is then the plain-text part (converted from the HTML when body is empty). Not with text_only.")),
+				opt("attachments", attachmentsParam()),
+				opt("paths", pathsParam()),
+				opt("in_reply_to", str("The Message-ID this email answers, to thread it by hand; email_reply does this for you.")),
+				opt("references", array("The Message-IDs of the thread, oldest first.", str(""))),
+			),
+			out:     withEnum(resultSchema[SendResult]("The sent email and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
+			example: map[string]any{"from_mailbox": "support", "to": "alice@example.com", "subject": "Your order", "body": "Hi Alice,\n\nYour order **shipped** today."},
+			handle:  s.emailSend,
+		},
+		{
+			name:  "email_reply",
+			title: "Reply to an email",
+			description: "Reply to an email in one of your mailboxes: it goes to the original's Reply-To (else its sender), with \"Re: \" on the subject and the threading headers set, so the recipient's mail client shows it in the same conversation. " +
+				"reply_all also includes the original's other To and Cc recipients. The body is Markdown by default; the original is not quoted. " +
+				"It returns like email_send. Only reply when the user asked you to: the email leaves this server.",
+			openWorld: true,
+			in: object("",
+				req("mailbox", mailboxParam()),
+				req("id", idParam()),
+				opt("folder", folderParam()),
+				req("body", bodyParam()),
+				opt("reply_all", boolean("Also reply to the original's other To and Cc recipients.").with("default", false)),
+				opt("bcc", str("Bcc recipients, comma-separated.")),
+				opt("text_only", boolean("Send the body as plain text only, without an HTML part.").with("default", false)),
+				opt("html_body", str("Your own HTML for the HTML part, sent as given. Not with text_only.")),
+				opt("attachments", attachmentsParam()),
+				opt("paths", pathsParam()),
+			),
+			out:     withEnum(resultSchema[SendResult]("The reply and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
+			example: map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat", "body": "Thanks, we will get back to you tomorrow."},
+			handle:  s.emailReply,
+		},
+		{
+			name:  "email_status",
+			title: "Delivery state of a sent email",
+			description: "Report whether an email you sent was delivered: each recipient's state (queued, deferred, delivered, failed), the receiving server's answer and the number of attempts. " +
+				"Use it after email_send or email_reply to learn the final result, or when a bounce arrives. It changes nothing.",
+			readOnly: true, idempotent: true,
+			in:      object("", req("mailbox", mailboxParam()), req("id", str("The sent email's id, as email_send returned it or email_list with folder sent shows it."))),
+			out:     withEnum(resultSchema[SendResult]("The sent email and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
+			example: map[string]any{"mailbox": "support", "id": "2026-10-07-150102-your-order"},
+			handle:  s.emailStatus,
 		},
 		{
 			name:  "hook_create",

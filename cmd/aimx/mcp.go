@@ -38,8 +38,9 @@ func (a *app) mcpCommand() *cobra.Command {
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
 			b := mcp.NewBridge(mcp.BridgeOptions{
-				SocketPath: a.agentSocketPath(),
-				ErrorLog:   log.New(a.stderr, "aimx mcp: ", 0),
+				SocketPath:  a.agentSocketPath(),
+				ErrorLog:    log.New(a.stderr, "aimx mcp: ", 0),
+				PrepareCall: mcp.ReadAttachments(0),
 			})
 			return b.Serve(a.ctx, a.stdin, a.stdout)
 		},
