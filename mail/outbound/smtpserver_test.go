@@ -107,6 +107,8 @@ type sinkOpts struct {
 	rcpt func(addr string) error
 	// data decides the end of DATA (accept when nil).
 	data func() error
+	// tlsConfig adjusts the server's TLS configuration.
+	tlsConfig func(*tls.Config)
 }
 
 // sink is a running test server and what it received.
@@ -114,8 +116,67 @@ type sink struct {
 	addr string
 	mu   sync.Mutex
 	msgs []received
-	// helos are every EHLO/HELO name seen, per session, after TLS.
+	// sessions counts go-smtp sessions (one more after STARTTLS).
 	sessions int
+	// accepts counts TCP connections, open those still open and maxOpen
+	// the most open at once; conns are the server ends, for drop.
+	accepts, open, maxOpen int
+	conns                  []net.Conn
+}
+
+// counts returns accepts, open and maxOpen.
+func (s *sink) counts() (accepts, open, maxOpen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepts, s.open, s.maxOpen
+}
+
+// drop closes every connection from the server's side, as a server does
+// with a connection idle for too long.
+func (s *sink) drop() {
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// countingListener counts the connections it accepts and those still open.
+type countingListener struct {
+	net.Listener
+	s *sink
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countedConn{Conn: c, s: l.s}
+	l.s.mu.Lock()
+	l.s.accepts++
+	l.s.open++
+	l.s.maxOpen = max(l.s.maxOpen, l.s.open)
+	l.s.conns = append(l.s.conns, cc)
+	l.s.mu.Unlock()
+	return cc, nil
+}
+
+type countedConn struct {
+	net.Conn
+	s    *sink
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		c.s.open--
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 func (s *sink) messages() []received {
@@ -139,12 +200,16 @@ func startSink(t *testing.T, o sinkOpts) *sink {
 	srv.WriteTimeout = time.Minute
 	srv.AllowInsecureAuth = o.insecureAuth
 	srv.EnableSMTPUTF8 = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := net.Listener(countingListener{Listener: raw, s: s})
 	if o.cert != nil {
 		cfg := &tls.Config{Certificates: []tls.Certificate{*o.cert}}
+		if o.tlsConfig != nil {
+			o.tlsConfig(cfg)
+		}
 		if o.implicitTLS {
 			ln = tls.NewListener(ln, cfg)
 		} else {
