@@ -24,6 +24,7 @@ import (
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
@@ -37,7 +38,7 @@ func tokenStore(paths domains.Paths) *tokens.Store {
 
 // addAdminSocket serves the operator API on admin.sock (book/admin.md) in the
 // daemon: any-owner mailbox and hook CRUD, tokens, reload and status.
-func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
+func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, queue outbound.Queue, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
 	started := time.Now()
 	version := buildVersion().Version
 	adm := &admin.Admin{
@@ -52,7 +53,7 @@ func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store s
 			cfg := changer.Registry.Current()
 			return admin.Status{Version: version, StartedAt: started.UTC().Truncate(time.Second),
 				UptimeSecs: int64(time.Since(started).Seconds()), Listeners: d.Bound(),
-				Domains: cfg.Domains, Mailboxes: len(cfg.Mailboxes), HookJobs: sched.Pending()}
+				Domains: cfg.Domains, Mailboxes: len(cfg.Mailboxes), HookJobs: sched.Pending(), Queue: queue.Len()}
 		},
 	}
 	h := admin.Handler(adm, admin.OperatorUID(os.Geteuid()), a.log)

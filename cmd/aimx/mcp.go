@@ -66,6 +66,8 @@ type mcpWiring struct {
 	tokens *tokens.Store
 	// panics counts the panics the transports and tools recover.
 	panics *panics.Counter
+	// sender sends mail for the send tools.
+	sender *operations.Sender
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
@@ -76,6 +78,7 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		Store:        w.store,
 		Mailboxes:    &operations.Mailboxes{Config: w.changer, Store: w.store, Log: a.log},
 		Hooks:        &operations.Hooks{Config: w.changer},
+		Sender:       w.sender,
 		Log:          a.log,
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,

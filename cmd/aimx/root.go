@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.tokensCommand(),
 		a.reloadCommand(),
 		a.mcpCommand(),
+		a.sendCommand(),
 	)
 	return root
 }

@@ -54,7 +54,7 @@ func (a *app) serveCommand() *cobra.Command {
 	fl.StringArrayVar(&f.domains, "domain", nil, "dev mode: domain to seed a new --dir with (repeatable; default agent.localhost)")
 	fl.StringVar(&f.smtp, "smtp", "", "SMTP listen address for this run (dev default "+devSMTPListen+"; port 0 picks one)")
 	fl.StringVar(&f.mcpHTTP, "mcp-http", "", "dev mode: MCP HTTP listen address for this run (default "+devMCPHTTPListen+"; port 0 picks one)")
-	fl.StringVar(&f.relay, "relay", "", "dev mode: [outbound] relay for this run (used once outbound lands)")
+	fl.StringVar(&f.relay, "relay", "", "dev mode: [outbound] relay for this run: smtp://[user:pass@]host:port or smtps://...")
 	fl.StringVar(&f.dns, "dns", "", "dev mode: send every DNS lookup to this host:port for this run")
 	return cmd
 }
@@ -131,14 +131,23 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddComponent("hooks", hookSched)
 	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
-	smtpSvc, err := newSMTPService(a, cfg, changer, store, hookSched)
+	// Intake tells hooks and the bounce handling about stored mail; the
+	// outbound parts are built after intake (local recipients go through
+	// it) and before anything is served.
+	var out *outboundParts
+	smtpSvc, intake, err := newSMTPService(a, cfg, changer, store, hookSched, reportWatcher(a, &out, hookEnqueue(hookSched)))
 	if err != nil {
 		return err
 	}
+	if out, err = newOutbound(a, cfg, registry, store, paths, intake, hookSched); err != nil {
+		return err
+	}
+	defer out.queue.Close()
+	d.AddComponent("outbound", out.worker)
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
 	toks := tokenStore(paths)
-	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics})
-	a.addAdminSocket(d, changer, store, hookSched, toks, paths, a.panics)
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics, sender: out.sender})
+	a.addAdminSocket(d, changer, store, hookSched, out.queue, toks, paths, a.panics)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

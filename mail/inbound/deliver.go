@@ -59,6 +59,13 @@ type Config struct {
 	// enqueue is recovered from hooks_due in the stored .md (book/hooks.md).
 	// Nil tells nobody.
 	OnStored func(StoredMessage)
+	// Report, when set, recognises a delivery status notification by its
+	// Content-Type and reads the whole message (header and body) for the
+	// Message-ID of the message it reports on. A report without an
+	// In-Reply-To of its own is stored with that id as in_reply_to, so it
+	// joins the sent message's thread, and OnStored is told it is a report
+	// (book/sending.md, "Bounces"). Nil recognises none.
+	Report func(contentType string, msg io.Reader) (originalID string, ok bool)
 	// VerifyIntn is the DMARC pct sampler handed to the verifier (nil:
 	// math/rand/v2). Tests pin it.
 	VerifyIntn func(n int) int
@@ -90,6 +97,8 @@ type StoredMessage struct {
 	Trusted string
 	// HooksDue are the on_receive hooks recorded in its frontmatter.
 	HooksDue []string
+	// Report is true for a delivery status notification (Config.Report).
+	Report bool
 }
 
 // Deliverer is SMTP intake without SMTP: it turns one accepted transaction
@@ -352,8 +361,19 @@ func (d *Deliverer) deliver(ctx context.Context, cfg *domains.Config, env Envelo
 	}
 	out.Verified, out.Auth = true, res
 
+	report := false
+	if d.cfg.Report != nil {
+		if ct := head.Values("Content-Type"); len(ct) > 0 {
+			whole := io.MultiReader(bytes.NewReader(head.Bytes()), io.NewSectionReader(body, 0, body.Size()))
+			var orig string
+			if orig, report = d.cfg.Report(ct[0], whole); report && msg.InReplyTo == "" && orig != "" {
+				msg.InReplyTo = orig
+			}
+		}
+	}
+
 	receivedAt := d.now().UTC().Truncate(time.Second)
-	tx := &delivery{
+	tx := &delivery{report: report,
 		d: d, cfg: cfg, env: env, msg: msg, size: int(out.Size), res: res, receivedAt: receivedAt,
 		clean:       storage.ConcatSource(bytes.NewReader(head.Bytes()), body),
 		authResults: "Authentication-Results: " + res.AuthenticationResults(hostname),

@@ -29,6 +29,7 @@ type delivery struct {
 	res         auth.Result
 	receivedAt  time.Time
 	authResults string // our Authentication-Results field
+	report      bool   // a delivery status notification (Config.Report)
 }
 
 // store puts one copy into one mailbox unless the mailbox already has it.
@@ -110,7 +111,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 	if x.d.cfg.OnStored != nil {
 		x.d.cfg.OnStored(StoredMessage{
 			Mailbox: t.mb, Ref: t.ref, ID: st.ID, ReceivedAt: x.receivedAt,
-			Trusted: mo.Trusted, HooksDue: st.Frontmatter.HooksDue,
+			Trusted: mo.Trusted, HooksDue: st.Frontmatter.HooksDue, Report: x.report,
 		})
 	}
 	return mo

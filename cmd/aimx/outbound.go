@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
+	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/internal/dnsresolver"
+	"github.com/aimx-dev/aimx/mail/dsn"
+	"github.com/aimx-dev/aimx/mail/inbound"
+	"github.com/aimx-dev/aimx/mail/outbound"
+	"github.com/aimx-dev/aimx/operations"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// outboundParts are the pieces of sending the daemon runs: the queue and
+// its delivery worker, the keys, and the send and bounce operations the
+// tools and intake call (book/sending.md).
+type outboundParts struct {
+	queue   *outbound.FileQueue
+	worker  *outbound.Worker
+	keys    *dkimkey.Keyring
+	sender  *operations.Sender
+	bounces *operations.Bounces
+}
+
+// newOutbound builds sending from the config at start. Listener-like
+// settings (relay, port, IPv6, retries, DNS servers) apply at start; the
+// domains and mailboxes a send checks are read live.
+func newOutbound(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore,
+	paths domains.Paths, intake *inbound.Deliverer, sched *hooks.Scheduler) (*outboundParts, error) {
+	keys, missing, err := dkimkey.LoadKeyring(dkimkey.NewStore(paths.ConfigDir), cfg.Domains)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range missing {
+		// Loud on purpose (book/sending.md, "Signing"): the daemon runs,
+		// but no mailbox of d can send until the key exists.
+		a.log.Warn().Str("domain", d).Msg("NO DKIM KEY: mail from " + d + " cannot be sent until you run: aimx dkim-keygen --domain " + d + " (then restart or reload)")
+	}
+	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"),
+		outbound.FileQueueOptions{MaxMessageBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
+	if err != nil {
+		return nil, fmt.Errorf("outbound queue: %w", err)
+	}
+	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
+	if err != nil {
+		return nil, fmt.Errorf("outbound DNS resolver: %w", err)
+	}
+	deliverer := &outbound.Deliverer{
+		Queue: q, Resolver: resolver, Port: cfg.Outbound.Port, IPv6: cfg.Outbound.IPv6,
+		Retry: outbound.RetryPolicy{Base: cfg.Outbound.RetryBase.D(), Attempts: cfg.Outbound.RetryAttempts},
+		Dial:  outbound.DialConfig{Hostname: cfg.Hostname()},
+		Local: localDelivery{registry: registry, intake: intake},
+	}
+	if cfg.Outbound.Relay != "" {
+		if deliverer.Relay, err = outbound.ParseRelay(cfg.Outbound.Relay); err != nil {
+			return nil, fmt.Errorf("[outbound] relay: %w", err)
+		}
+	}
+	p := &outboundParts{queue: q, keys: keys}
+	p.bounces = &operations.Bounces{Registry: registry, Store: store, Queue: q,
+		DeliverLocal: func(ctx context.Context, from string, rcpts []string, data []byte) error {
+			for _, e := range intake.DeliverLocal(ctx, inbound.LocalSubmission{From: from, Recipients: rcpts, Data: data, ID: "dsn"}) {
+				if e != nil {
+					return e
+				}
+			}
+			return nil
+		}}
+	p.sender = &operations.Sender{
+		Registry: registry, Store: store, Keys: keys, Queue: q, Log: a.log,
+		AfterSend: func(ctx context.Context, mailbox, id string, round int, status string) error {
+			return sched.RecordAfterSend(ctx, hooks.AfterSend{Mailbox: mailbox, ID: id, Round: round, Status: status})
+		},
+		Bounce: p.bounces.GaveUp,
+	}
+	p.worker = outbound.NewWorker(outbound.WorkerConfig{
+		Queue: q, Deliverer: deliverer, Log: a.log, Panics: a.panics,
+		OnRound: func(ctx context.Context, o outbound.RoundOutcome) error {
+			var failed []outbound.Recipient
+			if o.Updated != nil {
+				failed = []outbound.Recipient{}
+				for _, r := range o.Updated {
+					if r.Status == outbound.StatusFailed {
+						failed = append(failed, r)
+					}
+				}
+			}
+			return p.sender.HandleRound(ctx, o.Item, o.Round, failed)
+		},
+	})
+	p.sender.Wake = p.worker.Wake
+	return p, nil
+}
+
+// localDelivery is outbound.Local over intake: recipients on our own
+// domains are stored through the same path as mail from outside
+// (book/sending.md, "Local recipients").
+type localDelivery struct {
+	registry *domains.Registry
+	intake   *inbound.Deliverer
+}
+
+// Handles reports a domain of the live config.
+func (l localDelivery) Handles(domain string) bool { return l.registry.Current().HasDomain(domain) }
+
+// Deliver runs the message through intake.
+func (l localDelivery) Deliver(ctx context.Context, from string, rcpts []string, data []byte) []outbound.Result {
+	errs := l.intake.DeliverLocal(ctx, inbound.LocalSubmission{From: from, Recipients: rcpts, Data: data, ID: "local"})
+	out := make([]outbound.Result, len(rcpts))
+	for i, r := range rcpts {
+		out[i] = outbound.Result{Recipient: r, Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "stored on this server"}
+		if e := errs[i]; e != nil {
+			out[i] = outbound.Result{Recipient: r, Code: e.Code, Enhanced: e.Enhanced, Text: e.Text, Err: e}
+		}
+	}
+	return out
+}
+
+// reportWatcher returns intake's OnStored hand-off for delivery status
+// notifications: a report stored in a mailbox's inbox updates the sent
+// copy it is about (book/sending.md, "Bounces"). It runs outside the SMTP
+// transaction: OnStored must not block.
+func reportWatcher(a *app, parts **outboundParts, next func(inbound.StoredMessage)) func(inbound.StoredMessage) {
+	return func(m inbound.StoredMessage) {
+		next(m)
+		if !m.Report || *parts == nil {
+			return
+		}
+		b := (*parts).bounces
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					a.panics.Recovered(a.log, "bounce report", p)
+				}
+			}()
+			id, err := b.Report(context.Background(), m.Mailbox.Name, m.ID)
+			if err != nil {
+				a.log.Info().Err(err).Str("mailbox", m.Mailbox.Name).Str("id", m.ID).Msg("delivery report not matched to a sent message")
+				return
+			}
+			a.log.Info().Str("mailbox", m.Mailbox.Name).Str("report", m.ID).Str("sent", id).Msg("delivery report recorded")
+		}()
+	}
+}
+
+// maxReportScan caps what intake reads of a delivery report to find the
+// message it is about.
+const maxReportScan = 4 << 20
+
+// reportOriginal is intake's Report: a delivery status notification and
+// the Message-ID of the message it reports on.
+func reportOriginal(contentType string, msg io.Reader) (string, bool) {
+	if !dsn.IsReport(strings.TrimSpace(contentType)) {
+		return "", false
+	}
+	rep, err := dsn.Parse(msg, maxReportScan)
+	if err != nil {
+		return "", false
+	}
+	return rep.OriginalMessageID, true
+}
