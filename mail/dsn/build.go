@@ -266,7 +266,7 @@ func (f Failure) diagnostic() string {
 
 // statusBody returns the message/delivery-status body: the per-message
 // fields (RFC 3464 2.2), then one group per recipient (RFC 3464 2.3), each
-// group ended by a blank line.
+// group after a blank line.
 func statusBody(req BuildRequest) string {
 	var b strings.Builder
 	writeField(&b, "Reporting-MTA", "dns; "+req.ReportingMTA)
@@ -292,7 +292,6 @@ func statusBody(req BuildRequest) string {
 			writeField(&b, "Last-Attempt-Date", f.LastAttempt.Format(time.RFC1123Z))
 		}
 	}
-	b.WriteString("\r\n")
 	return b.String()
 }
 
