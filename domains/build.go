@@ -210,7 +210,7 @@ func (b *builder) mailbox(key string, m rawMailbox) {
 		b.cfg.Source.RustKeys = true
 		b.warn(append(at, "allow_root_catchall"), "Rust aimx key: ignored (root-owned mailboxes are allowed) and dropped on the next rewrite")
 	}
-	mb := Mailbox{Name: name, Owner: m.Owner, Trust: m.Trust, TrustedSenders: m.TrustedSenders}
+	mb := Mailbox{Name: name, Owner: m.Owner, Trust: m.Trust, TrustedSenders: m.TrustedSenders, Signature: m.Signature}
 	for i, h := range m.Hooks {
 		hp := append(slices.Clone(at), "hooks", idx(i))
 		hook := Hook{Event: h.Event, Cmd: h.Cmd, TimeoutSecs: DefaultHookTimeoutSecs, FireOnUntrusted: h.FireOnUntrusted}

@@ -201,6 +201,9 @@ type Mailbox struct {
 	// non-nil; a non-nil empty TrustedSenders means "no trusted senders".
 	Trust          *Trust
 	TrustedSenders []string
+	// Signature, when non-nil, replaces the domain's and the global
+	// signature for mail this mailbox sends ("" sends none).
+	Signature *string
 	// Hooks are the mailbox's hooks in file order.
 	Hooks []Hook
 }
@@ -281,6 +284,7 @@ func (o DomainOverride) clone() DomainOverride {
 func (m Mailbox) Clone() Mailbox {
 	m.Trust = clonePtr(m.Trust)
 	m.TrustedSenders = cloneSlice(m.TrustedSenders)
+	m.Signature = clonePtr(m.Signature)
 	if m.Hooks != nil {
 		hooks := make([]Hook, len(m.Hooks))
 		for i, h := range m.Hooks {
@@ -327,7 +331,7 @@ func overrideEqual(a, b DomainOverride) bool {
 
 func mailboxEqual(a, b Mailbox) bool {
 	return a.Name == b.Name && a.Owner == b.Owner && ptrEqual(a.Trust, b.Trust) &&
-		setSliceEqual(a.TrustedSenders, b.TrustedSenders) &&
+		setSliceEqual(a.TrustedSenders, b.TrustedSenders) && ptrEqual(a.Signature, b.Signature) &&
 		slices.EqualFunc(a.Hooks, b.Hooks, func(h, k Hook) bool {
 			return h.Name == k.Name && h.Event == k.Event && slices.Equal(h.Cmd, k.Cmd) &&
 				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted

@@ -86,6 +86,9 @@ func (c *Config) Encode() []byte {
 		if m.TrustedSenders != nil {
 			e.list("trusted_senders", m.TrustedSenders)
 		}
+		if m.Signature != nil {
+			e.kv("signature", quote(*m.Signature))
+		}
 		for _, h := range m.Hooks {
 			e.header("[[" + path + ".hooks]]")
 			e.str("name", h.Name, "")

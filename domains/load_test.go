@@ -193,7 +193,17 @@ func TestLoadMailboxes(t *testing.T) {
 		{name: "root owner", toml: base + "[mailboxes.\"x@a.com\"]\nowner = \"root\""},
 		{name: "bad trust", toml: base + mbox("x@a.com", `trust = "maybe"`), err: "trust must be"},
 		{name: "bad glob", toml: base + mbox("x@a.com", `trusted_senders = ["a b@c.com"]`), err: "trusted_senders[0]"},
-		{name: "mailbox signature is unknown", toml: base + mbox("x@a.com", `signature = "x"`), err: "unknown key", line: 5},
+		{name: "mailbox signature", toml: base + mbox("x@a.com", `signature = "Ada, support"`),
+			check: func(t *testing.T, c *Config) {
+				e, _ := c.EffectiveFor("x@a.com")
+				if m := c.Mailboxes["x@a.com"]; m.Signature == nil || *m.Signature != "Ada, support" || e.Signature != "Ada, support" {
+					t.Errorf("signature %v, effective %q", m.Signature, e.Signature)
+				}
+				if !strings.Contains(string(c.Encode()), `signature = "Ada, support"`) {
+					t.Error("the mailbox signature is not written back")
+				}
+			}},
+		{name: "mailbox unknown key", toml: base + mbox("x@a.com", `signatures = "x"`), err: "unknown key", line: 5},
 		{name: "mailboxes not a table", toml: base + "mailboxes = 5", err: "'mailboxes' must be a table"},
 		{name: "mailbox not a table", toml: base + "[mailboxes]\ninfo = 5", err: "a mailbox must be a table"},
 		{name: "mailbox trust and senders", toml: base + mbox("x@a.com", `trust = "verified"`, `trusted_senders = []`),

@@ -83,6 +83,7 @@ type rawMailbox struct {
 	Owner          string    `toml:"owner"`
 	Trust          *Trust    `toml:"trust"`
 	TrustedSenders []string  `toml:"trusted_senders"`
+	Signature      *string   `toml:"signature"`
 	Hooks          []rawHook `toml:"hooks"`
 
 	// Rust aimx key (book/upgrade.md).

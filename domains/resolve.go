@@ -131,7 +131,7 @@ func (c *Config) EffectiveForDomain(domain string) Effective {
 
 // EffectiveFor resolves mailbox → domain → global → built-in with replace
 // semantics (book/configuration.md) for the mailbox named input (as ResolveName accepts
-// it). Mailboxes can set only trust and trusted_senders.
+// it). Mailboxes can set trust, trusted_senders and signature.
 func (c *Config) EffectiveFor(input string) (Effective, bool) {
 	m, ok := c.Mailbox(input)
 	if !ok {
@@ -144,6 +144,9 @@ func (c *Config) EffectiveFor(input string) (Effective, bool) {
 	}
 	if m.TrustedSenders != nil {
 		e.TrustedSenders = m.TrustedSenders
+	}
+	if m.Signature != nil {
+		e.Signature = *m.Signature
 	}
 	return e, true
 }

@@ -131,7 +131,10 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 		return nil, fmt.Errorf("send from %s: %w: a catchall receives mail for a whole domain and cannot send", mb.Name, ErrCatchall)
 	}
 	_, domain := domains.SplitName(mb.Name)
-	eff := cfg.EffectiveForDomain(domain)
+	eff, ok := cfg.EffectiveFor(mb.Name)
+	if !ok {
+		eff = cfg.EffectiveForDomain(domain)
+	}
 	keys, err := s.Keys.KeySet(domain)
 	if err != nil {
 		return nil, fmt.Errorf("send from %s: %w", mb.Name, err)
