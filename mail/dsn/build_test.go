@@ -175,7 +175,10 @@ func TestBuildNonASCII(t *testing.T) {
 	if !bytes.Contains(head, []byte("=?utf-8?")) {
 		t.Errorf("Subject is not RFC 2047 encoded:\n%s", head)
 	}
-	h, types, _ := readBuilt(t, out)
+	h, types, bodies := readBuilt(t, out)
+	if !bytes.Contains(out, []byte("Content-Transfer-Encoding: quoted-printable\r\n")) || !strings.Contains(bodies[0], "Subject:      "+req.OriginalSubject) {
+		t.Errorf("non-ASCII text part is not quoted-printable or lacks the subject:\n%s", out)
+	}
 	if subj, err := h.Subject(); err != nil || subj != "Undelivered mail: "+req.OriginalSubject {
 		t.Errorf("decoded Subject = %q, %v", subj, err)
 	}
@@ -258,7 +261,12 @@ func TestBuildDefaultsAndFolding(t *testing.T) {
 			t.Errorf("line of %d bytes exceeds RFC 5322 2.1.1", len(sc.Text()))
 		}
 	}
-	h, _, _ := readBuilt(t, out)
+	h, _, bodies := readBuilt(t, out)
+	for _, line := range strings.Split(bodies[1], "\r\n") {
+		if len(line) > 78 {
+			t.Errorf("delivery-status line of %d bytes, want fields folded at 78 (RFC 5322 2.2.3): %q", len(line), line)
+		}
+	}
 	if s, _ := h.Subject(); s != "Undelivered mail: (no subject)" {
 		t.Errorf("Subject = %q", s)
 	}

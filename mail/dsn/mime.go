@@ -277,7 +277,8 @@ func walk(fs []field, body []byte, depth int) (found, bool) {
 	if !strings.HasPrefix(mt, "multipart/") || depth > maxDepth {
 		return found{}, false
 	}
-	body = decodeBody(get(fs, "Content-Transfer-Encoding"), body)
+	// A multipart is never transfer-encoded (RFC 2045 6.4); a label
+	// saying otherwise is ignored, as decoding would mangle it.
 	var f found
 	var nested [][]field
 	var nestedBodies [][]byte

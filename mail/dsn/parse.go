@@ -413,21 +413,12 @@ func truncate(s string, n int) string {
 }
 
 // parseDate parses an RFC 5322 3.3 date-time as RFC 3464 2.2.5 and 2.3.8
-// require, tolerating a trailing comment; zero when it cannot.
+// require (net/mail also accepts the obsolete forms and a trailing
+// comment such as "(UTC)"); zero when it cannot.
 func parseDate(v string) time.Time {
-	v = strings.TrimSpace(v)
-	if t, err := mail.ParseDate(v); err == nil {
-		return t
+	t, err := mail.ParseDate(strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}
 	}
-	if i := strings.IndexByte(v, '('); i > 0 {
-		if t, err := mail.ParseDate(strings.TrimSpace(v[:i])); err == nil {
-			return t
-		}
-	}
-	for _, layout := range []string{time.RFC3339, "Mon, _2 Jan 2006 15:04:05 MST", "_2 Jan 2006 15:04:05 -0700"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t
-		}
-	}
-	return time.Time{}
+	return t
 }
