@@ -248,7 +248,7 @@ func (w *Worker) pass(ctx context.Context) (sleep time.Duration) {
 		return cmp.Or(a.o.Item.Enqueued.Compare(b.o.Item.Enqueued), cmp.Compare(a.o.Item.ID, b.o.Item.ID))
 	})
 	for _, h := range retry {
-		if !w.launch(h.o.Item.ID, func() { w.handOn(ctx, h); w.Wake() }) {
+		if !w.launch(h.o.Item.ID, func() bool { w.handOn(ctx, h); return true }) {
 			return 0
 		}
 	}
@@ -269,7 +269,7 @@ func (w *Worker) pass(ctx context.Context) (sleep time.Duration) {
 			continue
 		}
 		id := it.ID
-		if !w.launch(id, func() { w.runRound(ctx, id) }) {
+		if !w.launch(id, func() bool { return w.runRound(ctx, id) }) {
 			return 0
 		}
 	}
@@ -277,8 +277,10 @@ func (w *Worker) pass(ctx context.Context) (sleep time.Duration) {
 }
 
 // launch runs fn for item id in a worker slot, waiting for one unless
-// Stop was called (false). An item already busy is left alone.
-func (w *Worker) launch(id string, fn func()) bool {
+// Stop was called (false). An item already busy is left alone. When fn
+// reports a change, the loop looks at the queue again once id is no longer
+// busy: its next due time changed.
+func (w *Worker) launch(id string, fn func() (changed bool)) bool {
 	select {
 	case <-w.stop:
 		return false
@@ -300,26 +302,30 @@ func (w *Worker) launch(id string, fn func()) bool {
 	w.tasks.Add(1)
 	go func() {
 		defer w.tasks.Done()
+		changed := false
 		defer func() {
 			w.mu.Lock()
 			delete(w.busy, id)
 			w.mu.Unlock()
 			<-w.slots
+			if changed {
+				w.Wake()
+			}
 		}()
-		fn()
+		changed = fn()
 	}()
 	return true
 }
 
-// runRound runs one delivery round for id and hands its outcome on.
-func (w *Worker) runRound(ctx context.Context, id string) {
+// runRound runs one delivery round for id and hands its outcome on. It
+// reports whether a round was recorded.
+func (w *Worker) runRound(ctx context.Context, id string) bool {
 	o, ok := w.round(ctx, id)
 	if !ok {
-		return
+		return false
 	}
 	w.handOn(ctx, &handOff{o: o})
-	// The next due time changed: the loop recomputes its sleep.
-	w.Wake()
+	return true
 }
 
 // round runs Deliverer.round, recovering a panic.
