@@ -32,16 +32,27 @@ type outboundParts struct {
 // newOutbound builds sending from the config at start. Listener-like
 // settings (relay, port, IPv6, retries, DNS servers) apply at start; the
 // domains and mailboxes a send checks are read live.
-func newOutbound(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore,
+func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store storage.MessageStore,
 	paths domains.Paths, intake *inbound.Deliverer, sched *hooks.Scheduler) (*outboundParts, error) {
-	keys, missing, err := dkimkey.LoadKeyring(dkimkey.NewStore(paths.ConfigDir), cfg.Domains)
+	registry := changer.Registry
+	keyStore := dkimkey.NewStore(paths.ConfigDir)
+	keys, missing, err := dkimkey.LoadKeyring(keyStore, cfg.Domains)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range missing {
-		// Loud on purpose (book/sending.md, "Signing"): the daemon runs,
-		// but no mailbox of d can send until the key exists.
-		a.log.Warn().Str("domain", d).Msg("NO DKIM KEY: mail from " + d + " cannot be sent until you run: aimx dkim-keygen --domain " + d + " (then restart or reload)")
+	warnKeyless(a, missing)
+	// A reload (or any config change) picks up keys made meanwhile with
+	// aimx dkim-keygen, and warns again for domains still without one.
+	prev := changer.OnPublish
+	changer.OnPublish = func(c *domains.Config) {
+		if prev != nil {
+			prev(c)
+		}
+		missing, err := keys.Refresh(keyStore, c.Domains)
+		if err != nil {
+			a.log.Error().Err(err).Msg("DKIM keys: a key file did not load")
+		}
+		warnKeyless(a, missing)
 	}
 	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"),
 		outbound.FileQueueOptions{MaxMessageBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
@@ -97,6 +108,15 @@ func newOutbound(a *app, cfg *domains.Config, registry *domains.Registry, store 
 	})
 	p.sender.Wake = p.worker.Wake
 	return p, nil
+}
+
+// warnKeyless logs one loud line per domain without a DKIM key
+// (book/sending.md, "Signing"): the daemon runs, but no mailbox of that
+// domain can send until the key exists.
+func warnKeyless(a *app, missing []string) {
+	for _, d := range missing {
+		a.log.Warn().Str("domain", d).Msg("NO DKIM KEY: mail from " + d + " cannot be sent until you run: aimx dkim-keygen --domain " + d + " and then aimx reload")
+	}
 }
 
 // localDelivery is outbound.Local over intake: recipients on our own

@@ -139,7 +139,7 @@ func (a *app) serve(f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if out, err = newOutbound(a, cfg, registry, store, paths, intake, hookSched); err != nil {
+	if out, err = newOutbound(a, cfg, changer, store, paths, intake, hookSched); err != nil {
 		return err
 	}
 	defer out.queue.Close()

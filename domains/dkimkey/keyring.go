@@ -40,6 +40,36 @@ func LoadKeyring(store *Store, domains []string) (ring *Keyring, missing []strin
 	return ring, missing, nil
 }
 
+// Refresh loads the keys of every domain in domains that has none loaded
+// yet (a key made with `aimx dkim-keygen` while the daemon runs), and
+// returns the domains that still have none. A key that fails to load is
+// reported in missing too, with the error.
+func (r *Keyring) Refresh(store *Store, domains []string) (missing []string, err error) {
+	var errs []error
+	for _, d := range domains {
+		if _, ok := r.get(d); ok {
+			continue
+		}
+		set, lerr := store.LoadSet(d)
+		if lerr != nil {
+			missing = append(missing, d)
+			if !errors.Is(lerr, ErrNoKey) {
+				errs = append(errs, lerr)
+			}
+			continue
+		}
+		r.Publish(set)
+	}
+	return missing, errors.Join(errs...)
+}
+
+func (r *Keyring) get(domain string) (*KeySet, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	set, ok := r.sets[domain]
+	return set, ok
+}
+
 // Publish makes set the domain's keys, replacing any it had.
 func (r *Keyring) Publish(set *KeySet) {
 	r.mu.Lock()
@@ -57,9 +87,7 @@ func (r *Keyring) Forget(domain string) {
 // KeySet returns a domain's keys, or an error wrapping ErrNoKey that names
 // the command creating them.
 func (r *Keyring) KeySet(domain string) (*KeySet, error) {
-	r.mu.RLock()
-	set, ok := r.sets[domain]
-	r.mu.RUnlock()
+	set, ok := r.get(domain)
 	if !ok {
 		return nil, fmt.Errorf("domain %s has no DKIM key; create one with aimx dkim-keygen --domain %s: %w", domain, domain, ErrNoKey)
 	}

@@ -29,6 +29,16 @@ func TestKeyring(t *testing.T) {
 	if !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), "aimx dkim-keygen --domain b.test") {
 		t.Fatalf("b.test: %v", err)
 	}
+	// A key made while the daemon runs is picked up by Refresh (reload).
+	if _, err := s.Import("b.test", readTestdata(t, "rsa-pkcs1.key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := ring.Refresh(s, []string{"a.test", "b.test", "z.test"}); err != nil || !reflect.DeepEqual(missing, []string{"z.test"}) {
+		t.Fatalf("refresh: missing %v, %v", missing, err)
+	}
+	if _, err := ring.KeySet("b.test"); err != nil {
+		t.Fatal(err)
+	}
 	ring.Publish(&KeySet{Domain: "b.test"})
 	if _, err := ring.KeySet("b.test"); err != nil {
 		t.Fatal(err)
