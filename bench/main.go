@@ -7,6 +7,7 @@
 //
 //	go run ./bench            # full: 100,000 and 1,000,000 stored messages, a few minutes
 //	go run ./bench -quick     # a smoke run with small N, not recorded
+//	go run ./bench -send-only # the sending phase alone, not recorded
 //
 // It needs no root and no network, and removes its temp dir at the end
 // unless -keep.
@@ -37,6 +38,10 @@ type options struct {
 	Calls  int    // MCP calls timed per figure
 	Intake [4]int // messages per intake load: 4 KiB C=1, C=20, 100 KiB C=1, C=20
 	Hooks  int    // messages delivered at once for the hook figure
+	// Send is messages per sending load: 1 recipient C=1, C=10, 10
+	// recipients; SendOnly runs that phase alone.
+	Send     [3]int
+	SendOnly bool
 	// Fixture, when set, is a dir that keeps the dev dir and its seeded
 	// messages across runs (seeding a million files takes minutes); each
 	// run drops its index cache and the intake mailboxes first.
@@ -51,15 +56,20 @@ func main() {
 	record := flag.Bool("record", true, "append the table to -readme (a -quick run never does unless -record is given)")
 	flag.StringVar(&o.Readme, "readme", "bench/README.md", "where the table is recorded")
 	flag.StringVar(&o.Fixture, "fixture", "", "keep the seeded dev dir here and reuse it on later runs")
+	flag.BoolVar(&o.SendOnly, "send-only", false, "run the sending phase alone (not recorded unless -record)")
 	flag.Parse()
 	o.Record = *record
-	if o.Quick {
+	if o.Quick || o.SendOnly {
 		recordSet := false
 		flag.Visit(func(f *flag.Flag) { recordSet = recordSet || f.Name == "record" })
 		o.Record = *record && recordSet
+	}
+	if o.Quick {
 		o.Big, o.Total, o.Boxes, o.Calls, o.Intake, o.Hooks = 2_000, 20_000, 50, 30, [4]int{20, 100, 10, 40}, 20
+		o.Send = [3]int{30, 100, 30}
 	} else {
 		o.Big, o.Total, o.Boxes, o.Calls, o.Intake, o.Hooks = 100_000, 1_000_000, 1_000, 200, [4]int{200, 2000, 100, 500}, 100
+		o.Send = [3]int{500, 2000, 500}
 	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -116,8 +126,12 @@ func run(ctx context.Context, o options) error {
 	if err := writeConfig(intakeDev, u.Username, hookLog, nil); err != nil {
 		return err
 	}
-	s := &session{o: o, bin: o.Bin, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest, owner: u.Username}
-	for _, phase := range []func(context.Context) error{s.intake, s.big, s.million} {
+	s := &session{o: o, bin: o.Bin, tmp: tmp, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest, owner: u.Username}
+	phases := []func(context.Context) error{s.intake, s.big, s.million, s.send}
+	if o.SendOnly {
+		phases = phases[3:]
+	}
+	for _, phase := range phases {
 		if err := phase(ctx); err != nil {
 			return err
 		}
@@ -144,6 +158,7 @@ func run(ctx context.Context, o options) error {
 type session struct {
 	o   options
 	bin string
+	tmp string // the run's temp dir
 	dev string // the dev dir of the stored-message phases
 	// intakeDev is the dev dir of the intake phase, empty at its start.
 	intakeDev string
@@ -166,11 +181,16 @@ func (s *session) notes(m machine) string {
 	if s.o.Quick {
 		b.WriteString(" -quick")
 	}
+	if s.o.SendOnly {
+		b.WriteString(" -send-only:")
+	}
 	if s.o.Fixture != "" {
 		b.WriteString(" -fixture (messages seeded by an earlier run)")
 	}
-	fmt.Fprintf(&b, ": largest mailbox %s messages, %s stored in %d mailboxes; %d MCP calls per latency figure.",
-		count(s.o.Big), count(s.o.Total), s.o.Boxes, s.o.Calls)
+	if !s.o.SendOnly {
+		fmt.Fprintf(&b, ": largest mailbox %s messages, %s stored in %d mailboxes; %d MCP calls per latency figure.",
+			count(s.o.Big), count(s.o.Total), s.o.Boxes, s.o.Calls)
+	}
 	for _, e := range s.extra {
 		b.WriteString(" ")
 		b.WriteString(e)
