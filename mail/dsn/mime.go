@@ -67,25 +67,33 @@ func splitHead(b []byte) (head, body []byte) {
 // with its continuation lines instead of failing the whole block.
 func parseFields(block []byte) []field {
 	var fs []field
+	var value []byte // the current field's value, built without quadratic copying
 	valid := false
+	end := func() {
+		if valid {
+			fs[len(fs)-1].value = string(value)
+		}
+	}
 	lines(block, func(line []byte, _ int) bool {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return true
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			if valid {
-				f := &fs[len(fs)-1]
-				f.value += " " + string(bytes.TrimSpace(line))
+				value = append(append(value, ' '), bytes.TrimSpace(line)...)
 			}
 			return true
 		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
+		end()
+		name, v, ok := bytes.Cut(line, []byte(":"))
 		name = bytes.TrimRight(name, " \t")
 		if valid = ok && validName(name); valid {
-			fs = append(fs, field{name: string(name), value: string(bytes.TrimSpace(value))})
+			fs = append(fs, field{name: string(name)})
+			value = append(value[:0], bytes.TrimSpace(v)...)
 		}
 		return true
 	})
+	end()
 	return fs
 }
 

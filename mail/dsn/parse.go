@@ -365,7 +365,9 @@ func unescapeUnitext(v string) string {
 		}
 		b.WriteString(v[:i])
 		v = v[i:]
-		j := strings.IndexByte(v, '}')
+		// A HEXPOINT has at most 6 digits; looking no further keeps this
+		// linear on input full of unclosed escapes.
+		j := strings.IndexByte(v[:min(len(v), 10)], '}')
 		n, err := strconv.ParseUint(v[3:max(j, 3)], 16, 32)
 		if j < 0 || err != nil || !utf8.ValidRune(rune(n)) {
 			b.WriteString(v[:3])

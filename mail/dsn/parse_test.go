@@ -3,6 +3,7 @@ package dsn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -368,5 +369,39 @@ func TestIsReport(t *testing.T) {
 		if got := IsReport(tt.ct); got != tt.want {
 			t.Errorf("IsReport(%q) = %v, want %v", tt.ct, got, tt.want)
 		}
+	}
+}
+
+// TestParsePathological feeds inputs shaped to make a careless parser
+// quadratic or deeply recursive; each must finish quickly.
+func TestParsePathological(t *testing.T) {
+	const size = 1 << 20
+	report := "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n"
+	var nested strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&nested, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i)
+	}
+	tests := []struct {
+		name string
+		msg  string
+	}{
+		{"one field folded a million times", "X-Long: a" + strings.Repeat("\n b", size/3) + "\n\nbody"},
+		{"status field folded a million times", report + "Final-Recipient: rfc822; a@x.example\nDiagnostic-Code: smtp; 5" + strings.Repeat("\n x", size/3) + "\n"},
+		{"unclosed utf-8 escapes", report + "Final-Recipient: utf-8; " + strings.Repeat(`\x{`, size/3) + "\n"},
+		{"many boundaries", report + strings.Repeat("\n--b\n", size/5)},
+		{"deep nesting", nested.String()},
+		{"many recipients", report + strings.Repeat("Final-Recipient: rfc822; a@x.example\nAction: failed\n\n", size/50)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Parse(strings.NewReader(tt.msg), 4*size)
+			if err != nil && !errors.Is(err, ErrNotDSN) {
+				t.Errorf("Parse: %v", err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("Parse took %v", d)
+			}
+		})
 	}
 }
