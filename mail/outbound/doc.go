@@ -1,8 +1,7 @@
-// Package outbound builds, signs and hands over the mail aimx sends
+// Package outbound builds, signs, queues and delivers the mail aimx sends
 // (book/sending.md).
 //
-// It holds three pieces that the outbound queue and the send tools are
-// built from:
+// The pieces:
 //
 //   - Compose turns a send request (sender, recipients, subject, a Markdown,
 //     plain-text or HTML body, attachments, threading ids) into one RFC 5322
@@ -14,7 +13,15 @@
 //     go-smtp's client, with our own STARTTLS step so the EHLO name is ours
 //     and the certificate check is recorded, and report one result per
 //     recipient as a mail/outcome error.
+//   - Queue (FileQueue) holds signed messages and each recipient's state
+//     durably; every delivery round is recorded, then acknowledged once
+//     its outcome was handed on.
+//   - Deliverer runs one round for one queued message: our own domains
+//     through Local, the others through the Relay or their MX hosts, on
+//     reused connections with a cap per destination.
+//   - Worker is the daemon's delivery loop around them.
 //
-// Nothing here touches storage, the config file or the network on its own:
-// the clock, randomness, keys and the dialer are handed in.
+// Nothing here reads the config file or opens sockets on its own: the
+// clock, randomness, keys, the queue directory and the dialer are handed
+// in.
 package outbound
