@@ -209,6 +209,11 @@ func (w *Worker) loop(ctx context.Context) {
 	defer timer.Stop()
 	<-timer.C
 	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
 		timer.Reset(w.pass(ctx))
 		select {
 		case <-w.stop:
@@ -340,6 +345,9 @@ func (w *Worker) round(ctx context.Context, id string) (o RoundOutcome, ok bool)
 	switch {
 	case errors.Is(err, ErrRoundInFlight), errors.Is(err, ErrNotQueued):
 		w.cfg.Log.Debug().Err(err).Str("id", id).Msg("outbound round skipped")
+		return o, false
+	case err != nil && ctx.Err() != nil:
+		w.cfg.Log.Debug().Err(err).Str("id", id).Msg("outbound delivery round stopped")
 		return o, false
 	case err != nil:
 		w.cfg.Log.Error().Err(err).Str("id", id).Msg("outbound delivery round failed")
