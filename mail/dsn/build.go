@@ -2,7 +2,7 @@ package dsn
 
 import (
 	"bytes"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -83,10 +83,7 @@ func Build(req BuildRequest) ([]byte, error) {
 	}
 	status := statusBody(req)
 	orig := originalHeaders(req)
-	boundary, err := newBoundary()
-	if err != nil {
-		return nil, err
-	}
+	boundary := newBoundary(req, status, orig)
 
 	// go-message writes header fields in the reverse of the order they
 	// are added.
@@ -341,13 +338,18 @@ func originalHeaders(req BuildRequest) string {
 	return out.String()
 }
 
-// newBoundary returns a random multipart boundary (RFC 2046 5.1.1).
-func newBoundary() (string, error) {
-	var b [18]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("dsn: build: boundary: %w", err)
+// newBoundary returns the multipart boundary (RFC 2046 5.1.1): a digest
+// of the DSN's own content, so the same request always builds the same
+// bytes (a DSN handed on again after a crash is then recognised by
+// intake's dedup, book/sending.md "Bounces"), and no part can contain it
+// by chance.
+func newBoundary(req BuildRequest, parts ...string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%d\n", req.MessageID, req.To, req.Date.UnixNano())
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d\n%s", len(p), p)
 	}
-	return "=_dsn_" + hex.EncodeToString(b[:]), nil
+	return "=_dsn_" + hex.EncodeToString(h.Sum(nil)[:18])
 }
 
 func isASCII(s string) bool {

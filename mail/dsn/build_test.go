@@ -291,3 +291,31 @@ func TestBuildDefaultsAndFolding(t *testing.T) {
 		t.Errorf("recipient without code or reason got %+v", rs[2])
 	}
 }
+
+func TestBuildIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a, err := Build(baseRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(baseRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatal("the same request built different bytes")
+	}
+	other := baseRequest()
+	other.MessageID = "another@mx.example.org"
+	c, err := Build(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundaryOf := func(m []byte) string {
+		i := bytes.Index(m, []byte("boundary="))
+		return string(m[i : i+40])
+	}
+	if boundaryOf(a) == boundaryOf(c) {
+		t.Fatal("two DSNs share a boundary")
+	}
+}
