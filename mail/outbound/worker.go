@@ -32,7 +32,7 @@ const (
 )
 
 // farFuture makes Queue.Due list every item with a recipient not final.
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+func farFuture() time.Time { return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // RoundOutcome is one recorded delivery round of one item, handed to
 // OnRound.
@@ -258,7 +258,7 @@ func (w *Worker) pass(ctx context.Context) (sleep time.Duration) {
 		}
 	}
 
-	items, err := w.cfg.Queue.Due(ctx, farFuture)
+	items, err := w.cfg.Queue.Due(ctx, farFuture())
 	if err != nil {
 		w.cfg.Log.Error().Err(err).Msg("outbound queue unreadable")
 	}
@@ -407,10 +407,10 @@ func (w *Worker) retryLater(h *handOff) {
 	w.pending[h.o.Item.ID] = h
 }
 
-// nextAttempt is the earliest NextAttempt of it's recipients not final
+// nextAttempt is the earliest NextAttempt of its recipients not final
 // (farFuture when none is).
 func nextAttempt(it Item) time.Time {
-	next := farFuture
+	next := farFuture()
 	for _, r := range it.Recipients {
 		if !r.Status.Final() {
 			next = earlier(next, r.NextAttempt)
