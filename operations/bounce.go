@@ -73,8 +73,9 @@ func (b *Bounces) GaveUp(ctx context.Context, it outbound.Item, failed []outboun
 		if r.UpdatedAt.After(last) {
 			last = r.UpdatedAt
 		}
-		// The DSN writes the code itself; the detail starts with it.
-		diag := strings.TrimPrefix(r.Detail, strconv.Itoa(r.Code)+" ")
+		// The DSN writes the code itself; the detail starts with it. A
+		// multi-line reply becomes one line (a DSN field is one line).
+		diag := oneLine(strings.TrimPrefix(r.Detail, strconv.Itoa(r.Code)+" "))
 		fails = append(fails, dsn.Failure{Recipient: r.Address, Code: r.Code, Status: r.Enhanced, Diagnostic: diag,
 			LastAttempt: r.UpdatedAt})
 	}
@@ -90,12 +91,31 @@ func (b *Bounces) GaveUp(ctx context.Context, it outbound.Item, failed []outboun
 		ArrivalDate: it.Enqueued, Failures: fails,
 	})
 	if err != nil {
-		return fmt.Errorf("bounce: build DSN for %s: %w", it.ID, err)
+		return fmt.Errorf("bounce for %s: %w: %v", it.ID, ErrDSNNotBuilt, err)
 	}
 	if err := b.DeliverLocal(ctx, "", []string{it.Mailbox}, msg); err != nil {
 		return fmt.Errorf("bounce: deliver DSN to %s: %w", it.Mailbox, err)
 	}
 	return nil
+}
+
+// ErrDSNNotBuilt: the DSN could not be built from what the queue holds;
+// trying again would not help, so the round is handed on without it.
+var ErrDSNNotBuilt = errors.New("DSN not built")
+
+// oneLine joins the lines of a reply with spaces and drops other control
+// characters.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\r' || r == '\n' || r == '\t':
+			return ' '
+		case r < 0x20 || r == 0x7f:
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // headerValue returns the first field called name in a header block,

@@ -284,3 +284,10 @@ func TestWorstStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	if got := oneLine("550-5.1.1 first\r\n550 5.1.1 second\x01\tend "); got != "550-5.1.1 first 550 5.1.1 second end" {
+		t.Fatalf("%q", got)
+	}
+}

@@ -100,7 +100,11 @@ func (s *Sender) HandleRound(ctx context.Context, it outbound.Item, round int, f
 			}
 		}
 		if len(gaveUp) > 0 {
-			if err := s.Bounce(ctx, it, gaveUp); err != nil {
+			err := s.Bounce(ctx, it, gaveUp)
+			switch {
+			case errors.Is(err, ErrDSNNotBuilt):
+				s.Log.Error().Err(err).Str("mailbox", it.Mailbox).Str("id", it.SentID).Msg("no DSN sent for this round")
+			case err != nil:
 				return fmt.Errorf("bounce for %s: %w", it.SentID, err)
 			}
 		}
