@@ -309,6 +309,7 @@ func (d *Deliverer) deliverRelay(ctx context.Context, from string, rcpts []strin
 	cfg.ServerName = r.Host
 	cfg.ImplicitTLS = r.ImplicitTLS
 	cfg.RequireTLS = r.RequireTLS
+	cfg.RequireVerified = r.RequireVerified
 	cfg.Auth = r.Auth
 	results, tls, err := d.transact(ctx, r.addr(), cfg, false, from, rcpts, data)
 	if err != nil {

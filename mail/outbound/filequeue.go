@@ -45,9 +45,26 @@ type FileQueue struct {
 	dir    *safefs.Dir
 	w      *storage.Writer
 	maxMsg int64
+	// syncer shares the directory fsyncs of concurrent writes (group
+	// commit, as the message store does).
+	syncer *storage.DirSyncer
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards items; never held across a write
 	items map[string]Item
+	// itemLocks serialize the writes of one item (striped by id), so a
+	// record on disk never goes back to an older state.
+	itemLocks [64]sync.Mutex
+}
+
+// lockItem takes id's write lock and returns its unlock.
+func (q *FileQueue) lockItem(id string) func() {
+	var h uint32 = 2166136261 // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	l := &q.itemLocks[h%uint32(len(q.itemLocks))]
+	l.Lock()
+	return l.Unlock
 }
 
 var _ Queue = (*FileQueue)(nil)
@@ -65,6 +82,7 @@ func OpenFileQueue(path string, opts FileQueueOptions) (*FileQueue, error) {
 	if q.w == nil {
 		q.w = &storage.Writer{}
 	}
+	q.syncer = &storage.DirSyncer{SyncFunc: q.w.SyncDir}
 	if q.maxMsg <= 0 {
 		q.maxMsg = DefaultMaxQueuedMessage
 	}
@@ -187,7 +205,10 @@ func (q *FileQueue) writeRecord(it Item) error {
 	if err != nil {
 		return fmt.Errorf("outbound queue: %w", err)
 	}
-	if err := q.w.WriteFileAt(q.dir, it.ID+".json", b, storage.WriteOptions{}); err != nil {
+	if err := q.w.WriteFileAt(q.dir, it.ID+".json", b, storage.WriteOptions{SkipDirSync: true}); err != nil {
+		return fmt.Errorf("outbound queue: %w", err)
+	}
+	if err := q.syncer.SyncAt(q.dir); err != nil {
 		return fmt.Errorf("outbound queue: %w", err)
 	}
 	return nil
@@ -250,9 +271,8 @@ func (q *FileQueue) Record(ctx context.Context, id string, updates []Recipient) 
 	if err := ctx.Err(); err != nil {
 		return Item{}, err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	cur, ok := q.items[id]
+	defer q.lockItem(id)()
+	cur, ok := q.get(id)
 	if !ok {
 		return Item{}, fmt.Errorf("%w: %s", ErrNotQueued, id)
 	}
@@ -269,7 +289,7 @@ func (q *FileQueue) Record(ctx context.Context, id string, updates []Recipient) 
 	if err := q.writeRecord(it); err != nil {
 		return Item{}, err
 	}
-	q.items[id] = it
+	q.put(it)
 	return cloneItem(it), nil
 }
 
@@ -280,9 +300,8 @@ func (q *FileQueue) Ack(ctx context.Context, id string, round int) (bool, error)
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	cur, ok := q.items[id]
+	defer q.lockItem(id)()
+	cur, ok := q.get(id)
 	switch {
 	case !ok:
 		return false, fmt.Errorf("%w: %s", ErrNotQueued, id)
@@ -298,7 +317,7 @@ func (q *FileQueue) Ack(ctx context.Context, id string, round int) (bool, error)
 	if err := q.writeRecord(it); err != nil {
 		return false, err
 	}
-	q.items[id] = it
+	q.put(it)
 	return false, nil
 }
 
@@ -315,28 +334,44 @@ func (q *FileQueue) Remove(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if _, ok := q.items[id]; !ok {
+	defer q.lockItem(id)()
+	if _, ok := q.get(id); !ok {
 		return fmt.Errorf("%w: %s", ErrNotQueued, id)
 	}
 	return q.removeLocked(id)
 }
 
-// removeLocked deletes id's record, durably, then its message. q.mu is
-// held.
+// removeLocked deletes id's record, durably, then its message. id's
+// item lock is held.
 func (q *FileQueue) removeLocked(id string) error {
 	if err := q.dir.Remove(id + ".json"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("outbound queue: remove %s: %w", id, err)
 	}
-	if err := q.dir.Sync(); err != nil {
+	if err := q.syncer.SyncAt(q.dir); err != nil {
 		return fmt.Errorf("outbound queue: remove %s: %w", id, err)
 	}
+	q.mu.Lock()
 	delete(q.items, id)
+	q.mu.Unlock()
 	// The message without its record is garbage; OpenFileQueue removes it
 	// if this fails.
 	_ = q.dir.Remove(id + ".eml")
 	return nil
+}
+
+// get returns the item id as held in memory.
+func (q *FileQueue) get(id string) (Item, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	return it, ok
+}
+
+// put replaces the item held in memory.
+func (q *FileQueue) put(it Item) {
+	q.mu.Lock()
+	q.items[it.ID] = it
+	q.mu.Unlock()
 }
 
 // Len implements Queue.

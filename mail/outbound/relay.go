@@ -36,6 +36,11 @@ type Relay struct {
 	// RequireTLS fails a connection without TLS: true for smtps:// and for
 	// every host that is not loopback.
 	RequireTLS bool
+	// RequireVerified fails a connection whose certificate does not
+	// verify: true when a login would be sent to a host that is not
+	// loopback, so a password never goes to whoever answers with a
+	// self-signed certificate.
+	RequireVerified bool
 }
 
 // ErrBadRelay marks a relay URL ParseRelay refuses. The error never quotes
@@ -96,6 +101,7 @@ func ParseRelay(raw string) (*Relay, error) {
 		r.Auth = &Auth{Username: user, Password: pass}
 	}
 	r.RequireTLS = r.ImplicitTLS || !isLoopbackHost(r.Host)
+	r.RequireVerified = r.Auth != nil && !isLoopbackHost(r.Host)
 	return r, nil
 }
 

@@ -21,10 +21,10 @@ func TestParseRelay(t *testing.T) {
 		{"smtp://relay.example.com", Relay{Host: "relay.example.com", Port: 25, RequireTLS: true}, "smtp://relay.example.com:25"},
 		{"smtps://relay.example.com", Relay{Host: "relay.example.com", Port: 465, ImplicitTLS: true, RequireTLS: true}, "smtps://relay.example.com:465"},
 		{"SMTPS://Relay.Example.com.:2465", Relay{Host: "Relay.Example.com", Port: 2465, ImplicitTLS: true, RequireTLS: true}, "smtps://Relay.Example.com:2465"},
-		{"smtp://aimx:s3cret@relay.example.com:587", Relay{Host: "relay.example.com", Port: 587, RequireTLS: true, Auth: &Auth{"aimx", "s3cret"}},
+		{"smtp://aimx:s3cret@relay.example.com:587", Relay{Host: "relay.example.com", Port: 587, RequireTLS: true, RequireVerified: true, Auth: &Auth{"aimx", "s3cret"}},
 			"smtp://aimx:xxxxx@relay.example.com:587"},
 		{"smtps://me%40corp:p%40ss%3Aw0rd@relay.example.com", Relay{Host: "relay.example.com", Port: 465, ImplicitTLS: true, RequireTLS: true,
-			Auth: &Auth{"me@corp", "p@ss:w0rd"}}, "smtps://me%40corp:xxxxx@relay.example.com:465"},
+			RequireVerified: true, Auth: &Auth{"me@corp", "p@ss:w0rd"}}, "smtps://me%40corp:xxxxx@relay.example.com:465"},
 		// Loopback relays may be plaintext (dev mode's sink).
 		{"smtp://127.0.0.1:2525", Relay{Host: "127.0.0.1", Port: 2525}, "smtp://127.0.0.1:2525"},
 		{"smtp://localhost:2525", Relay{Host: "localhost", Port: 2525}, "smtp://localhost:2525"},
