@@ -31,10 +31,6 @@ const (
 	sendWait = "30s"
 )
 
-// placeholderSend is the row the intake phase adds while no sending phase
-// ran; the sending phase replaces it.
-const placeholderSend = "outbound signed deliveries/s"
-
 // send measures email_send against a loopback relay sink: signed
 // deliveries per second with 1 and 10 recipients, submission to `250` at
 // the sink, and the daemon's memory.
@@ -96,7 +92,6 @@ func (s *session) send(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.dropPlaceholder()
 	for _, r := range one {
 		name := fmt.Sprintf("email_send → relay, 1 rcpt, 4 KiB, C=%d (%d msgs)", r.Callers, r.N)
 		if r.Callers == best.Callers {
@@ -117,16 +112,6 @@ func (s *session) send(ctx context.Context) error {
 	return nil
 }
 
-// dropPlaceholder removes the intake phase's "not built" row for sending.
-func (s *session) dropPlaceholder() {
-	out := s.rows[:0]
-	for _, r := range s.rows {
-		if r.Measure != placeholderSend || r.Verdict != "n/a" {
-			out = append(out, r)
-		}
-	}
-	s.rows = out
-}
 
 // writeSendConfig writes the sending phase's dev dir config: one mailbox
 // that sends, the sink as `[outbound] relay` (smtp:// on loopback needs no
