@@ -112,7 +112,6 @@ func (s *session) send(ctx context.Context) error {
 	return nil
 }
 
-
 // writeSendConfig writes the sending phase's dev dir config: one mailbox
 // that sends, the sink as `[outbound] relay` (smtp:// on loopback needs no
 // TLS), and send_wait. The dev mode seeds the DKIM key (RSA-2048).
