@@ -184,3 +184,43 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 	}
 	return removed, nil
 }
+
+// RemoveDomain deletes a domain's whole tree (`<data>/<domain>/`, every
+// mailbox of it, inbox and sent) and reports how many message files were
+// removed. A domain without a tree removes nothing. The caller removes
+// the domain's mailboxes first, under their locks (book/multi-domain.md).
+func (s *Store) RemoveDomain(ctx context.Context, domain string) (int, error) {
+	if s.readOnly {
+		return 0, ErrReadOnly
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if err := (MailboxRef{Domain: domain, Local: "x"}).Validate(); err != nil {
+		return 0, err
+	}
+	prefix := s.rootPath + "/" + domain + "/"
+	s.mu.Lock()
+	for dir := range s.boxes {
+		if strings.HasPrefix(dir, prefix) {
+			delete(s.boxes, dir)
+		}
+	}
+	for dir := range s.indexes {
+		if strings.HasPrefix(dir, prefix) {
+			delete(s.indexes, dir)
+		}
+	}
+	s.mu.Unlock()
+	n, err := s.root.RemoveAll(domain)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err == nil {
+		err = s.root.Sync()
+	}
+	if err != nil {
+		return n, fmt.Errorf("remove domain %s: %w", domain, err)
+	}
+	return n, nil
+}

@@ -26,6 +26,9 @@ type MessageStore interface {
 	// RemoveMailbox deletes the mailbox's inbox and sent storage and
 	// reports how many files were removed.
 	RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error)
+	// RemoveDomain deletes what is left of a domain's storage once its
+	// mailboxes are removed, and reports how many files went with it.
+	RemoveDomain(ctx context.Context, domain string) (int, error)
 	// Put stores one inbound message or sent copy durably; it returns only
 	// when the message would survive a crash.
 	Put(ctx context.Context, req PutRequest) (*Stored, error)

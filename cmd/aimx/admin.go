@@ -21,6 +21,7 @@ import (
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/admin"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/panics"
@@ -38,17 +39,21 @@ func tokenStore(paths domains.Paths) *tokens.Store {
 
 // addAdminSocket serves the operator API on admin.sock (book/admin.md) in the
 // daemon: any-owner mailbox and hook CRUD, tokens, reload and status.
-func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, queue outbound.Queue, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
+func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, out *outboundParts, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
 	started := time.Now()
 	version := buildVersion().Version
+	queue := out.queue
+	mailboxes := &operations.Mailboxes{Config: changer, Store: store, Log: a.log}
 	adm := &admin.Admin{
 		Config:    changer,
 		Panics:    recovered,
-		Mailboxes: &operations.Mailboxes{Config: changer, Store: store, Log: a.log},
-		Hooks:     &operations.Hooks{Config: changer},
-		Tokens:    toks,
-		Store:     store,
-		Log:       a.log,
+		Mailboxes: mailboxes,
+		Domains: &operations.Domains{Config: changer, Store: store, Keys: out.keyStore, Ring: out.keys, Queue: queue,
+			Mailboxes: mailboxes, Log: a.log},
+		Hooks:  &operations.Hooks{Config: changer},
+		Tokens: toks,
+		Store:  store,
+		Log:    a.log,
 		Status: func() admin.Status {
 			cfg := changer.Registry.Current()
 			return admin.Status{Version: version, StartedAt: started.UTC().Truncate(time.Second),
@@ -118,6 +123,14 @@ func (a *app) localAdmin(withStore bool) (*admin.Admin, error) {
 		}
 		adm.Store = st
 		adm.Mailboxes = &operations.Mailboxes{Config: changer, Store: st}
+		// The daemon is down: no signer to publish to, and the queue
+		// files are ours to edit.
+		q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"), outbound.FileQueueOptions{})
+		if err != nil {
+			return nil, err
+		}
+		adm.Domains = &operations.Domains{Config: changer, Store: st, Keys: dkimkey.NewStore(paths.ConfigDir), Queue: q,
+			Mailboxes: adm.Mailboxes, Log: zerolog.Nop()}
 	}
 	return adm, nil
 }

@@ -22,11 +22,12 @@ import (
 // its delivery worker, the keys, and the send and bounce operations the
 // tools and intake call (book/sending.md).
 type outboundParts struct {
-	queue   *outbound.FileQueue
-	worker  *outbound.Worker
-	keys    *dkimkey.Keyring
-	sender  *operations.Sender
-	bounces *operations.Bounces
+	queue    *outbound.FileQueue
+	worker   *outbound.Worker
+	keys     *dkimkey.Keyring
+	keyStore *dkimkey.Store
+	sender   *operations.Sender
+	bounces  *operations.Bounces
 }
 
 // newOutbound builds sending from the config at start. Listener-like
@@ -74,7 +75,7 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 			return nil, fmt.Errorf("[outbound] relay: %w", err)
 		}
 	}
-	p := &outboundParts{queue: q, keys: keys}
+	p := &outboundParts{queue: q, keys: keys, keyStore: keyStore}
 	p.bounces = &operations.Bounces{Registry: registry, Store: store, Queue: q,
 		DeliverLocal: func(ctx context.Context, from string, rcpts []string, data []byte) error {
 			for _, e := range intake.DeliverLocal(ctx, inbound.LocalSubmission{From: from, Recipients: rcpts, Data: data, ID: "dsn"}) {

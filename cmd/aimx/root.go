@@ -101,6 +101,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.reloadCommand(),
 		a.mcpCommand(),
 		a.sendCommand(),
+		a.domainsCommand(),
 	)
 	return root
 }

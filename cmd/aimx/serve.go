@@ -147,7 +147,7 @@ func (a *app) serve(f serveFlags) error {
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
 	toks := tokenStore(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics, sender: out.sender})
-	a.addAdminSocket(d, changer, store, hookSched, out.queue, toks, paths, a.panics)
+	a.addAdminSocket(d, changer, store, hookSched, out, toks, paths, a.panics)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -38,6 +38,9 @@ type Admin struct {
 	// Hooks edits hooks as config: the same operations hook_create and
 	// hook_delete use.
 	Hooks *operations.Hooks
+	// Domains adds, removes and lists the served domains; nil answers
+	// that domains cannot be managed here.
+	Domains *operations.Domains
 	// Tokens is the token store.
 	Tokens *tokens.Store
 	// LookupOwner resolves the owner of a new token; nil means

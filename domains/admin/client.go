@@ -95,6 +95,28 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// ListDomains is GET /v1/domains.
+func (c *Client) ListDomains(ctx context.Context) (DomainList, error) {
+	var v DomainList
+	return v, c.do(ctx, http.MethodGet, "/v1/domains", nil, &v)
+}
+
+// AddDomain is POST /v1/domains.
+func (c *Client) AddDomain(ctx context.Context, req NewDomain) (DomainAdded, error) {
+	var v DomainAdded
+	return v, c.do(ctx, http.MethodPost, "/v1/domains", req, &v)
+}
+
+// RemoveDomain is DELETE /v1/domains/{domain}.
+func (c *Client) RemoveDomain(ctx context.Context, domain string, force bool) (DomainRemoved, error) {
+	var v DomainRemoved
+	p := "/v1/domains/" + url.PathEscape(domain)
+	if force {
+		p += "?force=true"
+	}
+	return v, c.do(ctx, http.MethodDelete, p, nil, &v)
+}
+
 // ListMailboxes is GET /v1/mailboxes.
 func (c *Client) ListMailboxes(ctx context.Context) (MailboxList, error) {
 	var v MailboxList
@@ -172,6 +194,9 @@ func (c *Client) DaemonStatus(ctx context.Context) (Status, error) {
 // API is what both Admin (in-process, over the files) and Client (over
 // admin.sock) offer; the CLI is written against it.
 type API interface {
+	ListDomains(ctx context.Context) (DomainList, error)
+	AddDomain(ctx context.Context, req NewDomain) (DomainAdded, error)
+	RemoveDomain(ctx context.Context, domain string, force bool) (DomainRemoved, error)
 	ListMailboxes(ctx context.Context) (MailboxList, error)
 	CreateMailbox(ctx context.Context, req NewMailbox) (MailboxCreated, error)
 	DeleteMailbox(ctx context.Context, name string, force bool) (MailboxDeleted, error)

@@ -51,6 +51,26 @@ func OperatorUID(daemonEUID int) func(uid uint32) bool {
 func Handler(a *Admin, isOperator func(uid uint32) bool, log zerolog.Logger) http.Handler {
 	h := &handler{a: a, log: log}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/domains", h.wrap(func(r *http.Request) (int, any, error) {
+		v, err := a.ListDomains(r.Context())
+		return http.StatusOK, v, err
+	}))
+	mux.HandleFunc("POST /v1/domains", h.wrap(func(r *http.Request) (int, any, error) {
+		var req NewDomain
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+		v, err := a.AddDomain(r.Context(), req)
+		return http.StatusCreated, v, err
+	}))
+	mux.HandleFunc("DELETE /v1/domains/{domain}", h.wrap(func(r *http.Request) (int, any, error) {
+		force, err := boolParam(r, "force")
+		if err != nil {
+			return 0, nil, err
+		}
+		v, err := a.RemoveDomain(r.Context(), r.PathValue("domain"), force)
+		return http.StatusOK, v, err
+	}))
 	mux.HandleFunc("GET /v1/mailboxes", h.wrap(func(r *http.Request) (int, any, error) {
 		v, err := a.ListMailboxes(r.Context())
 		return http.StatusOK, v, err
