@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
@@ -101,6 +102,7 @@ func newFixture(t *testing.T, allow func(uint32) bool) *fixture {
 			t.Error(err)
 		}
 	})
+	a.Domains = &operations.Domains{Config: changer, Store: st, Keys: dkimkey.NewStore(dir), Mailboxes: a.Mailboxes, Log: zerolog.Nop()}
 	return &fixture{admin: a, store: st, client: c, sock: filepath.Join(run, SocketName), cfg: cfgPath}
 }
 
@@ -361,6 +363,15 @@ func TestForbidden(t *testing.T) {
 	wantCode(t, "create as non-operator", err, CodeForbidden, 403)
 	_, err = f.client.DaemonStatus(ctx)
 	wantCode(t, "status as non-operator", err, CodeForbidden, 403)
+	_, err = f.client.ListDomains(ctx)
+	wantCode(t, "domains list as non-operator", err, CodeForbidden, 403)
+	_, err = f.client.AddDomain(ctx, NewDomain{Domain: "b.test"})
+	wantCode(t, "domains add as non-operator", err, CodeForbidden, 403)
+	_, err = f.client.RemoveDomain(ctx, dom, true)
+	wantCode(t, "domains remove as non-operator", err, CodeForbidden, 403)
+	if len(f.admin.Config.Registry.Current().Domains) != 1 {
+		t.Error("a forbidden request changed the domains")
+	}
 	if _, ok := f.admin.Config.Registry.Current().Mailboxes["x@"+dom]; ok {
 		t.Error("a forbidden request changed the config")
 	}
