@@ -249,7 +249,7 @@ func Records(cfg *domains.Config, d string, set *dkimkey.KeySet) ([]DNSRecord, e
 	}
 	out = append(out, DNSRecord{Name: name + ".", Type: "TXT", Value: value})
 	if set.Ed25519 != nil {
-		name, value, err := dkimkey.TXTRecord(d, dkimkey.Ed25519Selector(sel), set.Ed25519.Public())
+		name, value, err := dkimkey.TXTRecord(d, sel, set.Ed25519.Public()) // under <sel>-ed25519
 		if err != nil {
 			return nil, fmt.Errorf("DKIM record of %s: %w", d, err)
 		}

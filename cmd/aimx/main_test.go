@@ -138,10 +138,20 @@ func TestDKIMKeygen(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "bsel-ed25519._domainkey.b.test TXT \"v=DKIM1; k=ed25519; p=") {
 		t.Fatalf("b.test keygen: %d %q %q", r.code, r.stdout, r.stderr)
 	}
-	// Refuses to overwrite without --force, and says how.
-	r = aimx(t, nil, "--config-dir", cfgDir, "dkim-keygen", "--algorithm", "ed25519")
-	if r.code != 1 || !strings.Contains(r.stderr, "--force") {
-		t.Fatalf("overwrite without --force: %d %q", r.code, r.stderr)
+	// Without --force an existing key is kept and its record printed
+	// again, byte for byte the same key.
+	keyBefore, err := os.ReadFile(rec.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = aimx(t, nil, "--config-dir", cfgDir, "dkim-keygen", "--algorithm", "ed25519", "--json")
+	var again dkimRecord
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &again) != nil || again.Created || again.Record != rec.Record ||
+		again.Published != "missing" {
+		t.Fatalf("reprint without --force: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if keyAfter, _ := os.ReadFile(rec.PrivateKey); string(keyAfter) != string(keyBefore) {
+		t.Fatal("the key changed without --force")
 	}
 	if r = aimx(t, nil, "--config-dir", cfgDir, "dkim-keygen", "--algorithm", "ed25519", "--force"); r.code != 0 {
 		t.Fatalf("--force: %q", r.stderr)

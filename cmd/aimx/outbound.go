@@ -6,6 +6,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
@@ -42,8 +44,20 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 		return nil, err
 	}
 	warnKeyless(a, missing)
-	// A reload (or any config change) picks up keys made meanwhile with
-	// aimx dkim-keygen, and warns again for domains still without one.
+	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"),
+		outbound.FileQueueOptions{MaxMessageBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
+	if err != nil {
+		return nil, fmt.Errorf("outbound queue: %w", err)
+	}
+	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
+	if err != nil {
+		return nil, fmt.Errorf("outbound DNS resolver: %w", err)
+	}
+	checker := &dkimChecker{a: a, keys: keys, lookup: resolver.LookupTXT, checked: map[string]bool{}}
+	checker.checkNew(cfg)
+	// A reload (or any config change) loads keys made meanwhile with aimx
+	// dkim-keygen, makes one for a domain added to config.toml by hand,
+	// and checks the DNS record of every domain it has not checked yet.
 	prev := changer.OnPublish
 	changer.OnPublish = func(c *domains.Config) {
 		if prev != nil {
@@ -53,16 +67,19 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 		if err != nil {
 			a.log.Error().Err(err).Msg("DKIM keys: a key file did not load")
 		}
-		warnKeyless(a, missing)
-	}
-	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"),
-		outbound.FileQueueOptions{MaxMessageBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
-	if err != nil {
-		return nil, fmt.Errorf("outbound queue: %w", err)
-	}
-	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
-	if err != nil {
-		return nil, fmt.Errorf("outbound DNS resolver: %w", err)
+		for _, d := range missing {
+			if err != nil && !dkimkey.IsMissing(keyStore, d) {
+				continue // a broken key file is the operator's to look at
+			}
+			k, gerr := keyStore.Generate(d, dkimkey.RSA, false)
+			if gerr != nil {
+				a.log.Error().Err(gerr).Str("domain", d).Msg("NO DKIM KEY: generating one failed; mail from " + d + " cannot be sent")
+				continue
+			}
+			keys.Publish(&dkimkey.KeySet{Domain: d, RSA: k})
+			a.log.Warn().Str("domain", d).Str("key", k.PrivatePath).Msg("generated a DKIM key for a domain added to config.toml; publish its record (aimx dkim-keygen --domain " + d + " prints it)")
+		}
+		checker.checkNew(c)
 	}
 	deliverer := &outbound.Deliverer{
 		Queue: q, Resolver: resolver, Port: cfg.Outbound.Port, IPv6: cfg.Outbound.IPv6,
@@ -109,6 +126,43 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 	})
 	p.sender.Wake = p.worker.Wake
 	return p, nil
+}
+
+// dkimChecker compares each domain's published DKIM record with its
+// local key, once per domain per run, in the background: a mismatch or a
+// missing record is logged loudly and never blocks anything
+// (book/multi-domain.md, "DKIM keys").
+type dkimChecker struct {
+	a       *app
+	keys    *dkimkey.Keyring
+	lookup  func(ctx context.Context, name string) ([]string, error)
+	mu      sync.Mutex
+	checked map[string]bool
+}
+
+// checkNew starts a check of every domain of cfg not checked yet.
+func (c *dkimChecker) checkNew(cfg *domains.Config) {
+	for _, d := range cfg.Domains {
+		c.mu.Lock()
+		done := c.checked[d]
+		c.checked[d] = true
+		c.mu.Unlock()
+		set, err := c.keys.KeySet(d)
+		if done || err != nil {
+			continue
+		}
+		sel := cfg.EffectiveForDomain(d).DKIMSelector
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			state, detail := dkimkey.CheckPublished(ctx, c.lookup, d, sel, set.RSA.Public())
+			ev := c.a.log.Warn()
+			if state == dkimkey.PublishedMatch {
+				ev = c.a.log.Info()
+			}
+			ev.Str("domain", d).Str("selector", sel).Str("dkim_dns", string(state)).Msg("DKIM record in DNS: " + detail)
+		}()
+	}
 }
 
 // warnKeyless logs one loud line per domain without a DKIM key

@@ -105,3 +105,10 @@ func (r *Keyring) Domains() []string {
 	sort.Strings(out)
 	return out
 }
+
+// IsMissing reports whether domain has no RSA private key file at all (as
+// opposed to one that does not load).
+func IsMissing(store *Store, domain string) bool {
+	_, err := store.Load(domain, RSA)
+	return errors.Is(err, ErrNoKey)
+}
