@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/storage"
+	"github.com/aimx-dev/aimx/upgrade"
 )
 
 // Dev-mode listener defaults (book/dev-mode.md).
@@ -112,11 +112,17 @@ func (a *app) serve(f serveFlags) error {
 	}
 	cfg := overrides(fileCfg)
 	a.panics = &panics.Counter{} // one count for every component, in /v1/status
+	// A single-domain install is migrated before the store opens and any
+	// listener binds (book/upgrade.md); the repair below runs after it.
+	up := upgrade.Options{Paths: paths, Log: a.log}
+	if dev != nil {
+		up.DevSeeded = dev.Seeded
+	}
+	if _, err := upgrade.Run(up); err != nil {
+		return err
+	}
 	store, err := storage.Open(paths.DataDir, a.storeOptions(cfg))
 	if err != nil {
-		if errors.Is(err, storage.ErrLegacyLayout) {
-			return fmt.Errorf("%w: this data dir was written by a single-domain aimx; the upgrade path is not available yet, so aimx will not start on it", err)
-		}
 		return fmt.Errorf("open data dir: %w", err)
 	}
 	if err := a.repairStorage(a.ctx, cfg, store); err != nil {
