@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -77,9 +79,52 @@ func (a *app) clientPaths() domains.Paths {
 	paths := domains.ResolvePaths(given, domains.Paths{}, nil)
 	cfg, err := domains.Load(paths.ConfigFile(), domains.LoadOptions{})
 	if err != nil {
+		// A config that does not load (a typo being fixed, say) still
+		// says where its daemon's sockets are: `aimx reload` must reach
+		// the daemon running on the previous, good config.
+		if rt := peekRuntimeDir(paths.ConfigFile()); rt != "" && given.RuntimeDir == "" {
+			paths.RuntimeDir = rt
+		}
 		return paths
 	}
 	return domains.ResolvePaths(given, domains.Paths{}, cfg)
+}
+
+// maxPeekBytes caps what peekRuntimeDir reads of a config file.
+const maxPeekBytes = 1 << 20
+
+// peekRuntimeDir finds a top-level `runtime_dir = "..."` line in a config
+// file that does not load as a whole; "" when there is none or the file
+// cannot be read. AIMX_RUNTIME_DIR, applied by the caller's flags, still
+// wins.
+func peekRuntimeDir(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPeekBytes))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			return "" // past the top level
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) != "runtime_dir" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if s, err := strconv.Unquote(v); err == nil && filepath.IsAbs(s) {
+			return s
+		}
+		if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' && filepath.IsAbs(v[1:len(v)-1]) {
+			return v[1 : len(v)-1]
+		}
+	}
+	return ""
 }
 
 // isOperator reports whether this process is the operator for the CLI

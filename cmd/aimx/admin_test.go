@@ -128,3 +128,34 @@ func TestMailboxesCLIFallback(t *testing.T) {
 		t.Errorf("reload: %d %q", r.code, r.stderr)
 	}
 }
+
+// TestClientFindsRuntimeDirOfABrokenConfig: a config that does not load
+// still names its daemon's runtime dir, and client commands look there
+// (not in /run/aimx) for the sockets.
+func TestClientFindsRuntimeDirOfABrokenConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rt := filepath.Join(dir, "my-run")
+	broken := "runtime_dir = \"" + rt + "\"\ndomains = [\"a.test\"\n[smtp\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := aimx(t, []string{"AIMX_CONFIG_DIR=" + dir}, "reload")
+	if r.code != 1 || !strings.Contains(r.stderr, filepath.Join(rt, "admin.sock")) {
+		t.Fatalf("reload with a broken config: %d %q", r.code, r.stderr)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"runtime_dir = '" + rt + "'\n", rt},
+		{"# c\nruntime_dir=\"" + rt + "\" \n", rt},
+		{"[smtp]\nruntime_dir = \"" + rt + "\"\n", ""},
+		{"runtime_dir = \"relative\"\n", ""},
+	} {
+		p := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(p, []byte(tc.in), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := peekRuntimeDir(p); got != tc.want {
+			t.Errorf("peek %q = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -54,7 +55,34 @@ func run(ctx context.Context, args, env []string, stdin io.Reader, stdout, stder
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	markUsageErrors(root)
+	if err := unknownWithHelp(root, args); err != nil {
+		return err
+	}
 	return root.ExecuteContext(ctx)
+}
+
+// unknownWithHelp catches `aimx bogus --help` (and `aimx domains bogus
+// -h`): cobra answers those with the parent's help and exit 0, where the
+// same line without --help fails. They fail the same way here.
+func unknownWithHelp(root *cobra.Command, args []string) error {
+	if len(args) > 0 && args[0] == "help" {
+		args = append(slices.Clone(args[1:]), "--help") // `aimx help X` is `aimx X --help`
+	}
+	if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	cmd, rest, err := root.Find(args)
+	if err != nil || !cmd.HasSubCommands() {
+		return nil
+	}
+	rest = slices.DeleteFunc(slices.Clone(rest), func(a string) bool { return a == "--help" || a == "-h" })
+	if err := cmd.ParseFlags(rest); err != nil {
+		return usageError{err}
+	}
+	if pos := cmd.Flags().Args(); len(pos) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", pos[0], cmd.CommandPath())}
+	}
+	return nil
 }
 
 func envMap(env []string) map[string]string {

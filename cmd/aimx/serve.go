@@ -41,7 +41,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the aimx daemon (SMTP intake and storage)",
+		Short: "Run the aimx daemon (SMTP intake, storage, sending, hooks, MCP)",
 		Long: "Run the aimx daemon in the foreground. SIGTERM or SIGINT stops it gracefully; SIGHUP reloads config.toml.\n\n" +
 			"With --dev it runs as the current user with no root and no port 25, from a self-contained\n" +
 			"directory (--dir, default ./.aimx-dev) that is seeded on first use.",

@@ -26,7 +26,7 @@ func TestUsageErrorsByType(t *testing.T) {
 		{"unknown subcommand", []string{"hooks", "frobnicate"}, 2, "accepts 0 arg"},
 		{"missing required flag", []string{"--config-dir", cfgDir, "hooks", "create", "--event", "on_receive", "--", "/bin/true"}, 2, `required flag(s) "mailbox" not set`},
 		{"completion extra argument", []string{"completion", "bash", "x"}, 2, "unknown command"},
-		{"help of an unknown topic", []string{"help", "frobnicate"}, 0, ""},
+		{"help of an unknown topic", []string{"help", "frobnicate"}, 2, `unknown command "frobnicate"`},
 	} {
 		r := aimx(t, nil, c.args...)
 		if r.code != c.code || !strings.Contains(r.stderr, c.msg) {
@@ -48,6 +48,25 @@ func TestUsageErrorsNotByMessage(t *testing.T) {
 		err := root.ExecuteContext(context.Background())
 		if code := report(err, io.Discard); code != exitFailure {
 			t.Errorf("RunE error %q: exit %d, want %d", msg, code, exitFailure)
+		}
+	}
+}
+
+// TestUnknownCommandWithHelpFails: --help on an unknown command fails
+// like the command does, instead of printing the parent's help.
+func TestUnknownCommandWithHelpFails(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"bogus", "--help"}, {"bogus", "-h"}, {"domains", "bogus", "--help"}, {"help", "bogus"}, {"--json", "bogus", "--help"},
+	} {
+		r := aimx(t, nil, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, `unknown command "bogus"`) || r.stdout != "" {
+			t.Errorf("%v: %d %q %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"domains", "--help"}, {"send", "--help"}, {"help", "domains"}, {"domains", "add", "x.test", "-h"}} {
+		if r := aimx(t, nil, args...); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("%v: %d %q", args, r.code, r.stderr)
 		}
 	}
 }
