@@ -99,7 +99,25 @@ func (a *app) openStoreReadOnly(paths domains.Paths) (*storage.Store, error) {
 	return st, nil
 }
 
-func (a *app) summary(st *storage.Store, mb domains.Mailbox) (mailboxSummary, error) {
+// openCountsReadOnly is openStoreReadOnly for the commands that only
+// count: an unmigrated single-domain install is read as it is, from its
+// legacy paths, until `aimx serve` migrates it (book/upgrade.md).
+func (a *app) openCountsReadOnly(cfg *domains.Config, paths domains.Paths) (operations.Counter, error) {
+	st, err := a.openStoreReadOnly(paths)
+	if errors.Is(err, storage.ErrLegacyLayout) {
+		lv, lerr := storage.OpenLegacyReadOnly(paths.DataDir, cfg.DefaultDomain())
+		if lerr != nil {
+			return nil, fmt.Errorf("open data dir %s: %w", paths.DataDir, lerr)
+		}
+		return lv, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (a *app) summary(st operations.Counter, mb domains.Mailbox) (mailboxSummary, error) {
 	c, err := st.Counts(a.ctx, domains.MailboxRef(mb.Name))
 	if err != nil {
 		return mailboxSummary{}, fmt.Errorf("count %s: %w", mb.Name, err)
@@ -114,7 +132,7 @@ func (a *app) directMailboxes() ([]mailboxSummary, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.openStoreReadOnly(paths)
+	st, err := a.openCountsReadOnly(cfg, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +200,7 @@ func (a *app) mailboxesShow(input string) error {
 	if !ok {
 		return fmt.Errorf("no mailbox %s: `aimx mailboxes list` shows the configured ones", name)
 	}
-	st, err := a.openStoreReadOnly(paths)
+	st, err := a.openCountsReadOnly(cfg, paths)
 	if err != nil {
 		return err
 	}
