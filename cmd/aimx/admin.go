@@ -234,7 +234,7 @@ func (a *app) callTool(tool string, args map[string]any) (json.RawMessage, strin
 	}
 	text := toolText(res)
 	if res.IsError {
-		return nil, "", errors.New(strings.TrimSpace(text))
+		return nil, "", errors.New(cliWording(strings.TrimSpace(text)))
 	}
 	raw := res.RawStructuredContent
 	if len(raw) == 0 && res.StructuredContent != nil {
@@ -243,6 +243,20 @@ func (a *app) callTool(tool string, args map[string]any) (json.RawMessage, strin
 		}
 	}
 	return raw, text, nil
+}
+
+// cliWording rewrites the hints of a tool's refusal, written for an agent
+// ("Call mailbox_list to see ..."), into the commands a person at the
+// terminal runs.
+func cliWording(msg string) string {
+	return strings.NewReplacer(
+		"Call mailbox_list to see the mailboxes you can use.", "Run aimx mailboxes list to see the mailboxes you can use.",
+		"Call hook_list to see the hooks you can use.", "Run aimx hooks list to see the hooks you can use.",
+		"Call email_list to see the ids.", "The ids are the file names (without .md) in the mailbox's folder.",
+		"(mailbox_list)", "(aimx mailboxes list)",
+		"Confirm with the user, then call mailbox_delete again with force: true to delete it and its email.",
+		"Run aimx mailboxes delete again with --force to delete it and its email.",
+	).Replace(msg)
 }
 
 // socketDown recognises a socket nobody answers on: missing, or left by a

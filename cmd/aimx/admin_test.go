@@ -159,3 +159,19 @@ func TestClientFindsRuntimeDirOfABrokenConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIWording: refusals the daemon words for agents name the CLI's own
+// commands when the CLI prints them.
+func TestCLIWording(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`mailbox "x@a.test" not found. Call mailbox_list to see the mailboxes you can use.`:                                                                              `mailbox "x@a.test" not found. Run aimx mailboxes list to see the mailboxes you can use.`,
+		`hook "h" not found. Call hook_list to see the hooks you can use.`:                                                                                               `hook "h" not found. Run aimx hooks list to see the hooks you can use.`,
+		"mailbox a@a.test still holds 3 emails; nothing was deleted. Confirm with the user, then call mailbox_delete again with force: true to delete it and its email.": "mailbox a@a.test still holds 3 emails; nothing was deleted. Run aimx mailboxes delete again with --force to delete it and its email.",
+		"unrelated": "unrelated",
+	} {
+		if got := cliWording(in); got != want {
+			t.Errorf("cliWording(%q) = %q", in, got)
+		}
+	}
+}

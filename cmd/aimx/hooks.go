@@ -123,7 +123,7 @@ func (a *app) hooksList(mailbox string) error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tMAILBOX\tEVENT\tTIMEOUT\tUNTRUSTED\tCMD")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%ds\t%t\t%s\n", r.Name, r.Mailbox, r.Event, r.TimeoutSecs, r.FireOnUntrusted, strings.Join(r.Cmd, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%ds\t%t\t%s\n", r.Name, r.Mailbox, r.Event, r.TimeoutSecs, r.FireOnUntrusted, shellQuote(r.Cmd))
 	}
 	return tw.Flush()
 }
@@ -244,4 +244,26 @@ func (a *app) hooksDelete(name string) error {
 	}
 	_, err = fmt.Fprintf(a.stdout, "deleted hook %s of %s\n", res.Name, res.Mailbox)
 	return err
+}
+
+// shellQuote renders an argv so that it can be pasted back after
+// `aimx hooks create ... --`: arguments holding anything but safe
+// characters are single-quoted, and a single quote inside becomes '\''.
+func shellQuote(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		safe := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -83,3 +83,19 @@ func TestHooksCLI(t *testing.T) {
 		t.Errorf("alias and text list: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"/usr/bin/logger", "-t", "aimx"}, "/usr/bin/logger -t aimx"},
+		{[]string{"/usr/bin/env", "-i", "x=$(id)"}, `/usr/bin/env -i 'x=$(id)'`},
+		{[]string{"/bin/echo", "two words", "it's", ""}, `/bin/echo 'two words' 'it'\''s' ''`},
+	} {
+		if got := shellQuote(tc.argv); got != tc.want {
+			t.Errorf("shellQuote(%q) = %s, want %s", tc.argv, got, tc.want)
+		}
+	}
+}

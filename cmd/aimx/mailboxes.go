@@ -243,7 +243,7 @@ func (a *app) printDetail(d mailboxDetail) error {
 		if h.FireOnUntrusted {
 			extra = ", fires on untrusted mail"
 		}
-		fmt.Fprintf(a.stdout, "hook %s (%s, %ds%s): %s\n", h.Name, h.Event, h.TimeoutSecs, extra, strings.Join(h.Cmd, " "))
+		fmt.Fprintf(a.stdout, "hook %s (%s, %ds%s): %s\n", h.Name, h.Event, h.TimeoutSecs, extra, shellQuote(h.Cmd))
 	}
 	return nil
 }
