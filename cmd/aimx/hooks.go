@@ -248,7 +248,7 @@ func (a *app) hooksDelete(name string) error {
 
 // shellQuote renders an argv so that it can be pasted back after
 // `aimx hooks create ... --`: arguments holding anything but safe
-// characters are single-quoted, and a single quote inside becomes '\''.
+// characters are single-quoted, and a single quote inside becomes '\”.
 func shellQuote(argv []string) string {
 	out := make([]string, len(argv))
 	for i, a := range argv {
