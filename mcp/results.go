@@ -134,6 +134,7 @@ type SendResult struct {
 	Mailbox        string            `json:"mailbox" jsonschema:"The sending mailbox."`
 	DeliveryStatus string            `json:"delivery_status" jsonschema:"The worst recipient state: failed, deferred (retrying), queued (not tried yet) or delivered."`
 	Recipients     []RecipientResult `json:"recipients" jsonschema:"One entry per recipient (To, Cc and Bcc)."`
+	Replayed       bool              `json:"replayed,omitempty" jsonschema:"True when idempotency_key matched an earlier call: this call sent nothing and reports that send."`
 }
 
 // RecipientResult is one recipient's delivery state.

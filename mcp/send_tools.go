@@ -27,6 +27,8 @@ type bodyArgs struct {
 	TextOnly    bool            `json:"text_only"`
 	HTMLBody    string          `json:"html_body"`
 	Attachments []attachmentArg `json:"attachments"`
+	// IdempotencyKey makes a retried call send once (book/sending.md).
+	IdempotencyKey string `json:"idempotency_key"`
 	// Paths is the stdio bridge's parameter (book/mcp.md): the bridge
 	// reads the files as the agent's user and sends attachments instead.
 	// Reaching the daemon, it names files the daemon must never open.
@@ -89,6 +91,7 @@ func (s *Server) emailSend(ctx context.Context, c *call) (any, string, error) {
 		Config: c.cfg, From: m, To: args.To, Cc: args.Cc, Bcc: args.Bcc, ReplyTo: args.ReplyTo, Subject: args.Subject,
 		Body: args.Body, TextOnly: args.TextOnly, HTMLBody: args.HTMLBody, Attachments: atts,
 		InReplyTo: args.InReplyTo, References: args.References,
+		IdempotencyKey: args.IdempotencyKey, Caller: c.caller.Owner,
 	})
 	if err != nil {
 		return nil, "", sendRefusal(err, m.Name)
@@ -127,7 +130,7 @@ func (s *Server) emailReply(ctx context.Context, c *call) (any, string, error) {
 	}
 	res, err := snd.Reply(ctx, operations.ReplyRequest{
 		SendRequest: operations.SendRequest{Config: c.cfg, From: m, Bcc: args.Bcc, Body: args.Body, TextOnly: args.TextOnly,
-			HTMLBody: args.HTMLBody, Attachments: atts},
+			HTMLBody: args.HTMLBody, Attachments: atts, IdempotencyKey: args.IdempotencyKey, Caller: "reply\x00" + c.caller.Owner},
 		Folder: folder, ID: args.ID, All: args.ReplyAll,
 	})
 	if err != nil {
@@ -177,6 +180,8 @@ func sendRefusal(err error, mailbox string) error {
 	case errors.Is(err, operations.ErrNoKey):
 		_, domain := domains.SplitName(mailbox)
 		return errorf("the email was not sent: the domain %s has no DKIM key to sign with. The operator must create one with: aimx dkim-keygen --domain %s", domain, domain)
+	case errors.Is(err, operations.ErrBadIdempotencyKey):
+		return errorf("idempotency_key must be 1 to %d characters without line breaks.", operations.MaxIdempotencyKey)
 	case errors.Is(err, operations.ErrQueueFull):
 		return errorf("the email was not sent: the outbound queue could not take it (the server may be out of disk space). Try again later; the sent folder of %s records the failure.", mailbox)
 	}
@@ -186,7 +191,7 @@ func sendRefusal(err error, mailbox string) error {
 // sendResult is the tools' shape of a send's state.
 func sendResult(r *operations.SendResult) SendResult {
 	out := SendResult{MessageID: r.MessageID, ID: r.ID, Mailbox: r.Mailbox, DeliveryStatus: r.DeliveryStatus,
-		Recipients: make([]RecipientResult, 0, len(r.Recipients))}
+		Recipients: make([]RecipientResult, 0, len(r.Recipients)), Replayed: r.Replayed}
 	for _, rc := range r.Recipients {
 		rr := RecipientResult{Address: rc.Address, Status: rc.Status, Detail: cleanHeader(rc.Detail), Attempts: rc.Attempts, TLS: rc.TLS}
 		if !rc.UpdatedAt.IsZero() {
@@ -200,6 +205,9 @@ func sendResult(r *operations.SendResult) SendResult {
 // sendText is the short text rendering of a send's state.
 func sendText(verb string, r *operations.SendResult) string {
 	var b strings.Builder
+	if r.Replayed {
+		verb = "already " + verb + " with this idempotency_key, nothing sent again:"
+	}
 	fmt.Fprintf(&b, "%s %s (id %s in the sent folder of %s): %s", verb, r.MessageID, r.ID, r.Mailbox, r.DeliveryStatus)
 	for _, rc := range r.Recipients {
 		fmt.Fprintf(&b, "\n- %s: %s", rc.Address, rc.Status)

@@ -90,6 +90,10 @@ func attachmentsParam() schema {
 		))
 }
 
+func idempotencyParam() schema {
+	return str("A key of your choosing (an order or task id) that makes the send happen once: calling again with the same key within 24 hours, even after a timeout or a server restart, returns the first call's email and sends nothing.")
+}
+
 func pathsParam() schema {
 	return array("Through the stdio bridge (aimx mcp) only: files to attach, read as you by the bridge. Over HTTP use attachments instead.", str(""))
 }
@@ -223,6 +227,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("paths", pathsParam()),
 				opt("in_reply_to", str("The Message-ID this email answers, to thread it by hand; email_reply does this for you.")),
 				opt("references", array("The Message-IDs of the thread, oldest first.", str(""))),
+				opt("idempotency_key", idempotencyParam()),
 			),
 			out:     withEnum(resultSchema[SendResult]("The sent email and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
 			example: map[string]any{"from_mailbox": "support", "to": "alice@example.com", "subject": "Your order", "body": "Hi Alice,\n\nYour order **shipped** today."},
@@ -246,6 +251,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("html_body", str("Your own HTML for the HTML part, sent as given. Not with text_only.")),
 				opt("attachments", attachmentsParam()),
 				opt("paths", pathsParam()),
+				opt("idempotency_key", idempotencyParam()),
 			),
 			out:     withEnum(resultSchema[SendResult]("The reply and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
 			example: map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat", "body": "Thanks, we will get back to you tomorrow."},

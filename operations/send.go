@@ -59,11 +59,15 @@ type Sender struct {
 	// Bounce, when set, is given every recipient a round gave up on, for
 	// the DSN to the sending mailbox (bounce.go).
 	Bounce func(ctx context.Context, it outbound.Item, failed []outbound.Recipient) error
+	// Idempotency remembers the sends made with an idempotency key; nil
+	// refuses keys.
+	Idempotency Idempotency
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	Log zerolog.Logger
 
-	mu      sync.Mutex
+	idemLocks keyLocks
+	mu        sync.Mutex
 	waiters map[string][]chan struct{} // by sent id: callers waiting for the first round
 }
 
@@ -87,6 +91,12 @@ type SendRequest struct {
 	// Wait bounds how long Send waits for the first delivery round
 	// (`[outbound] send_wait` when zero; negative: no wait).
 	Wait time.Duration
+	// IdempotencyKey, when set, makes the send happen once per Caller and
+	// key within IdempotencyWindow: a repeat returns the first send's
+	// state and sends nothing (book/sending.md, "Idempotent sends").
+	IdempotencyKey string
+	// Caller names who sends (the MCP caller's owner), scoping the key.
+	Caller string
 
 	// reply is set by Reply: recipients already parsed.
 	reply *outbound.ReplyFields
@@ -99,6 +109,9 @@ type SendResult struct {
 	Mailbox        string            `json:"mailbox"`
 	DeliveryStatus string            `json:"delivery_status"`
 	Recipients     []RecipientStatus `json:"recipients"`
+	// Replayed is true when an idempotency key matched an earlier send:
+	// nothing was sent by this call.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // RecipientStatus is one recipient's delivery state.
@@ -127,6 +140,30 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 		cfg = s.Registry.Current()
 	}
 	mb := req.From
+	var idem string
+	if req.IdempotencyKey != "" {
+		if s.Idempotency == nil {
+			return nil, fmt.Errorf("send: %w: idempotency keys are not kept on this server", ErrBadIdempotencyKey)
+		}
+		k, err := idemKey(req.Caller, req.IdempotencyKey)
+		if err != nil {
+			return nil, fmt.Errorf("send: %w", err)
+		}
+		idem = k
+		defer s.idemLocks.lock(k)()
+		rec, ok, err := s.Idempotency.Get(ctx, k, s.now())
+		if err != nil {
+			return nil, fmt.Errorf("send: %w", err)
+		}
+		if ok {
+			res, err := s.status(ctx, domains.Mailbox{Name: rec.Mailbox}, rec.SentID)
+			if err != nil {
+				return nil, fmt.Errorf("send: the earlier send with this idempotency key: %w", err)
+			}
+			res.Replayed = true
+			return res, nil
+		}
+	}
 	if strings.HasPrefix(mb.Name, "*@") {
 		return nil, fmt.Errorf("send from %s: %w: a catchall receives mail for a whole domain and cannot send", mb.Name, ErrCatchall)
 	}
@@ -158,6 +195,14 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 	stored, err := s.storeSentCopy(ctx, mb, composed, signed)
 	if err != nil {
 		return nil, err
+	}
+	if idem != "" {
+		// Recorded before the message is queued: a crash between the two
+		// leaves a sent copy marked queued, never a second send.
+		if err := s.Idempotency.Put(ctx, idem, SentRecord{Mailbox: mb.Name, SentID: stored.ID, MessageID: composed.MessageID, At: s.now().UTC()}); err != nil {
+			s.markUnqueued(mb, stored.ID, composed.Recipients, err)
+			return nil, fmt.Errorf("send from %s: %w", mb.Name, err)
+		}
 	}
 	wait := req.Wait
 	if wait == 0 {

@@ -291,3 +291,73 @@ func TestOneLine(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+func TestIdempotentSends(t *testing.T) {
+	t.Parallel()
+	e := newSendEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	idem, err := OpenFileIdempotency(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	e.sender.Idempotency = idem
+	e.sender.Now = func() time.Time { return now }
+	send := func(caller, key string) (*SendResult, error) {
+		return e.sender.Send(ctx, SendRequest{From: e.mailbox(testMailbox), To: "ann@example.org", Subject: "once", Body: "b",
+			Wait: -1, IdempotencyKey: key, Caller: caller})
+	}
+	// Ten calls at once with one key send once.
+	var wg sync.WaitGroup
+	results := make([]*SendResult, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := send("alice", "order-42")
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	replays := 0
+	for _, r := range results {
+		if r == nil || r.ID != results[0].ID {
+			t.Fatalf("different sends for one key: %+v", results)
+		}
+		if r.Replayed {
+			replays++
+		}
+	}
+	if replays != 9 || e.queue.Len() != 1 {
+		t.Fatalf("%d replays, %d queued", replays, e.queue.Len())
+	}
+	// Across a restart (a new store over the same dir) the key still holds.
+	idem.Close()
+	if e.sender.Idempotency, err = OpenFileIdempotency(dir); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := send("alice", "order-42"); err != nil || !r.Replayed || r.ID != results[0].ID {
+		t.Fatalf("after restart: %+v %v", r, err)
+	}
+	// Another caller's key is another key.
+	if r, err := send("bob", "order-42"); err != nil || r.Replayed {
+		t.Fatalf("another caller: %+v %v", r, err)
+	}
+	// After the window, the key sends again.
+	now = now.Add(IdempotencyWindow + time.Minute)
+	if r, err := send("alice", "order-42"); err != nil || r.Replayed || r.ID == results[0].ID {
+		t.Fatalf("after the window: %+v %v", r, err)
+	}
+	if e.queue.Len() != 3 {
+		t.Fatalf("%d queued, want 3", e.queue.Len())
+	}
+	for _, bad := range []string{"   ", "a\nb", strings.Repeat("k", MaxIdempotencyKey+1)} {
+		if _, err := send("alice", bad); !errors.Is(err, ErrBadIdempotencyKey) {
+			t.Errorf("key %q: %v", bad, err)
+		}
+	}
+}

@@ -102,8 +102,12 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 			}
 			return nil
 		}}
+	idem, err := operations.OpenFileIdempotency(filepath.Join(paths.DataDir, ".spool", "idempotency"))
+	if err != nil {
+		return nil, err
+	}
 	p.sender = &operations.Sender{
-		Registry: registry, Store: store, Keys: keys, Queue: q, Log: a.log,
+		Registry: registry, Store: store, Keys: keys, Queue: q, Log: a.log, Idempotency: idem,
 		AfterSend: func(ctx context.Context, mailbox, id string, round int, status string) error {
 			return sched.RecordAfterSend(ctx, hooks.AfterSend{Mailbox: mailbox, ID: id, Round: round, Status: status})
 		},
