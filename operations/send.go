@@ -68,7 +68,7 @@ type Sender struct {
 
 	idemLocks keyLocks
 	mu        sync.Mutex
-	waiters map[string][]chan struct{} // by sent id: callers waiting for the first round
+	waiters   map[string][]chan struct{} // by sent id: callers waiting for the first round
 }
 
 // SendRequest is one message to send from a mailbox the door has already
