@@ -270,3 +270,63 @@ func equalListing(a, b map[string]int64) bool {
 	}
 	return true
 }
+
+// A start that the migration refuses stops before anything listens, with
+// one error line that names the path, and writes nothing over the data:
+// a legacy tree beside the layout marker (which used to start silently
+// over it), a corrupt marker, and a mailbox both in its old and its new
+// place.
+func TestUpgradeRefusedStartStops(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		lay  func(t *testing.T, data string)
+		says []string
+	}{
+		{"legacy beside marker", func(t *testing.T, data string) {
+			writeFile(t, filepath.Join(data, ".layout-version"), "2\n")
+			writeFile(t, filepath.Join(data, "inbox", "support", "2026-10-01-000000-x.md"), "+++\n+++\n\nx\n")
+		}, []string{"layout marker", "inbox", "by hand"}},
+		{"corrupt marker", func(t *testing.T, data string) {
+			writeFile(t, filepath.Join(data, ".layout-version"), "7\n")
+		}, []string{".layout-version", "remove it"}},
+		{"old and new", func(t *testing.T, data string) {
+			writeFile(t, filepath.Join(data, upgradeDomain, "sent", "support", "2026-10-01-000000-x.md"), "+++\n+++\n\nx\n")
+		}, []string{filepath.Join("sent", "support"), "will not merge"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := layRustV1(t)
+			c.lay(t, filepath.Join(dir, "data"))
+			before := listing(t, filepath.Join(dir, "data"))
+			_, errOut, code := runCLI(t, "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0", "--mcp-http", "127.0.0.1:0")
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			last := lines[len(lines)-1]
+			if code != 1 || !strings.HasPrefix(last, "Error: ") {
+				t.Fatalf("exit %d, %q", code, errOut)
+			}
+			for _, s := range c.says {
+				if !strings.Contains(last, s) {
+					t.Errorf("error %q does not say %q", last, s)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "run", "listen.json")); !os.IsNotExist(err) {
+				t.Errorf("something listened: %v", err)
+			}
+			if !equalListing(before, listing(t, filepath.Join(dir, "data"))) {
+				t.Error("a refused start wrote into the data dir")
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
