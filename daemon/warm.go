@@ -10,6 +10,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/internal/progress"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -61,17 +62,23 @@ func (w *IndexWarmer) Start(ctx context.Context) error {
 		}()
 		start := time.Now()
 		n := 0
-		for _, name := range cfg.MailboxNames() {
+		names := cfg.MailboxNames()
+		// A warm-up that takes long logs a line every few seconds (issue 13, item 7).
+		tr := progress.New(progress.Options{Label: "index warm-up", Unit: "mailboxes", Total: len(names), Log: &w.Log})
+		for _, name := range names {
 			if ctx.Err() != nil {
 				return
 			}
 			ref := domains.MailboxRef(name)
-			if err := w.warm(ctx, ref); err != nil {
+			err := w.warm(ctx, ref)
+			tr.Add(1)
+			if err != nil {
 				w.Log.Warn().Err(err).Str("mailbox", name).Msg("index warm-up")
 				continue
 			}
 			n++
 		}
+		tr.Done("")
 		w.Log.Debug().Int("mailboxes", n).Int64("duration_ms", time.Since(start).Milliseconds()).Msg("indexes warm")
 	}()
 	return nil
