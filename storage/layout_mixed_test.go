@@ -10,7 +10,7 @@ import (
 
 // A legacy tree beside the version 2 marker stops the store from opening
 // (book/upgrade.md): its mail would be invisible.
-func TestOpenLegacyBesideMarker(t *testing.T) {
+func TestUpgradeOpenLegacyBesideMarker(t *testing.T) {
 	t.Parallel()
 	for _, legacy := range []string{"inbox", "sent"} {
 		dir := t.TempDir()
@@ -39,7 +39,7 @@ func TestOpenLegacyBesideMarker(t *testing.T) {
 	}
 }
 
-func TestInspectLayout(t *testing.T) {
+func TestUpgradeInspectLayout(t *testing.T) {
 	t.Parallel()
 	if l, err := InspectLayout(filepath.Join(t.TempDir(), "nope")); l != LayoutAbsent || err != nil {
 		t.Errorf("missing: %v %v", l, err)

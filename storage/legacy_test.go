@@ -8,7 +8,7 @@ import (
 
 // An unmigrated v1 data dir is read as it is, and nothing is written
 // (book/upgrade.md: read-only commands never migrate).
-func TestLegacyViewCounts(t *testing.T) {
+func TestUpgradeLegacyViewCounts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	data := copyRustData(t, "v1")
