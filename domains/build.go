@@ -94,6 +94,8 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	set(&s.MaxConnectionsPerIP, r.SMTP.MaxConnectionsPerIP)
 	set(&s.VerifyTimeout, r.SMTP.VerifyTimeout)
 	set(&c.Hooks.Workers, r.Hooks.Workers)
+	set(&c.Hooks.WebhookAllowPrivate, r.Hooks.WebhookAllowPrivate)
+	c.Hooks.WebhookHTTPHosts = r.Hooks.WebhookHTTPHosts
 
 	o := &c.Outbound
 	set(&o.Relay, r.Outbound.Relay)
@@ -230,6 +232,16 @@ func (b *builder) mailbox(key string, m rawMailbox) {
 			}
 		}
 		mb.Hooks = append(mb.Hooks, hook)
+	}
+	for i, w := range m.Webhooks {
+		wh := Webhook{URL: w.URL, Events: w.Events, Secret: w.Secret, FireOnUntrusted: w.FireOnUntrusted, IncludeBody: w.IncludeBody}
+		if w.Name != nil {
+			wh.Name = *w.Name
+			if wh.Name == "" {
+				b.fail(append(slices.Clone(at), "webhooks", idx(i), "name"), "name must not be empty (leave it out to derive one)")
+			}
+		}
+		mb.Webhooks = append(mb.Webhooks, wh)
 	}
 	b.cfg.Mailboxes[name] = mb
 }

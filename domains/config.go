@@ -142,6 +142,14 @@ type SMTP struct {
 type HookSettings struct {
 	// Workers is how many hook commands run at once.
 	Workers int
+	// WebhookAllowPrivate lets webhooks reach loopback, private,
+	// link-local and unspecified addresses (book/webhooks.md); off, such a
+	// URL is refused when written and every connection is checked on the
+	// address it dials.
+	WebhookAllowPrivate bool
+	// WebhookHTTPHosts are the hosts webhooks may reach over plain http;
+	// every other webhook URL is https.
+	WebhookHTTPHosts []string
 }
 
 // Outbound is the `[outbound]` section: delivery of sent mail.
@@ -206,6 +214,8 @@ type Mailbox struct {
 	Signature *string
 	// Hooks are the mailbox's hooks in file order.
 	Hooks []Hook
+	// Webhooks are the mailbox's webhooks in file order (book/webhooks.md).
+	Webhooks []Webhook
 }
 
 // Hook is one `[[mailboxes."x@a.com".hooks]]` table (book/hooks.md).
@@ -260,6 +270,7 @@ func (c *Config) Clone() *Config {
 	n.TrustedSenders = cloneSlice(c.TrustedSenders)
 	n.DNS.Servers = cloneSlice(c.DNS.Servers)
 	n.MCP.AllowedHosts = cloneSlice(c.MCP.AllowedHosts)
+	n.Hooks.WebhookHTTPHosts = cloneSlice(c.Hooks.WebhookHTTPHosts)
 	n.Overrides = make(map[string]DomainOverride, len(c.Overrides))
 	for k, o := range c.Overrides {
 		n.Overrides[k] = o.clone()
@@ -280,7 +291,8 @@ func (o DomainOverride) clone() DomainOverride {
 	}
 }
 
-// Clone returns a deep copy of the mailbox, its hooks included.
+// Clone returns a deep copy of the mailbox, its hooks and webhooks
+// included.
 func (m Mailbox) Clone() Mailbox {
 	m.Trust = clonePtr(m.Trust)
 	m.TrustedSenders = cloneSlice(m.TrustedSenders)
@@ -293,6 +305,7 @@ func (m Mailbox) Clone() Mailbox {
 		}
 		m.Hooks = hooks
 	}
+	m.Webhooks = cloneWebhooks(m.Webhooks)
 	return m
 }
 
@@ -308,13 +321,15 @@ func Equal(a, b *Config) bool {
 	x.DataDir, y.DataDir = normPath(x.DataDir, DefaultDataDir), normPath(y.DataDir, DefaultDataDir)
 	x.RuntimeDir, y.RuntimeDir = normPath(x.RuntimeDir, DefaultRuntimeDir), normPath(y.RuntimeDir, DefaultRuntimeDir)
 	if !slices.Equal(x.Domains, y.Domains) || !slices.Equal(x.TrustedSenders, y.TrustedSenders) ||
-		!slices.Equal(x.DNS.Servers, y.DNS.Servers) || !slices.Equal(x.MCP.AllowedHosts, y.MCP.AllowedHosts) {
+		!slices.Equal(x.DNS.Servers, y.DNS.Servers) || !slices.Equal(x.MCP.AllowedHosts, y.MCP.AllowedHosts) ||
+		!slices.Equal(x.Hooks.WebhookHTTPHosts, y.Hooks.WebhookHTTPHosts) {
 		return false
 	}
 	x.Domains, y.Domains = nil, nil
 	x.TrustedSenders, y.TrustedSenders = nil, nil
 	x.DNS.Servers, y.DNS.Servers = nil, nil
 	x.MCP.AllowedHosts, y.MCP.AllowedHosts = nil, nil
+	x.Hooks.WebhookHTTPHosts, y.Hooks.WebhookHTTPHosts = nil, nil
 	if !maps.EqualFunc(x.Overrides, y.Overrides, overrideEqual) ||
 		!maps.EqualFunc(x.Mailboxes, y.Mailboxes, mailboxEqual) {
 		return false
@@ -335,7 +350,7 @@ func mailboxEqual(a, b Mailbox) bool {
 		slices.EqualFunc(a.Hooks, b.Hooks, func(h, k Hook) bool {
 			return h.Name == k.Name && h.Event == k.Event && slices.Equal(h.Cmd, k.Cmd) &&
 				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted
-		})
+		}) && slices.EqualFunc(a.Webhooks, b.Webhooks, webhookEqual)
 }
 
 // setSliceEqual compares lists where nil ("unset") differs from empty.

@@ -42,6 +42,12 @@ func (c *Config) Encode() []byte {
 
 	e.table("hooks")
 	e.int("workers", int64(c.Hooks.Workers), int64(d.Hooks.Workers))
+	if c.Hooks.WebhookAllowPrivate {
+		e.kv("webhook_allow_private", "true")
+	}
+	if len(c.Hooks.WebhookHTTPHosts) > 0 {
+		e.list("webhook_http_hosts", c.Hooks.WebhookHTTPHosts)
+	}
 
 	o, do := c.Outbound, d.Outbound
 	e.table("outbound")
@@ -99,8 +105,31 @@ func (c *Config) Encode() []byte {
 				e.kv("fire_on_untrusted", "true")
 			}
 		}
+		for _, w := range m.Webhooks {
+			e.webhook(path, w)
+		}
 	}
 	return []byte(e.b.String())
+}
+
+// webhook writes one [[<path>.webhooks]] table (book/webhooks.md); the
+// secret is written because signing needs it (config.toml is 0640).
+func (e *encoder) webhook(path string, w Webhook) {
+	e.header("[[" + path + ".webhooks]]")
+	e.str("name", w.Name, "")
+	e.kv("url", quote(w.URL))
+	events := make([]string, len(w.Events))
+	for i, ev := range w.Events {
+		events[i] = string(ev)
+	}
+	e.list("events", events)
+	e.kv("secret", quote(w.Secret))
+	if w.FireOnUntrusted {
+		e.kv("fire_on_untrusted", "true")
+	}
+	if w.IncludeBody {
+		e.kv("include_body", "true")
+	}
 }
 
 // encoder writes key/value lines; a section header set with table is

@@ -86,7 +86,7 @@ func everything() *Config {
 	c.DedupWindow = Duration(DefaultDedupWindow * 2)
 	c.SMTP = SMTP{Listen: ":2525", Hostname: "mx.a.com", TLSCert: "/c.pem", TLSKey: "/k.pem", MaxMessageBytes: 1,
 		MaxRecipients: 2, MaxConnections: 3, MaxConnectionsPerIP: 4, VerifyTimeout: Duration(1)}
-	c.Hooks.Workers = 9
+	c.Hooks = HookSettings{Workers: 9, WebhookAllowPrivate: true, WebhookHTTPHosts: []string{"127.0.0.1", "hooks.internal"}}
 	c.Outbound = Outbound{Relay: "smtp://u:p@h:587", Port: 2526, IPv6: true, RetryBase: Duration(2), RetryAttempts: 1, SendWait: Duration(3)}
 	c.DNS.Servers = []string{"127.0.0.1:53"}
 	c.MCP = MCP{HTTPListen: ":3025", AllowedHosts: []string{"h"}}
@@ -94,7 +94,9 @@ func everything() *Config {
 	c.Overrides["b.com"] = DomainOverride{Signature: Ptr(""), DKIMSelector: Ptr("b"), Trust: Ptr(TrustNone), TrustedSenders: []string{}}
 	c.Overrides["a.com"] = DomainOverride{}
 	c.Mailboxes["x@a.com"] = Mailbox{Name: "x@a.com", Owner: "u", Trust: Ptr(TrustNone), TrustedSenders: []string{"a@b.c"},
-		Hooks: []Hook{{Name: "h", Event: EventOnReceive, Cmd: []string{"/bin/x", "tab\there \"q\" \\ é \x7f"}, TimeoutSecs: 5, FireOnUntrusted: true}}}
+		Hooks: []Hook{{Name: "h", Event: EventOnReceive, Cmd: []string{"/bin/x", "tab\there \"q\" \\ é \x7f"}, TimeoutSecs: 5, FireOnUntrusted: true}},
+		Webhooks: []Webhook{{Name: "w", URL: "http://127.0.0.1:8080/in?k=\"v\"", Events: []Event{EventAfterSend, EventOnReceive},
+			Secret: "whsec_" + strings.Repeat("QUFB", 8), FireOnUntrusted: true, IncludeBody: true}, {URL: "https://h.example/x", Events: []Event{EventOnReceive}, Secret: "whsec_" + strings.Repeat("QkJC", 8)}}}
 	c.Mailboxes["*@b.com"] = Mailbox{Name: "*@b.com", Owner: "root"}
 	return c
 }

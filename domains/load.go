@@ -156,6 +156,11 @@ func checkShape(g map[string]any) (legacy bool, issues []issue) {
 					k.add(p("mailboxes", key, "hooks"), "hooks must be [[mailboxes.%q.hooks]] tables", key)
 				}
 			}
+			if w, ok := mb["webhooks"]; ok {
+				if _, isList := w.([]any); !isList {
+					k.add(p("mailboxes", key, "webhooks"), "webhooks must be [[mailboxes.%q.webhooks]] tables", key)
+				}
+			}
 		}
 	}
 	return legacy, k.issues

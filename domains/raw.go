@@ -46,7 +46,9 @@ type rawSMTP struct {
 }
 
 type rawHookSettings struct {
-	Workers *int `toml:"workers"`
+	Workers             *int     `toml:"workers"`
+	WebhookAllowPrivate *bool    `toml:"webhook_allow_private"`
+	WebhookHTTPHosts    []string `toml:"webhook_http_hosts"`
 }
 
 type rawOutbound struct {
@@ -79,12 +81,13 @@ type rawOverride struct {
 }
 
 type rawMailbox struct {
-	Address        *string   `toml:"address"`
-	Owner          string    `toml:"owner"`
-	Trust          *Trust    `toml:"trust"`
-	TrustedSenders []string  `toml:"trusted_senders"`
-	Signature      *string   `toml:"signature"`
-	Hooks          []rawHook `toml:"hooks"`
+	Address        *string      `toml:"address"`
+	Owner          string       `toml:"owner"`
+	Trust          *Trust       `toml:"trust"`
+	TrustedSenders []string     `toml:"trusted_senders"`
+	Signature      *string      `toml:"signature"`
+	Hooks          []rawHook    `toml:"hooks"`
+	Webhooks       []rawWebhook `toml:"webhooks"`
 
 	// Rust aimx key (book/upgrade.md).
 	AllowRootCatchall *bool `toml:"allow_root_catchall"`
@@ -99,6 +102,16 @@ type rawHook struct {
 
 	// Rust aimx key (book/upgrade.md): always "cmd" there.
 	Type *string `toml:"type"`
+}
+
+// rawWebhook is one [[mailboxes."x".webhooks]] table (book/webhooks.md).
+type rawWebhook struct {
+	Name            *string `toml:"name"`
+	URL             string  `toml:"url"`
+	Events          []Event `toml:"events"`
+	Secret          string  `toml:"secret"`
+	FireOnUntrusted bool    `toml:"fire_on_untrusted"`
+	IncludeBody     bool    `toml:"include_body"`
 }
 
 // set copies *src into *dst when the key was present.

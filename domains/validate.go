@@ -141,9 +141,11 @@ func (c *Config) check() []issue {
 		k.globs(append(at, "trusted_senders"), o.TrustedSenders)
 	}
 
-	hookAt := map[string]string{} // effective hook name → mailbox
+	hookAt := map[string]string{}    // effective hook name → mailbox
+	webhookAt := map[string]string{} // effective webhook name → mailbox
 	for _, key := range sortedKeys(c.Mailboxes) {
 		c.checkMailbox(&k, key, c.Mailboxes[key], seen, hookAt)
+		c.checkWebhooks(&k, key, c.Mailboxes[key], webhookAt)
 	}
 	return k.issues
 }
@@ -165,6 +167,7 @@ func (c *Config) checkSections(k *checker) {
 	k.atLeast(p("smtp", "max_connections_per_ip"), int64(s.MaxConnectionsPerIP), 1)
 	k.positive(p("smtp", "verify_timeout"), s.VerifyTimeout)
 	k.atLeast(p("hooks", "workers"), int64(c.Hooks.Workers), 1)
+	k.webhookSettings(c.Hooks)
 
 	o := c.Outbound
 	if o.Relay != "" {
