@@ -56,6 +56,8 @@ type ServerConfig struct {
 	NewID func() string
 	// Now times transactions for duration_ms (time.Now when nil).
 	Now func() time.Time
+	// Observer, when set, is told how each transaction ended (metrics).
+	Observer Observer
 	// Log gets one line per transaction and the server's own errors.
 	Log zerolog.Logger
 }

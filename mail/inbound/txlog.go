@@ -57,6 +57,7 @@ func (ss *session) logTx(tx *transaction, e *outcome.Error, out *Outcome) {
 		}
 	}
 	ev.Msg("smtp transaction")
+	observeTx(ss.s.cfg.Observer, e, out)
 }
 
 // mailboxResult is a mailbox's entry in the log: the stored id,
