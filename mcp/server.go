@@ -61,6 +61,8 @@ type Deps struct {
 	// Panics counts panics recovered in tool handlers and the transports;
 	// nil still logs them.
 	Panics *panics.Counter
+	// Metrics, when set, is told how every tool call ended.
+	Metrics ToolObserver
 }
 
 // Server is the aimx MCP tool surface: one mcp-go server carrying every
@@ -141,6 +143,7 @@ var errNoCaller = errorf("this request carries no caller identity; connect throu
 func (s *Server) wrap(d *toolDef) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		start := time.Now()
+		defer func() { s.observeTool(d.name, start, res) }() // runs last: after a panic's answer is set
 		c, ok := CallerFrom(ctx)
 		if !ok {
 			return mcp.NewToolResultError(errNoCaller.Error()), nil
