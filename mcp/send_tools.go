@@ -29,6 +29,8 @@ type bodyArgs struct {
 	Attachments []attachmentArg `json:"attachments"`
 	// IdempotencyKey makes a retried call send once (book/sending.md).
 	IdempotencyKey string `json:"idempotency_key"`
+	// AutoSubmitted marks an automatic send (RFC 3834).
+	AutoSubmitted string `json:"auto_submitted"`
 	// Paths is the stdio bridge's parameter (book/mcp.md): the bridge
 	// reads the files as the agent's user and sends attachments instead.
 	// Reaching the daemon, it names files the daemon must never open.
@@ -91,7 +93,7 @@ func (s *Server) emailSend(ctx context.Context, c *call) (any, string, error) {
 		Config: c.cfg, From: m, To: args.To, Cc: args.Cc, Bcc: args.Bcc, ReplyTo: args.ReplyTo, Subject: args.Subject,
 		Body: args.Body, TextOnly: args.TextOnly, HTMLBody: args.HTMLBody, Attachments: atts,
 		InReplyTo: args.InReplyTo, References: args.References,
-		IdempotencyKey: args.IdempotencyKey, Caller: c.caller.Owner,
+		IdempotencyKey: args.IdempotencyKey, Caller: c.caller.Owner, AutoSubmitted: args.AutoSubmitted,
 	})
 	if err != nil {
 		return nil, "", sendRefusal(err, m.Name)
@@ -130,7 +132,8 @@ func (s *Server) emailReply(ctx context.Context, c *call) (any, string, error) {
 	}
 	res, err := snd.Reply(ctx, operations.ReplyRequest{
 		SendRequest: operations.SendRequest{Config: c.cfg, From: m, Bcc: args.Bcc, Body: args.Body, TextOnly: args.TextOnly,
-			HTMLBody: args.HTMLBody, Attachments: atts, IdempotencyKey: args.IdempotencyKey, Caller: "reply\x00" + c.caller.Owner},
+			HTMLBody: args.HTMLBody, Attachments: atts, IdempotencyKey: args.IdempotencyKey, Caller: "reply\x00" + c.caller.Owner,
+			AutoSubmitted: args.AutoSubmitted},
 		Folder: folder, ID: args.ID, All: args.ReplyAll,
 	})
 	if err != nil {
@@ -180,6 +183,8 @@ func sendRefusal(err error, mailbox string) error {
 	case errors.Is(err, operations.ErrNoKey):
 		_, domain := domains.SplitName(mailbox)
 		return errorf("the email was not sent: the domain %s has no DKIM key to sign with. The operator must create one with: aimx dkim-keygen --domain %s", domain, domain)
+	case errors.Is(err, operations.ErrPairLimit):
+		return errorf("the email was not sent: %v.", err)
 	case errors.Is(err, operations.ErrBadIdempotencyKey):
 		return errorf("idempotency_key must be 1 to %d characters without line breaks.", operations.MaxIdempotencyKey)
 	case errors.Is(err, operations.ErrQueueFull):

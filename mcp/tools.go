@@ -90,6 +90,11 @@ func attachmentsParam() schema {
 		))
 }
 
+func autoSubmittedParam() schema {
+	return enum("Mark the email as sent automatically (RFC 3834), so that other agents and auto-responders do not answer it in a loop: auto-replied for an automatic answer to a received email, auto-generated for a report nobody asked for, no for an email a person asked you to write. Left out, the field is not written.",
+		"no", "auto-replied", "auto-generated")
+}
+
 func idempotencyParam() schema {
 	return str("A key of your choosing (an order or task id) that makes the send happen once: calling again with the same key within 24 hours, even after a timeout or a server restart, returns the first call's email and sends nothing.")
 }
@@ -228,6 +233,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("in_reply_to", str("The Message-ID this email answers, to thread it by hand; email_reply does this for you.")),
 				opt("references", array("The Message-IDs of the thread, oldest first.", str(""))),
 				opt("idempotency_key", idempotencyParam()),
+				opt("auto_submitted", autoSubmittedParam()),
 			),
 			out:     withEnum(resultSchema[SendResult]("The sent email and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
 			example: map[string]any{"from_mailbox": "support", "to": "alice@example.com", "subject": "Your order", "body": "Hi Alice,\n\nYour order **shipped** today."},
@@ -252,6 +258,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("attachments", attachmentsParam()),
 				opt("paths", pathsParam()),
 				opt("idempotency_key", idempotencyParam()),
+				opt("auto_submitted", autoSubmittedParam()),
 			),
 			out:     withEnum(resultSchema[SendResult]("The reply and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
 			example: map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat", "body": "Thanks, we will get back to you tomorrow."},

@@ -66,7 +66,13 @@ type Sender struct {
 	Now func() time.Time
 	Log zerolog.Logger
 
+	// PairLimit caps the messages one mailbox sends to one address per
+	// hour (loop protection, book/sending.md); 0 means DefaultPairLimit,
+	// negative none.
+	PairLimit int
+
 	idemLocks keyLocks
+	pairs     pairCounter
 	mu        sync.Mutex
 	waiters   map[string][]chan struct{} // by sent id: callers waiting for the first round
 }
@@ -97,6 +103,9 @@ type SendRequest struct {
 	IdempotencyKey string
 	// Caller names who sends (the MCP caller's owner), scoping the key.
 	Caller string
+	// AutoSubmitted is written as the Auto-Submitted field (RFC 3834):
+	// "auto-replied" for a send a hook triggered; "" writes none.
+	AutoSubmitted string
 
 	// reply is set by Reply: recipients already parsed.
 	reply *outbound.ReplyFields
@@ -188,6 +197,9 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.pairs.allow(mb.Name, composed.Recipients, s.now(), s.PairLimit); err != nil {
+		return nil, err
+	}
 	signed, err := outbound.Sign(composed.Raw, keys, domain, eff.DKIMSelector)
 	if err != nil {
 		return nil, fmt.Errorf("send from %s: %w", mb.Name, err)
@@ -245,7 +257,7 @@ func (s *Sender) request(mb domains.Mailbox, eff domains.Effective, req SendRequ
 	out := outbound.Request{
 		From: outbound.Address{Addr: mb.Name}, Subject: req.Subject, Body: req.Body, TextOnly: req.TextOnly,
 		HTMLBody: req.HTMLBody, Attachments: req.Attachments, InReplyTo: req.InReplyTo, References: req.References,
-		Signature: eff.Signature,
+		Signature: eff.Signature, AutoSubmitted: req.AutoSubmitted,
 	}
 	lists := []struct {
 		field string

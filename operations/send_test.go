@@ -361,3 +361,40 @@ func TestIdempotentSends(t *testing.T) {
 		}
 	}
 }
+
+func TestPairLimit(t *testing.T) {
+	t.Parallel()
+	e := newSendEnv(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	e.sender.Now = func() time.Time { return now }
+	e.sender.PairLimit = 3
+	send := func(to string) error {
+		_, err := e.sender.Send(ctx, SendRequest{From: e.mailbox(testMailbox), To: to, Subject: "s", Body: "b", Wait: -1, AutoSubmitted: "auto-replied"})
+		return err
+	}
+	for i := range 3 {
+		if err := send("Peer <peer@example.org>"); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		now = now.Add(time.Minute)
+	}
+	err := send("PEER@example.org")
+	var pe *PairLimitError
+	if !errors.As(err, &pe) || pe.Recipient != "PEER@example.org" || !errors.Is(err, ErrPairLimit) {
+		t.Fatalf("fourth send: %v", err)
+	}
+	if err := send("other@example.org"); err != nil {
+		t.Fatalf("another recipient is not limited: %v", err)
+	}
+	now = now.Add(58 * time.Minute) // the first send leaves the window
+	if err := send("peer@example.org"); err != nil {
+		t.Fatalf("after an hour: %v", err)
+	}
+	// The header says the send was automatic.
+	items, _ := e.queue.Due(ctx, now.Add(time.Hour))
+	data, _ := e.queue.Data(ctx, items[0].ID)
+	if !bytes.Contains(data, []byte("\r\nAuto-Submitted: auto-replied\r\n")) {
+		t.Fatal("no Auto-Submitted field")
+	}
+}

@@ -23,6 +23,7 @@ type sendFlags struct {
 	body, bodyFile, htmlBody   string
 	attachments                []string
 	inReplyTo, replyTo         string
+	autoSubmitted              string
 	textOnly                   bool
 }
 
@@ -51,6 +52,7 @@ func (a *app) sendCommand() *cobra.Command {
 	fl.StringVar(&f.replyTo, "reply-to", "", "where replies should go")
 	fl.BoolVar(&f.textOnly, "text-only", false, "send plain text only, no HTML part")
 	fl.StringVar(&f.htmlBody, "html-body", "", "a file holding your own HTML part")
+	fl.StringVar(&f.autoSubmitted, "auto-submitted", "", "Auto-Submitted field: no, auto-replied or auto-generated (default auto-replied when run by a hook, else none)")
 	return cmd
 }
 
@@ -71,6 +73,15 @@ func (a *app) send(f sendFlags) error {
 	}
 	if f.textOnly {
 		args["text_only"] = true
+	}
+	// A send a hook runs is an automatic answer (RFC 3834 5): marked so,
+	// other agents' hooks do not answer it back (book/sending.md, "Loop
+	// protection").
+	if f.autoSubmitted == "" && a.env["AIMX_JOB_ID"] != "" {
+		f.autoSubmitted = "auto-replied"
+	}
+	if f.autoSubmitted != "" {
+		args["auto_submitted"] = f.autoSubmitted
 	}
 	if f.bodyFile != "" {
 		b, err := a.readBodyFile(f.bodyFile)

@@ -63,6 +63,10 @@ type Request struct {
 	// Signature is plain text appended to the body after a "-- " line
 	// (RFC 3676 4.3); empty for none.
 	Signature string
+	// AutoSubmitted, when set, is written as the Auto-Submitted field
+	// (RFC 3834 5): "auto-replied" for a send a hook triggered,
+	// "auto-generated" for a report, "no" to say a person wrote it.
+	AutoSubmitted string
 }
 
 // Format is the body format the request asks for.
@@ -364,6 +368,13 @@ func writeHeader(buf *bytes.Buffer, req *Request, out *Composed) error {
 	}
 	if len(out.References) > 0 {
 		fields = append(fields, field{"References", joinIDs(out.References)})
+	}
+	switch req.AutoSubmitted {
+	case "":
+	case "no", "auto-replied", "auto-generated":
+		fields = append(fields, field{"Auto-Submitted", req.AutoSubmitted})
+	default:
+		return fieldErr("auto_submitted", fmt.Errorf("%w: %q is not no, auto-replied or auto-generated (RFC 3834 5)", ErrInvalid, req.AutoSubmitted))
 	}
 	for _, f := range fields {
 		s, err := foldField(f.name, f.value)

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -450,4 +451,25 @@ func TestComposeModes(t *testing.T) {
 			t.Errorf("names %v", names)
 		}
 	})
+}
+
+func TestComposeAutoSubmitted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"", ""}, {"auto-replied", "Auto-Submitted: auto-replied\r\n"}, {"no", "Auto-Submitted: no\r\n"},
+	} {
+		req := Request{From: Address{Addr: "a@a.test"}, To: []Address{{Addr: "b@b.test"}}, Subject: "s", Body: "b", AutoSubmitted: tc.in}
+		c, err := Compose(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := string(c.Raw[:bytes.Index(c.Raw, []byte("\r\n\r\n"))+2])
+		if got := strings.Contains(head, "Auto-Submitted"); got != (tc.want != "") || (tc.want != "" && !strings.Contains(head, tc.want)) {
+			t.Errorf("%q: header\n%s", tc.in, head)
+		}
+	}
+	_, err := Compose(Request{From: Address{Addr: "a@a.test"}, To: []Address{{Addr: "b@b.test"}}, Body: "b", AutoSubmitted: "yes\r\nBcc: x@y.z"})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad value: %v", err)
+	}
 }
