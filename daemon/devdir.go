@@ -103,7 +103,15 @@ func SeedDevDir(dir string, doms []string, owner string) (*DevDir, error) {
 		d.Seeded = append(d.Seeded, "tls/cert.pem")
 	}
 	keys := dkimkey.NewStore(abs)
-	for _, dom := range cfg.Domains {
+	for i, dom := range cfg.Domains {
+		// A single-domain install's key (dkim/private.key) is the default
+		// domain's: the upgrade moves it there (book/upgrade.md), so no
+		// key is seeded in its way.
+		if i == 0 {
+			if _, err := os.Stat(filepath.Join(abs, "dkim", "private.key")); err == nil {
+				continue
+			}
+		}
 		if _, err := keys.Load(dom, dkimkey.RSA); errors.Is(err, dkimkey.ErrNoKey) {
 			if _, err := keys.Generate(dom, dkimkey.RSA, false); err != nil {
 				return nil, err

@@ -398,27 +398,6 @@ func waitFor(t *testing.T, backstop time.Duration, cond func() bool) {
 	}
 }
 
-// TestLegacyDataDirStopsStartup: a single-domain (Rust v1) data layout is
-// refused with an error naming it, and nothing is written over it.
-func TestLegacyDataDirStopsStartup(t *testing.T) {
-	t.Parallel()
-	dir, err := os.MkdirTemp("", "ax")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.MkdirAll(filepath.Join(dir, "data", "inbox", "support"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	_, errOut, code := runCLI(t, "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0")
-	if code != 1 || !strings.Contains(errOut, "legacy") || !strings.Contains(errOut, filepath.Join(dir, "data")) {
-		t.Fatalf("legacy layout: exit %d, %q", code, errOut)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "data", ".layout-version")); !os.IsNotExist(err) {
-		t.Errorf("marker written over a legacy layout: %v", err)
-	}
-}
-
 // TestSIGTERMFinishesTransactionInDATA: a client in the middle of DATA when
 // SIGTERM arrives still gets its 250, and the daemon then exits 0.
 func TestSIGTERMFinishesTransactionInDATA(t *testing.T) {
