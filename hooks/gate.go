@@ -32,11 +32,12 @@ const (
 )
 
 // Due returns the effective names of mb's on_receive hooks due for a
-// message stored there with the trust verdict trusted, in config order:
-// a hook fires iff trusted == "true" or it sets fire_on_untrusted.
-// Catchalls never fire hooks, and a mailbox whose owner no longer resolves
-// skips all of its hooks with a warning. It matches the signature of
-// inbound.Config.HooksDue.
+// message stored there with the trust verdict trusted, in config order,
+// followed by its on_receive webhooks as "webhook:<name>"
+// (book/webhooks.md): a hook or webhook fires iff trusted == "true" or it
+// sets fire_on_untrusted. Catchalls never fire hooks, and a mailbox whose
+// owner no longer resolves skips all of its hooks and webhooks with a
+// warning. It matches the signature of inbound.Config.HooksDue.
 func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 	var hooks []domains.Hook
 	for _, h := range mb.Hooks {
@@ -44,7 +45,13 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 			hooks = append(hooks, h)
 		}
 	}
-	if len(hooks) == 0 {
+	var webhooks []domains.Webhook
+	for _, w := range mb.Webhooks {
+		if w.Fires(domains.EventOnReceive) {
+			webhooks = append(webhooks, w)
+		}
+	}
+	if len(hooks) == 0 && len(webhooks) == 0 {
 		return nil
 	}
 	if domains.IsCatchall(mb.Name) {
@@ -52,6 +59,9 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 		// built in code.
 		for _, h := range hooks {
 			g.skip(mb, h.EffectiveName(), trusted, reasonCatchall)
+		}
+		for _, w := range webhooks {
+			g.skip(mb, webhookEntry(w.EffectiveName(mb.Name)), trusted, reasonCatchall)
 		}
 		return nil
 	}
@@ -61,7 +71,7 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 	}
 	if _, err := lookup(mb.Owner); err != nil {
 		g.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("owner", mb.Owner).Str("reason", reasonOwnerUnknown).
-			Int("hooks", len(hooks)).Msg("mailbox owner does not resolve; its hooks are skipped")
+			Int("hooks", len(hooks)).Int("webhooks", len(webhooks)).Msg("mailbox owner does not resolve; its hooks are skipped")
 		return nil
 	}
 	var due []string
@@ -73,6 +83,14 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 			continue
 		}
 		due = append(due, name)
+	}
+	for _, w := range webhooks {
+		entry := webhookEntry(w.EffectiveName(mb.Name))
+		if trusted != storage.TrustedTrue && !w.FireOnUntrusted {
+			g.skip(mb, entry, trusted, reasonUntrusted)
+			continue
+		}
+		due = append(due, entry)
 	}
 	return due
 }

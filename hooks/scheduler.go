@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -81,6 +82,16 @@ type SchedulerConfig struct {
 	// Log receives skips, recovery and state errors; the one line per run
 	// is the Runner's.
 	Log zerolog.Logger
+
+	// WebhookTimeout bounds one webhook POST; zero means
+	// DefaultWebhookTimeout (book/webhooks.md).
+	WebhookTimeout time.Duration
+	// WebhookRetries are the waits after each failed webhook try, the
+	// last one repeated; nil means DefaultWebhookRetries().
+	WebhookRetries []time.Duration
+	// WebhookGiveUp is how long after its first try a failing webhook
+	// delivery is given up; zero means DefaultWebhookGiveUp.
+	WebhookGiveUp time.Duration
 }
 
 // job is one hook for one message (and round).
@@ -96,6 +107,7 @@ type job struct {
 	status  string    // after_send: the delivery_status of the round
 	hooks   []string  // after_send: every hook of the round's record
 	at      time.Time // on_receive: receipt time, which bounds the checkpoint
+	eventAt time.Time // after_send: when the round was recorded (a webhook's event time)
 	owner   string    // whose turn it runs in (the mailbox owner when queued)
 	retries int       // how many times it could not start for lack of resources
 }
@@ -125,6 +137,8 @@ type Scheduler struct {
 	seams seams
 	// rescan asks the scanner to look for work the queue could not take.
 	rescan chan struct{}
+	// webhookClient posts webhooks (webhook_http.go).
+	webhookClient *http.Client
 
 	mu        sync.Mutex
 	pending   map[string]time.Time // queued or running job ids → receipt time
@@ -165,6 +179,15 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.LookupOwner == nil {
 		cfg.LookupOwner = domains.LookupOwner
 	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = DefaultWebhookTimeout
+	}
+	if len(cfg.WebhookRetries) == 0 {
+		cfg.WebhookRetries = DefaultWebhookRetries()
+	}
+	if cfg.WebhookGiveUp <= 0 {
+		cfg.WebhookGiveUp = DefaultWebhookGiveUp
+	}
 	s := &Scheduler{
 		cfg:     cfg,
 		gate:    Gate{LookupOwner: cfg.LookupOwner, Log: cfg.Log},
@@ -177,14 +200,18 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// The setting is read at every dial, so a reload applies at once.
+	s.webhookClient = newWebhookClient(cfg.WebhookTimeout, func() bool {
+		return cfg.Registry.Current().Hooks.WebhookAllowPrivate
+	})
 	if s.lag <= 0 {
 		s.lag = DefaultCheckpointLag
 	}
 	return s, nil
 }
 
-// Due is the inbound HooksDue seam: the on_receive hooks due for a message
-// stored in mb with the given trust verdict (see Gate.Due).
+// Due is the inbound HooksDue seam: the on_receive hooks and webhooks due
+// for a message stored in mb with the given trust verdict (see Gate.Due).
 func (s *Scheduler) Due(mb domains.Mailbox, trusted string) []string {
 	return s.gate.Due(mb, trusted)
 }
@@ -219,7 +246,9 @@ type AfterSend struct {
 	Status  string // the message's delivery_status after the round
 }
 
-// RecordAfterSend records the after_send work of one delivery round (book/hooks.md): one job per after_send hook the mailbox has now, written durably
+// RecordAfterSend records the after_send work of one delivery round
+// (book/hooks.md, book/webhooks.md): one job per after_send hook and
+// webhook the mailbox has now, written durably
 // before it returns, then queued. Recording the same round again does
 // nothing, so the outbound queue may call it again after a crash.
 //
@@ -238,6 +267,7 @@ func (s *Scheduler) RecordAfterSend(ctx context.Context, a AfterSend) error {
 			names = append(names, h.EffectiveName())
 		}
 	}
+	names = append(names, dueWebhooks(mb, domains.EventAfterSend)...)
 	if len(names) == 0 {
 		return nil
 	}
@@ -259,6 +289,7 @@ func afterSendJobs(rec AfterSendRecord) []job {
 		out = append(out, job{
 			id: JobID(EventAfterSend, rec.Mailbox, rec.ID, h, rec.Round), event: EventAfterSend, mailbox: rec.Mailbox,
 			ref: ref, folder: storage.Sent, msgID: rec.ID, hook: h, round: rec.Round, status: rec.Status, hooks: rec.Hooks,
+			eventAt: rec.RecordedAt,
 		})
 	}
 	return out

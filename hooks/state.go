@@ -39,9 +39,16 @@ type JobState struct {
 	// Reason is why a job was skipped or abandoned.
 	Reason    string    `json:"reason,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// A webhook job (book/webhooks.md) counts its tries in Attempts and
+	// also keeps when the first was made (retries end a day later), when
+	// the next is due, and the HTTP status of the last (0: no response).
+	FirstAttemptAt time.Time `json:"first_attempt_at,omitzero"`
+	NextAttemptAt  time.Time `json:"next_attempt_at,omitzero"`
+	Status         int       `json:"status,omitempty"`
 }
 
-// Job outcomes of a done JobState.
+// Job outcomes of a done JobState (and OutcomeDelivered for a webhook).
 const (
 	OutcomeRan       = "ran"
 	OutcomeSkipped   = "skipped"

@@ -13,10 +13,16 @@ func (s *Scheduler) worker(ctx context.Context) {
 		if !ok {
 			return
 		}
-		retry := s.runSafe(ctx, j)
+		var retry bool
+		var wait time.Duration
+		if _, ok := webhookName(j.hook); ok {
+			retry, wait = s.deliverSafe(ctx, j)
+		} else {
+			retry = s.runSafe(ctx, j)
+		}
 		s.queue.done(j)
 		if retry && ctx.Err() == nil {
-			s.retryLater(ctx, j)
+			s.retryLater(ctx, j, wait)
 			continue
 		}
 		// The bookkeeping of a job that left the worker is not cut short
@@ -38,19 +44,23 @@ func (s *Scheduler) runSafe(ctx context.Context, j job) (retry bool) {
 	return s.run(ctx, j)
 }
 
-// retryLater offers a job that could not start for lack of resources
-// again after a backoff that doubles with each failure. It stays pending
-// meanwhile, so the checkpoint does not pass it and an enqueue of the same
-// job is absorbed.
-func (s *Scheduler) retryLater(ctx context.Context, j job) {
+// retryLater offers a job again after wait (a webhook's next try, whose
+// line is logged already) or, when wait is zero, after a backoff that
+// doubles with each failure to start for lack of resources. It stays
+// pending meanwhile, so the checkpoint does not pass it and an enqueue of
+// the same job is absorbed.
+func (s *Scheduler) retryLater(ctx context.Context, j job, wait time.Duration) {
 	j.retries++
-	delay := s.cfg.RetryBackoff
-	for i := 1; i < j.retries && delay < MaxRetryBackoff; i++ {
-		delay *= 2
+	delay := wait
+	if delay <= 0 {
+		delay = s.cfg.RetryBackoff
+		for i := 1; i < j.retries && delay < MaxRetryBackoff; i++ {
+			delay *= 2
+		}
+		delay = min(delay, MaxRetryBackoff)
+		s.cfg.Log.Warn().Str("hook", j.hook).Str("job_id", j.id).Int("retries", j.retries).
+			Int64("retry_in_ms", delay.Milliseconds()).Msg("hook job not started; retrying later")
 	}
-	delay = min(delay, MaxRetryBackoff)
-	s.cfg.Log.Warn().Str("hook", j.hook).Str("job_id", j.id).Int("retries", j.retries).
-		Int64("retry_in_ms", delay.Milliseconds()).Msg("hook job not started; retrying later")
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
