@@ -81,6 +81,7 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	}
 	set(&c.Signature, r.Signature)
 	set(&c.DedupWindow, r.DedupWindow)
+	c.Send = r.rawSendPolicy.policy()
 
 	s := &c.SMTP
 	set(&s.Listen, r.SMTP.Listen)
@@ -119,7 +120,8 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 			continue
 		}
 		b.overrideKey[d] = key
-		c.Overrides[d] = DomainOverride(ov)
+		c.Overrides[d] = DomainOverride{Signature: ov.Signature, DKIMSelector: ov.DKIMSelector, Trust: ov.Trust,
+			TrustedSenders: ov.TrustedSenders, Send: ov.rawSendPolicy.policy()}
 	}
 	for _, key := range sortedKeys(r.Mailboxes) {
 		b.mailbox(key, r.Mailboxes[key])
@@ -212,7 +214,8 @@ func (b *builder) mailbox(key string, m rawMailbox) {
 		b.cfg.Source.RustKeys = true
 		b.warn(append(at, "allow_root_catchall"), "Rust aimx key: ignored (root-owned mailboxes are allowed) and dropped on the next rewrite")
 	}
-	mb := Mailbox{Name: name, Owner: m.Owner, Trust: m.Trust, TrustedSenders: m.TrustedSenders, Signature: m.Signature}
+	mb := Mailbox{Name: name, Owner: m.Owner, Trust: m.Trust, TrustedSenders: m.TrustedSenders, Signature: m.Signature,
+		Send: m.rawSendPolicy.policy()}
 	for i, h := range m.Hooks {
 		hp := append(slices.Clone(at), "hooks", idx(i))
 		hook := Hook{Event: h.Event, Cmd: h.Cmd, TimeoutSecs: DefaultHookTimeoutSecs, FireOnUntrusted: h.FireOnUntrusted}

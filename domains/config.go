@@ -72,6 +72,8 @@ type Config struct {
 	Signature      string
 	// DedupWindow is how long a re-delivered message is recognised (book/smtp.md).
 	DedupWindow Duration
+	// Send is the global layer of the send policy (SendRulesFor).
+	Send SendPolicy
 
 	SMTP     SMTP
 	Hooks    HookSettings
@@ -196,6 +198,8 @@ type DomainOverride struct {
 	DKIMSelector   *string
 	Trust          *Trust
 	TrustedSenders []string
+	// Send is the domain layer of the send policy.
+	Send SendPolicy
 }
 
 // Mailbox is one `[mailboxes."x@a.com"]` table.
@@ -216,6 +220,8 @@ type Mailbox struct {
 	Hooks []Hook
 	// Webhooks are the mailbox's webhooks in file order (book/webhooks.md).
 	Webhooks []Webhook
+	// Send is the mailbox layer of the send policy.
+	Send SendPolicy
 }
 
 // Hook is one `[[mailboxes."x@a.com".hooks]]` table (book/hooks.md).
@@ -271,6 +277,7 @@ func (c *Config) Clone() *Config {
 	n.DNS.Servers = cloneSlice(c.DNS.Servers)
 	n.MCP.AllowedHosts = cloneSlice(c.MCP.AllowedHosts)
 	n.Hooks.WebhookHTTPHosts = cloneSlice(c.Hooks.WebhookHTTPHosts)
+	n.Send = c.Send.clone()
 	n.Overrides = make(map[string]DomainOverride, len(c.Overrides))
 	for k, o := range c.Overrides {
 		n.Overrides[k] = o.clone()
@@ -288,6 +295,7 @@ func (o DomainOverride) clone() DomainOverride {
 		DKIMSelector:   clonePtr(o.DKIMSelector),
 		Trust:          clonePtr(o.Trust),
 		TrustedSenders: cloneSlice(o.TrustedSenders),
+		Send:           o.Send.clone(),
 	}
 }
 
@@ -306,6 +314,7 @@ func (m Mailbox) Clone() Mailbox {
 		m.Hooks = hooks
 	}
 	m.Webhooks = cloneWebhooks(m.Webhooks)
+	m.Send = m.Send.clone()
 	return m
 }
 
@@ -330,6 +339,10 @@ func Equal(a, b *Config) bool {
 	x.DNS.Servers, y.DNS.Servers = nil, nil
 	x.MCP.AllowedHosts, y.MCP.AllowedHosts = nil, nil
 	x.Hooks.WebhookHTTPHosts, y.Hooks.WebhookHTTPHosts = nil, nil
+	if !x.Send.equal(y.Send) {
+		return false
+	}
+	x.Send, y.Send = SendPolicy{}, SendPolicy{}
 	if !maps.EqualFunc(x.Overrides, y.Overrides, overrideEqual) ||
 		!maps.EqualFunc(x.Mailboxes, y.Mailboxes, mailboxEqual) {
 		return false
@@ -341,12 +354,12 @@ func Equal(a, b *Config) bool {
 
 func overrideEqual(a, b DomainOverride) bool {
 	return ptrEqual(a.Signature, b.Signature) && ptrEqual(a.DKIMSelector, b.DKIMSelector) &&
-		ptrEqual(a.Trust, b.Trust) && setSliceEqual(a.TrustedSenders, b.TrustedSenders)
+		ptrEqual(a.Trust, b.Trust) && setSliceEqual(a.TrustedSenders, b.TrustedSenders) && a.Send.equal(b.Send)
 }
 
 func mailboxEqual(a, b Mailbox) bool {
 	return a.Name == b.Name && a.Owner == b.Owner && ptrEqual(a.Trust, b.Trust) &&
-		setSliceEqual(a.TrustedSenders, b.TrustedSenders) && ptrEqual(a.Signature, b.Signature) &&
+		setSliceEqual(a.TrustedSenders, b.TrustedSenders) && ptrEqual(a.Signature, b.Signature) && a.Send.equal(b.Send) &&
 		slices.EqualFunc(a.Hooks, b.Hooks, func(h, k Hook) bool {
 			return h.Name == k.Name && h.Event == k.Event && slices.Equal(h.Cmd, k.Cmd) &&
 				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted

@@ -27,6 +27,7 @@ func (c *Config) Encode() []byte {
 	}
 	e.str("signature", c.Signature, d.Signature)
 	e.dur("dedup_window", c.DedupWindow, d.DedupWindow)
+	e.sendPolicy(c.Send)
 
 	s, ds := c.SMTP, d.SMTP
 	e.table("smtp")
@@ -81,6 +82,7 @@ func (c *Config) Encode() []byte {
 		if ov.TrustedSenders != nil {
 			e.list("trusted_senders", ov.TrustedSenders)
 		}
+		e.sendPolicy(ov.Send)
 	}
 	for _, name := range sortedKeys(c.Mailboxes) {
 		m := c.Mailboxes[name]
@@ -95,6 +97,7 @@ func (c *Config) Encode() []byte {
 		if m.Signature != nil {
 			e.kv("signature", quote(*m.Signature))
 		}
+		e.sendPolicy(m.Send)
 		for _, h := range m.Hooks {
 			e.header("[[" + path + ".hooks]]")
 			e.str("name", h.Name, "")

@@ -84,6 +84,7 @@ func everything() *Config {
 	c.DataDir, c.RuntimeDir = "/srv/aimx", "/tmp/ax"
 	c.DKIMSelector, c.Trust, c.TrustedSenders, c.Signature = "sel", TrustVerified, []string{"*@x.com"}, ""
 	c.DedupWindow = Duration(DefaultDedupWindow * 2)
+	c.Send = SendPolicy{Allow: []string{"*@partner.com"}, QuotaHour: Ptr(10), QuotaDay: Ptr(0), Approval: Ptr(ApprovalRequired)}
 	c.SMTP = SMTP{Listen: ":2525", Hostname: "mx.a.com", TLSCert: "/c.pem", TLSKey: "/k.pem", MaxMessageBytes: 1,
 		MaxRecipients: 2, MaxConnections: 3, MaxConnectionsPerIP: 4, VerifyTimeout: Duration(1)}
 	c.Hooks = HookSettings{Workers: 9, WebhookAllowPrivate: true, WebhookHTTPHosts: []string{"127.0.0.1", "hooks.internal"}}
@@ -91,7 +92,8 @@ func everything() *Config {
 	c.DNS.Servers = []string{"127.0.0.1:53"}
 	c.MCP = MCP{HTTPListen: ":3025", AllowedHosts: []string{"h"}}
 	c.Metrics.Listen = ":9100"
-	c.Overrides["b.com"] = DomainOverride{Signature: Ptr(""), DKIMSelector: Ptr("b"), Trust: Ptr(TrustNone), TrustedSenders: []string{}}
+	c.Overrides["b.com"] = DomainOverride{Signature: Ptr(""), DKIMSelector: Ptr("b"), Trust: Ptr(TrustNone), TrustedSenders: []string{},
+		Send: SendPolicy{Allow: []string{}, QuotaDay: Ptr(50)}}
 	c.Overrides["a.com"] = DomainOverride{}
 	c.Mailboxes["x@a.com"] = Mailbox{Name: "x@a.com", Owner: "u", Trust: Ptr(TrustNone), TrustedSenders: []string{"a@b.c"},
 		Hooks: []Hook{{Name: "h", Event: EventOnReceive, Cmd: []string{"/bin/x", "tab\there \"q\" \\ é \x7f"}, TimeoutSecs: 5, FireOnUntrusted: true}},

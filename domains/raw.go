@@ -26,6 +26,7 @@ type rawCommon struct {
 	MCP            rawMCP                `toml:"mcp"`
 	Metrics        rawMetrics            `toml:"metrics"`
 	Mailboxes      map[string]rawMailbox `toml:"mailboxes"`
+	rawSendPolicy
 
 	// Rust aimx keys (book/upgrade.md): accepted with a warning, dropped on rewrite.
 	EnableIPv6 *bool   `toml:"enable_ipv6"`
@@ -78,6 +79,7 @@ type rawOverride struct {
 	DKIMSelector   *string  `toml:"dkim_selector"`
 	Trust          *Trust   `toml:"trust"`
 	TrustedSenders []string `toml:"trusted_senders"`
+	rawSendPolicy
 }
 
 type rawMailbox struct {
@@ -88,6 +90,7 @@ type rawMailbox struct {
 	Signature      *string      `toml:"signature"`
 	Hooks          []rawHook    `toml:"hooks"`
 	Webhooks       []rawWebhook `toml:"webhooks"`
+	rawSendPolicy
 
 	// Rust aimx key (book/upgrade.md).
 	AllowRootCatchall *bool `toml:"allow_root_catchall"`

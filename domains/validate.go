@@ -121,6 +121,7 @@ func (c *Config) check() []issue {
 	k.globs(p("trusted_senders"), c.TrustedSenders)
 	k.text(p("signature"), c.Signature)
 	k.positive(p("dedup_window"), c.DedupWindow)
+	k.sendPolicy(nil, c.Send)
 	c.checkSections(&k)
 
 	for _, d := range sortedKeys(c.Overrides) {
@@ -139,6 +140,7 @@ func (c *Config) check() []issue {
 			k.trust(append(at, "trust"), *o.Trust)
 		}
 		k.globs(append(at, "trusted_senders"), o.TrustedSenders)
+		k.sendPolicy(at, o.Send)
 	}
 
 	hookAt := map[string]string{}    // effective hook name → mailbox
@@ -213,6 +215,7 @@ func (c *Config) checkMailbox(k *checker, key string, m Mailbox, domains map[str
 		k.trust(append(at, "trust"), *m.Trust)
 	}
 	k.globs(append(at, "trusted_senders"), m.TrustedSenders)
+	k.sendPolicy(at, m.Send)
 	if IsCatchall(key) && len(m.Hooks) > 0 {
 		k.add(append(at, "hooks"), "a catchall cannot have hooks")
 	}
