@@ -53,7 +53,7 @@ owner = "u"
 		{`send_approval = "maybe"`, "send_approval must be"},
 		{`send_allow = ["a b@c"]`, "send_allow[0]"},
 	} {
-		_, err := parseT("domains = [\"a.com\"]\n"+bad.line+"\n")
+		_, err := parseT("domains = [\"a.com\"]\n" + bad.line + "\n")
 		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v", bad.line, err)
 		}
