@@ -131,6 +131,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.sendCommand(),
 		a.domainsCommand(),
 		a.doctorCommand(),
+		a.agentsCommand(),
 	)
 	return root
 }
