@@ -197,14 +197,19 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 	if err != nil {
 		return nil, err
 	}
+	rules := cfg.SendRulesFor(mb.Name)
+	if err := s.checkPolicy(ctx, mb, rules, composed.Recipients); err != nil {
+		return nil, err
+	}
 	if err := s.pairs.allow(mb.Name, composed.Recipients, s.now(), s.PairLimit); err != nil {
 		return nil, err
 	}
+	held := rules.ApprovalRequired
 	signed, err := outbound.Sign(composed.Raw, keys, domain, eff.DKIMSelector)
 	if err != nil {
 		return nil, fmt.Errorf("send from %s: %w", mb.Name, err)
 	}
-	stored, err := s.storeSentCopy(ctx, mb, composed, signed)
+	stored, err := s.storeSentCopy(ctx, mb, composed, signed, held)
 	if err != nil {
 		return nil, err
 	}
@@ -225,17 +230,17 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 		round = s.waitFor(stored.ID)
 		defer s.stopWaiting(stored.ID, round)
 	}
-	sub := outbound.Submission{From: composed.From, Recipients: composed.Recipients, Mailbox: mb.Name, SentID: stored.ID, Data: signed}
+	sub := outbound.Submission{From: composed.From, Recipients: composed.Recipients, Mailbox: mb.Name, SentID: stored.ID, Data: signed, Held: held}
 	if _, err := s.Queue.Enqueue(ctx, sub, s.now()); err != nil {
 		// The sent copy stays, marked failed, so the agent's sent folder
 		// says what happened.
 		s.markUnqueued(mb, stored.ID, composed.Recipients, err)
 		return nil, fmt.Errorf("send from %s: %w: %v", mb.Name, ErrQueueFull, err)
 	}
-	if s.Wake != nil {
+	if s.Wake != nil && !held {
 		s.Wake()
 	}
-	if round != nil {
+	if round != nil && !held {
 		timer := time.NewTimer(wait)
 		select {
 		case <-round:
@@ -285,22 +290,26 @@ func (s *Sender) request(mb domains.Mailbox, eff domains.Effective, req SendRequ
 // storeSentCopy writes the sent copy (book/storage.md): the signed bytes
 // as the .eml, the text the recipients read as the body, every recipient
 // queued.
-func (s *Sender) storeSentCopy(ctx context.Context, mb domains.Mailbox, c *outbound.Composed, signed []byte) (*storage.Stored, error) {
+func (s *Sender) storeSentCopy(ctx context.Context, mb domains.Mailbox, c *outbound.Composed, signed []byte, held bool) (*storage.Stored, error) {
 	msg, err := message.Parse(signed)
 	if err != nil {
 		return nil, fmt.Errorf("store sent copy: %w", err)
 	}
 	at := c.Date
+	status := string(outbound.StatusQueued)
+	if held {
+		status = StatusHeld
+	}
 	rcpts := make([]storage.Recipient, len(c.Recipients))
 	for i, r := range c.Recipients {
-		rcpts[i] = storage.Recipient{Address: r, Status: string(outbound.StatusQueued), UpdatedAt: at.UTC()}
+		rcpts[i] = storage.Recipient{Address: r, Status: status, UpdatedAt: at.UTC()}
 	}
 	fm := storage.Frontmatter{
 		MessageID: msg.MessageID, ThreadID: message.ThreadID(msg), From: msg.From, To: msg.To, Cc: msg.Cc,
 		ReplyTo: msg.ReplyTo, Subject: msg.Subject, Date: at.UTC().Format(time.RFC3339), SizeBytes: int64(len(signed)),
 		InReplyTo: msg.InReplyTo, References: msg.References,
 		DKIM: "none", SPF: "none", DMARC: "none", Trusted: storage.TrustedNone, Mailbox: mb.Name,
-		OutboundFormat: string(c.Format), DeliveryStatus: string(outbound.StatusQueued), Recipients: rcpts,
+		OutboundFormat: string(c.Format), DeliveryStatus: status, Recipients: rcpts,
 	}
 	if fm.To == nil {
 		fm.To = []string{}

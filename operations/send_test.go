@@ -398,3 +398,85 @@ func TestPairLimit(t *testing.T) {
 		t.Fatal("no Auto-Submitted field")
 	}
 }
+
+func TestSendPolicyRules(t *testing.T) {
+	t.Parallel()
+	e := newSendEnv(t)
+	ctx := context.Background()
+	cfg := e.reg.Current().Clone()
+	m := cfg.Mailboxes[testMailbox]
+	m.Send = domains.SendPolicy{Allow: []string{"*@partner.example"}, QuotaHour: domains.Ptr(2)}
+	cfg.Mailboxes[testMailbox] = m
+	e.reg.Swap(cfg)
+	send := func(to string) (*SendResult, error) {
+		return e.sender.Send(ctx, SendRequest{From: e.mailbox(testMailbox), To: to, Subject: "s", Body: "b", Wait: -1})
+	}
+	var pe *PolicyError
+	if _, err := send("ann@example.org"); !errors.As(err, &pe) || pe.Rule != "send_allow" || !strings.Contains(err.Error(), "ann@example.org") {
+		t.Fatalf("not allowed: %v", err)
+	}
+	for range 2 {
+		if _, err := send("bo@partner.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := send("bo@partner.example"); !errors.As(err, &pe) || pe.Rule != "send_quota_hour" || !errors.Is(err, ErrPolicy) {
+		t.Fatalf("over the hourly quota: %v", err)
+	}
+	if e.queue.Len() != 2 {
+		t.Fatalf("%d queued", e.queue.Len())
+	}
+}
+
+func TestApprovalHoldsSendsAsDrafts(t *testing.T) {
+	t.Parallel()
+	e := newSendEnv(t)
+	ctx := context.Background()
+	cfg := e.reg.Current().Clone()
+	cfg.Send.Approval = domains.Ptr(domains.ApprovalRequired)
+	e.reg.Swap(cfg)
+	woken := 0
+	e.sender.Wake = func() { woken++ }
+	drafts := &Drafts{Store: e.store, Queue: e.queue, Wake: func() { woken++ }}
+	var ids []string
+	for _, subj := range []string{"first", "second"} {
+		res, err := e.sender.Send(ctx, SendRequest{From: e.mailbox(testMailbox), To: "ann@example.org", Subject: subj, Body: "b", Wait: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.DeliveryStatus != StatusHeld || res.Recipients[0].Status != StatusHeld {
+			t.Fatalf("held send: %+v", res)
+		}
+		ids = append(ids, res.ID)
+	}
+	if woken != 0 {
+		t.Fatal("a held send woke the worker")
+	}
+	if due, _ := e.queue.Due(ctx, time.Now().Add(time.Hour)); len(due) != 0 {
+		t.Fatal("a held send is due")
+	}
+	list, err := drafts.List(ctx, func(mb string) bool { return mb == testMailbox })
+	if err != nil || len(list) != 2 || list[0].Subject != "first" || list[0].Recipients[0] != "ann@example.org" {
+		t.Fatalf("drafts %+v %v", list, err)
+	}
+	if hidden, _ := drafts.List(ctx, func(string) bool { return false }); len(hidden) != 0 {
+		t.Fatal("drafts of an invisible mailbox were listed")
+	}
+	if _, err := drafts.Approve(ctx, list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drafts.Reject(ctx, list[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drafts.Approve(ctx, list[1].ID); !errors.Is(err, ErrNoDraft) {
+		t.Fatalf("approve a rejected draft: %v", err)
+	}
+	if due, _ := e.queue.Due(ctx, time.Now().Add(time.Hour)); len(due) != 1 || due[0].SentID != ids[0] || woken != 1 {
+		t.Fatalf("after approval: %+v (woken %d)", due, woken)
+	}
+	first, _ := e.sender.Status(ctx, e.mailbox(testMailbox), ids[0])
+	second, _ := e.sender.Status(ctx, e.mailbox(testMailbox), ids[1])
+	if first.DeliveryStatus != "queued" || second.DeliveryStatus != "failed" || !strings.Contains(second.Recipients[0].Detail, "rejected") {
+		t.Fatalf("statuses: %+v / %+v", first, second)
+	}
+}

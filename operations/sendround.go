@@ -17,8 +17,9 @@ import (
 var statusRank = map[string]int{
 	string(outbound.StatusDelivered): 0,
 	string(outbound.StatusQueued):    1,
-	string(outbound.StatusDeferred):  2,
-	string(outbound.StatusFailed):    3,
+	StatusHeld:                       2,
+	string(outbound.StatusDeferred):  3,
+	string(outbound.StatusFailed):    4,
 }
 
 // WorstStatus is the delivery_status of a message whose recipients have

@@ -177,7 +177,7 @@ func (q *FileQueue) Enqueue(ctx context.Context, s Submission, now time.Time) (I
 	if len(s.Recipients) == 0 {
 		return Item{}, errors.New("outbound queue: no recipients")
 	}
-	it := Item{ID: newID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC()}
+	it := Item{ID: newID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC(), Held: s.Held}
 	seen := map[string]bool{}
 	for _, a := range s.Recipients {
 		if seen[strings.ToLower(a)] {
@@ -357,6 +357,39 @@ func (q *FileQueue) removeLocked(id string) error {
 	// if this fails.
 	_ = q.dir.Remove(id + ".eml")
 	return nil
+}
+
+// List implements Queue.
+func (q *FileQueue) List(ctx context.Context) ([]Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.list(func(Item) bool { return true }), nil
+}
+
+// Release implements Queue.
+func (q *FileQueue) Release(ctx context.Context, id string, now time.Time) (Item, error) {
+	if err := ctx.Err(); err != nil {
+		return Item{}, err
+	}
+	defer q.lockItem(id)()
+	cur, ok := q.get(id)
+	if !ok {
+		return Item{}, fmt.Errorf("%w: %s", ErrNotQueued, id)
+	}
+	if !cur.Held {
+		return cloneItem(cur), nil
+	}
+	it := cloneItem(cur)
+	it.Held = false
+	for i := range it.Recipients {
+		it.Recipients[i].NextAttempt, it.Recipients[i].UpdatedAt = now.UTC(), now.UTC()
+	}
+	if err := q.writeRecord(it); err != nil {
+		return Item{}, err
+	}
+	q.put(it)
+	return cloneItem(it), nil
 }
 
 // get returns the item id as held in memory.

@@ -259,3 +259,44 @@ func TestFileQueueRemove(t *testing.T) {
 		t.Errorf("queue dir holds %v, want the kept item's two files", ents)
 	}
 }
+
+func TestFileQueueHeldAndRelease(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	q, err := OpenFileQueue(dir, FileQueueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	it, err := q.Enqueue(ctx, Submission{From: "a@a.test", Recipients: []string{"b@b.test"}, Mailbox: "a@a.test", SentID: "s", Data: []byte("x"), Held: true}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := q.Due(ctx, now.Add(time.Hour)); len(due) != 0 {
+		t.Fatalf("a held item is due: %+v", due)
+	}
+	all, _ := q.List(ctx)
+	if len(all) != 1 || !all[0].Held {
+		t.Fatalf("list %+v", all)
+	}
+	// Held survives a reopen; Release makes it due, durably.
+	q.Close()
+	if q, err = OpenFileQueue(dir, FileQueueOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if got, _ := q.Get(ctx, it.ID); !got.Held {
+		t.Fatal("held lost at reopen")
+	}
+	later := now.Add(time.Hour)
+	if _, err := q.Release(ctx, it.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := q.Due(ctx, later); len(due) != 1 || due[0].Held || !due[0].Recipients[0].NextAttempt.Equal(later) {
+		t.Fatalf("released: %+v", due)
+	}
+	if _, err := q.Release(ctx, "nope", later); !errors.Is(err, ErrNotQueued) {
+		t.Fatalf("release of a missing item: %v", err)
+	}
+}

@@ -38,6 +38,9 @@ type Submission struct {
 	SentID string
 	// Data is the signed message, CRLF lines, sent as it is.
 	Data []byte
+	// Held keeps the message from delivery until Release (a send that
+	// needs approval, book/sending.md "Send policy").
+	Held bool
 }
 
 // Recipient is one recipient's state in the queue.
@@ -72,6 +75,8 @@ type Item struct {
 	Size       int64       `json:"size"`
 	Enqueued   time.Time   `json:"enqueued"`
 	Recipients []Recipient `json:"recipients"`
+	// Held: waiting for approval; no recipient is due until Release.
+	Held bool `json:"held,omitempty"`
 	// Rounds counts the delivery rounds recorded so far; the latest
 	// round's number is Rounds.
 	Rounds int `json:"rounds"`
@@ -93,6 +98,9 @@ func (it Item) Done() bool {
 
 // Due returns the recipients waiting for an attempt at now.
 func (it Item) Due(now time.Time) []Recipient {
+	if it.Held {
+		return nil
+	}
 	var out []Recipient
 	for _, r := range it.Recipients {
 		if r.due(now) {
@@ -136,4 +144,9 @@ type Queue interface {
 	Remove(ctx context.Context, id string) error
 	// Len counts the queued items (the `queue` figure of /v1/status).
 	Len() int
+	// List returns every item, held ones included, oldest first.
+	List(ctx context.Context) ([]Item, error)
+	// Release makes a held item due at now, durably; an item not held is
+	// left as it is.
+	Release(ctx context.Context, id string, now time.Time) (Item, error)
 }
