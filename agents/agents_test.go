@@ -340,3 +340,36 @@ func TestUnparsableConfigIsLeftAlone(t *testing.T) {
 		t.Error("the file changed")
 	}
 }
+
+// TestSymlinkedConfig: a config that is a symlink (a dotfile manager's)
+// is written through to its target and stays a symlink.
+func TestSymlinkedConfig(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t, nil)
+	h, _ := Lookup("gemini")
+	target := filepath.Join(env.Home, "dotfiles", "settings.json")
+	writeFile(t, target, []byte("{\"theme\": \"x\"}\n"))
+	link := h.Config(env, UserScope)
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanSetup(h, env, Request{Scope: UserScope, Server: stdioServer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v", err)
+	}
+	if b := readTest(t, target); !strings.Contains(string(b), `"aimx"`) || !strings.Contains(string(b), `"theme": "x"`) {
+		t.Errorf("target: %s", b)
+	}
+	if b := readTest(t, link+BackupSuffix); string(b) != "{\"theme\": \"x\"}\n" {
+		t.Errorf("backup: %s", b)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -164,7 +165,17 @@ func (a *app) agentsTarget(name string, f agentsFlags) (agents.Harness, agents.S
 		return agents.Harness{}, "", agents.Env{}, usageError{err}
 	}
 	env, err := a.agentsEnv(f.projectDir)
-	return h, sc, env, err
+	if err != nil {
+		return agents.Harness{}, "", agents.Env{}, err
+	}
+	// `sudo -u alice` without -H keeps the caller's HOME: alice's agent
+	// config would go to someone else's home.
+	if fi, err := os.Stat(env.Home); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() && !f.allowRoot {
+			return agents.Harness{}, "", agents.Env{}, fmt.Errorf("HOME (%s) belongs to another user: run as the agent's user with its own HOME (sudo -u USER -H ...)", env.Home)
+		}
+	}
+	return h, sc, env, nil
 }
 
 // agentsEnv is where the harnesses' files are: $HOME and the variables
