@@ -373,3 +373,28 @@ func TestSymlinkedConfig(t *testing.T) {
 		t.Errorf("backup: %s", b)
 	}
 }
+
+// TestInstructionsNameEveryTool: the instructions' tool table covers the
+// tool manifest (mcp/testdata/manifest.golden.json, book/mcp.md); a new
+// tool fails here until agents/instructions.go names it.
+func TestInstructionsNameEveryTool(t *testing.T) {
+	t.Parallel()
+	var manifest struct {
+		Tools []struct {
+			Name string `json:"name"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(readTest(t, filepath.Join("..", "mcp", "testdata", "manifest.golden.json")), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.Tools) == 0 {
+		t.Fatal("no tools in the manifest")
+	}
+	h, _ := Lookup("codex")
+	body := instructionsBody(h, testEnv(t, nil), Request{Scope: UserScope, Server: stdioServer()})
+	for _, tool := range manifest.Tools {
+		if !strings.Contains(body, "`"+tool.Name+"`") {
+			t.Errorf("the instructions do not name %s (agents/instructions.go)", tool.Name)
+		}
+	}
+}
