@@ -41,6 +41,9 @@ type Admin struct {
 	// Domains adds, removes and lists the served domains; nil answers
 	// that domains cannot be managed here.
 	Domains *operations.Domains
+	// Drafts are the sends held for approval; nil when the daemon is
+	// down (the queue is the daemon's).
+	Drafts *operations.Drafts
 	// Tokens is the token store.
 	Tokens *tokens.Store
 	// LookupOwner resolves the owner of a new token; nil means

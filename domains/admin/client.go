@@ -95,6 +95,24 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// ListDrafts is GET /v1/drafts.
+func (c *Client) ListDrafts(ctx context.Context) (DraftList, error) {
+	var v DraftList
+	return v, c.do(ctx, http.MethodGet, "/v1/drafts", nil, &v)
+}
+
+// ApproveDraft is POST /v1/drafts/{id}/approve.
+func (c *Client) ApproveDraft(ctx context.Context, id string) (Draft, error) {
+	var v Draft
+	return v, c.do(ctx, http.MethodPost, "/v1/drafts/"+url.PathEscape(id)+"/approve", nil, &v)
+}
+
+// RejectDraft is POST /v1/drafts/{id}/reject.
+func (c *Client) RejectDraft(ctx context.Context, id string) (Draft, error) {
+	var v Draft
+	return v, c.do(ctx, http.MethodPost, "/v1/drafts/"+url.PathEscape(id)+"/reject", nil, &v)
+}
+
 // ListDomains is GET /v1/domains.
 func (c *Client) ListDomains(ctx context.Context) (DomainList, error) {
 	var v DomainList
@@ -194,6 +212,9 @@ func (c *Client) DaemonStatus(ctx context.Context) (Status, error) {
 // API is what both Admin (in-process, over the files) and Client (over
 // admin.sock) offer; the CLI is written against it.
 type API interface {
+	ListDrafts(ctx context.Context) (DraftList, error)
+	ApproveDraft(ctx context.Context, id string) (Draft, error)
+	RejectDraft(ctx context.Context, id string) (Draft, error)
 	ListDomains(ctx context.Context) (DomainList, error)
 	AddDomain(ctx context.Context, req NewDomain) (DomainAdded, error)
 	RemoveDomain(ctx context.Context, domain string, force bool) (DomainRemoved, error)

@@ -51,6 +51,18 @@ func OperatorUID(daemonEUID int) func(uid uint32) bool {
 func Handler(a *Admin, isOperator func(uid uint32) bool, log zerolog.Logger) http.Handler {
 	h := &handler{a: a, log: log}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/drafts", h.wrap(func(r *http.Request) (int, any, error) {
+		v, err := a.ListDrafts(r.Context())
+		return http.StatusOK, v, err
+	}))
+	mux.HandleFunc("POST /v1/drafts/{id}/approve", h.wrap(func(r *http.Request) (int, any, error) {
+		v, err := a.ApproveDraft(r.Context(), r.PathValue("id"))
+		return http.StatusOK, v, err
+	}))
+	mux.HandleFunc("POST /v1/drafts/{id}/reject", h.wrap(func(r *http.Request) (int, any, error) {
+		v, err := a.RejectDraft(r.Context(), r.PathValue("id"))
+		return http.StatusOK, v, err
+	}))
 	mux.HandleFunc("GET /v1/domains", h.wrap(func(r *http.Request) (int, any, error) {
 		v, err := a.ListDomains(r.Context())
 		return http.StatusOK, v, err
