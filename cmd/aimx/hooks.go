@@ -21,14 +21,17 @@ import (
 // newHookScheduler builds the hook worker pool over the store, with its
 // durable state in <data>/.spool/hooks (book/configuration.md, book/hooks.md). [hooks] workers is
 // read at start; a reload changes hooks, owners and mailboxes at once.
-func newHookScheduler(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, paths domains.Paths) (*hooks.Scheduler, error) {
+//
+// observe wraps the runner (the metrics count every run through it).
+func newHookScheduler(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, paths domains.Paths,
+	observe func(hooks.Executor) hooks.Executor) (*hooks.Scheduler, error) {
 	runner := hooks.NewRunner(a.log)
 	runner.Panics = a.panics
 	s, err := hooks.NewScheduler(hooks.SchedulerConfig{
 		Registry: registry,
 		Store:    store,
 		StateDir: filepath.Join(paths.DataDir, ".spool", "hooks"),
-		Runner:   runner,
+		Runner:   observe(runner),
 		Workers:  cfg.Hooks.Workers,
 		Panics:   a.panics,
 		Log:      a.log,

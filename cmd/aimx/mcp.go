@@ -68,6 +68,8 @@ type mcpWiring struct {
 	panics *panics.Counter
 	// sender sends mail for the send tools.
 	sender *operations.Sender
+	// metrics counts tool calls and connections (nil: off).
+	metrics *serveMetrics
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
@@ -82,13 +84,15 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		Log:          a.log,
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,
+		Metrics:      w.metrics.tools(),
 	})
 	peers := mcp.PeerCallers{DaemonUID: os.Geteuid()}
 	sock := srv.SocketServer(peers.Caller, a.log)
 	path := mcp.SocketPath(w.paths.RuntimeDir)
-	d.AddListenerFunc(listenMCPUnix, func() (net.Listener, error) { return sock.Listen(path) }, sock)
+	d.AddListenerFunc(listenMCPUnix, func() (net.Listener, error) { return sock.Listen(path) }, w.metrics.service(listenMCPUnix, sock))
 	if w.cfg.MCP.HTTPListen != "" {
-		d.AddListener(listenMCPHTTP, "tcp", w.cfg.MCP.HTTPListen, srv.HTTPServer(mcp.TokenCallers{Store: w.tokens}, a.log))
+		d.AddListener(listenMCPHTTP, "tcp", w.cfg.MCP.HTTPListen,
+			w.metrics.service(listenMCPHTTP, srv.HTTPServer(mcp.TokenCallers{Store: w.tokens}, a.log)))
 	}
 }
 

@@ -30,6 +30,9 @@ type outboundParts struct {
 	keyStore *dkimkey.Store
 	sender   *operations.Sender
 	bounces  *operations.Bounces
+	// observeRound, when set before the worker starts, is told about
+	// every round handed on (metrics); a recovered round is not a new one.
+	observeRound func(outbound.RoundOutcome)
 }
 
 // newOutbound builds sending from the config at start. Listener-like
@@ -125,7 +128,11 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 					}
 				}
 			}
-			return p.sender.HandleRound(ctx, o.Item, o.Round, failed)
+			err := p.sender.HandleRound(ctx, o.Item, o.Round, failed)
+			if err == nil && o.Updated != nil && p.observeRound != nil {
+				p.observeRound(o) // once per round: a failed hand-off is tried again
+			}
+			return err
 		},
 	})
 	p.sender.Wake = p.worker.Wake

@@ -131,6 +131,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.sendCommand(),
 		a.domainsCommand(),
 		a.doctorCommand(),
+		a.logsCommand(),
+		a.uninstallCommand(),
 		a.agentsCommand(),
 	)
 	return root

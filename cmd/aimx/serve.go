@@ -15,6 +15,7 @@ import (
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
+	"github.com/aimx-dev/aimx/internal/sdnotify"
 	"github.com/aimx-dev/aimx/storage"
 	"github.com/aimx-dev/aimx/upgrade"
 )
@@ -131,7 +132,8 @@ func (a *app) serve(f serveFlags) error {
 	registry := domains.NewRegistry(cfg)
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
 	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer, Panics: a.panics})
-	hookSched, err := newHookScheduler(a, cfg, registry, store, paths)
+	sm := newServeMetrics(a, cfg) // nil without [metrics] listen (book/operations.md)
+	hookSched, err := newHookScheduler(a, cfg, registry, store, paths, sm.hookExecutor)
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func (a *app) serve(f serveFlags) error {
 	// outbound parts are built after intake (local recipients go through
 	// it) and before anything is served.
 	var out *outboundParts
-	smtpSvc, intake, err := newSMTPService(a, cfg, changer, store, hookSched, reportWatcher(a, &out, hookEnqueue(hookSched)))
+	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, hookEnqueue(hookSched)), sm.inbound())
 	if err != nil {
 		return err
 	}
@@ -150,15 +152,32 @@ func (a *app) serve(f serveFlags) error {
 	}
 	defer out.queue.Close()
 	d.AddComponent("outbound", out.worker)
-	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, smtpSvc)
+	out.observeRound = sm.round
+	sm.gauges(out.queue, hookSched)
+	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := tokenStore(paths)
-	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics, sender: out.sender})
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics,
+		sender: out.sender, metrics: sm})
 	a.addAdminSocket(d, changer, store, hookSched, out, toks, paths, a.panics)
+	sm.addListener(d, cfg)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	if err := d.Run(a.ctx, hup, func(bound map[string]string) { a.printReady(dev, cfg, paths, bound) }); err != nil {
+	// systemd learns the daemon is ready only once every listener is
+	// bound (Type=notify, book/operations.md), and that it is stopping as
+	// soon as a shutdown begins.
+	notify := sdnotify.FromEnv(a.env)
+	stopWatch := watchStop(a, notify, sm)
+	defer stopWatch()
+	err = d.Run(a.ctx, hup, func(bound map[string]string) {
+		a.printReady(dev, cfg, paths, bound)
+		sm.setReady(true)
+		if nerr := notify.Notify(sdnotify.Ready, sdnotify.Status(readyStatus(cfg.Domains, bound))); nerr != nil {
+			a.log.Warn().Err(nerr).Msg("could not tell systemd the daemon is ready")
+		}
+	})
+	if err != nil {
 		return err
 	}
 	// Every listener and component finished in time: nothing was left in

@@ -18,11 +18,12 @@ import (
 // limits, DNS servers) apply at start; a reload changes routing, trust and
 // mailboxes at once.
 //
-// onStored is told about every newly stored message (hooks, bounces). The
-// deliverer is returned too: local recipients of outbound mail go through
-// it (book/sending.md).
+// onStored is told about every newly stored message (hooks, bounces), obs
+// (when not nil) how every transaction ended (metrics). The deliverer is
+// returned too: local recipients of outbound mail go through it
+// (book/sending.md).
 func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store storage.MessageStore, hk *hooks.Scheduler,
-	onStored func(inbound.StoredMessage)) (*inbound.Server, *inbound.Deliverer, error) {
+	onStored func(inbound.StoredMessage), obs inbound.Observer) (*inbound.Server, *inbound.Deliverer, error) {
 	registry := changer.Registry
 	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
 	if err != nil {
@@ -43,7 +44,8 @@ func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store
 			return nil, nil, fmt.Errorf("[smtp] tls_cert/tls_key: %w", err)
 		}
 	}
-	srv, err := inbound.NewServer(inbound.ServerConfig{Registry: registry, Deliverer: deliverer, TLSConfig: tlsConfig, Log: a.log, Panics: a.panics})
+	srv, err := inbound.NewServer(inbound.ServerConfig{Registry: registry, Deliverer: deliverer, TLSConfig: tlsConfig, Log: a.log, Panics: a.panics,
+		Observer: obs})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SMTP server: %w", err)
 	}
