@@ -28,8 +28,8 @@ func (d *Doctor) ServerChecks(ctx context.Context, ips []net.IP) Server {
 	for _, ip := range ips {
 		s.SendingIPs = append(s.SendingIPs, ip.String())
 	}
-	s.Checks = append(s.Checks, d.hostnameCheck(ctx, ips))
-	s.Checks = append(s.Checks, d.ptrChecks(ctx, ips)...)
+	s.Checks = append(s.Checks, d.HostnameCheck(ctx, ips))
+	s.Checks = append(s.Checks, d.PTRChecks(ctx, ips)...)
 	s.Checks = append(s.Checks, d.tlsCheck())
 	return s
 }
@@ -47,8 +47,9 @@ func HostRecords(host string, ips []net.IP) []string {
 	return out
 }
 
-// hostnameCheck: the name MX points at must resolve to this host.
-func (d *Doctor) hostnameCheck(ctx context.Context, ips []net.IP) Check {
+// HostnameCheck checks that `[smtp] hostname`, the name MX points at,
+// resolves to this host (to ips, when they are known).
+func (d *Doctor) HostnameCheck(ctx context.Context, ips []net.IP) Check {
 	host := d.Config.Hostname()
 	publish := "publish " + strings.Join(HostRecords(host, ips), " and ")
 	if len(ips) == 0 {
@@ -82,10 +83,11 @@ func (d *Doctor) hostnameCheck(ctx context.Context, ips []net.IP) Check {
 	return ok(CheckHostname, host+" resolves to "+strings.Join(got, ", "))
 }
 
-// ptrChecks: receivers check that the sending IP's reverse DNS names the
-// host that says EHLO, and that the name resolves back (forward-confirmed
-// reverse DNS; RFC 8499 "FCrDNS", and Gmail's and Microsoft's sender rules).
-func (d *Doctor) ptrChecks(ctx context.Context, ips []net.IP) []Check {
+// PTRChecks checks the reverse DNS of each sending IP: receivers want it
+// to name the host that says EHLO, and the name to resolve back
+// (forward-confirmed reverse DNS, RFC 8499 "FCrDNS"; Gmail's and
+// Microsoft's sender rules).
+func (d *Doctor) PTRChecks(ctx context.Context, ips []net.IP) []Check {
 	host := d.Config.Hostname()
 	if d.Config.Outbound.Relay != "" {
 		return []Check{ok(CheckPTR, "mail leaves through [outbound] relay: the relay's reverse DNS counts, not this host's")}
