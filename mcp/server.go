@@ -47,6 +47,8 @@ type Deps struct {
 	// Sender sends mail; nil makes the send tools answer that sending is
 	// not available here.
 	Sender *operations.Sender
+	// Drafts lists the sends held for approval (draft_list).
+	Drafts *operations.Drafts
 	// Log receives one Warn line per internal failure (never a token or
 	// an email body); zero value: no logging.
 	Log zerolog.Logger

@@ -52,6 +52,7 @@ func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store s
 		Mailboxes: mailboxes,
 		Domains: &operations.Domains{Config: changer, Store: store, Keys: out.keyStore, Ring: out.keys, Queue: queue,
 			Mailboxes: mailboxes, Log: a.log},
+		Drafts: out.drafts,
 		Hooks:  &operations.Hooks{Config: changer},
 		Tokens: toks,
 		Store:  store,

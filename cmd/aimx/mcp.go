@@ -68,6 +68,8 @@ type mcpWiring struct {
 	panics *panics.Counter
 	// sender sends mail for the send tools.
 	sender *operations.Sender
+	// drafts lists the sends held for approval.
+	drafts *operations.Drafts
 	// metrics counts tool calls and connections (nil: off).
 	metrics *serveMetrics
 }
@@ -81,6 +83,7 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		Mailboxes:    &operations.Mailboxes{Config: w.changer, Store: w.store, Log: a.log},
 		Hooks:        &operations.Hooks{Config: w.changer},
 		Sender:       w.sender,
+		Drafts:       w.drafts,
 		Log:          a.log,
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,

@@ -29,6 +29,7 @@ type outboundParts struct {
 	keys     *dkimkey.Keyring
 	keyStore *dkimkey.Store
 	sender   *operations.Sender
+	drafts   *operations.Drafts
 	bounces  *operations.Bounces
 	// observeRound, when set before the worker starts, is told about
 	// every round handed on (metrics); a recovered round is not a new one.
@@ -136,6 +137,7 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 		},
 	})
 	p.sender.Wake = p.worker.Wake
+	p.drafts = &operations.Drafts{Store: store, Queue: q, Wake: p.worker.Wake}
 	return p, nil
 }
 

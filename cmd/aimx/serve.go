@@ -157,7 +157,7 @@ func (a *app) serve(f serveFlags) error {
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := tokenStore(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics,
-		sender: out.sender, metrics: sm})
+		sender: out.sender, drafts: out.drafts, metrics: sm})
 	a.addAdminSocket(d, changer, store, hookSched, out, toks, paths, a.panics)
 	sm.addListener(d, cfg)
 
