@@ -67,6 +67,7 @@ func instructionsBody(h Harness, env Env, r Request) string {
 | ` + "`email_status`" + ` | whether a sent email was delivered |
 | ` + "`mailbox_create`, `mailbox_delete`" + ` | add or remove an address of yours |
 | ` + "`hook_create`, `hook_list`, `hook_delete`" + ` | run a command when mail arrives or after a send |
+| ` + "`webhook_create`, `webhook_list`, `webhook_delete`" + ` | have aimx POST a signed notice to a URL when mail arrives or after a send |
 
 The server's tool list has every tool, each with a description of what it does and takes.
 

@@ -25,6 +25,8 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 	clB := without.client(protocolVersions[0])
 	bobHook := map[string]any{"mailbox": billing, "event": "on_receive", "cmd": []string{"/bin/true"}, "name": "bobs"}
 	withBilling.callAs(clA, bob, "hook_create", bobHook).ok(t)
+	withBilling.callAs(clA, bob, "webhook_create", map[string]any{"mailbox": billing, "url": "https://bob.example/hook",
+		"events": []string{"on_receive"}, "name": "bobw"}).ok(t)
 	id := withBilling.callAs(clA, bob, "email_list", map[string]any{"mailbox": billing}).ok(t).
 		structured["emails"].([]any)[0].(map[string]any)["id"].(string)
 
@@ -46,6 +48,9 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 		{"hook_create", map[string]any{"mailbox": billing, "event": "on_receive", "cmd": []string{"/bin/true"}}},
 		{"hook_list", map[string]any{"mailbox": billing}},
 		{"hook_delete", map[string]any{"name": "bobs"}},
+		{"webhook_create", map[string]any{"mailbox": billing, "url": "https://h.example/", "events": []string{"on_receive"}}},
+		{"webhook_list", map[string]any{"mailbox": billing}},
+		{"webhook_delete", map[string]any{"name": "bobw"}},
 	}
 	callers := map[string]Caller{
 		"another owner":           alice,
@@ -65,8 +70,8 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 				t.Errorf("%s %s %v:\nhidden:  %q\nmissing: %q", who, tc.tool, tc.args, hidden.text, missing.text)
 			}
 		}
-		// Lists leave the mailbox and its hooks out.
-		for _, name := range []string{"mailbox_list", "hook_list"} {
+		// Lists leave the mailbox, its hooks and its webhooks out.
+		for _, name := range []string{"mailbox_list", "hook_list", "webhook_list"} {
 			hidden := withBilling.callAs(clA, c, name, nil).ok(t)
 			missing := without.callAs(clB, c, name, nil).ok(t)
 			if hidden.text != missing.text {
@@ -81,6 +86,9 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 	}
 	if _, ok := withBilling.reg.Current().FindHook("bobs"); !ok {
 		t.Fatal("bob's hook was deleted")
+	}
+	if _, ok := withBilling.reg.Current().FindWebhook("bobw"); !ok {
+		t.Fatal("bob's webhook was deleted")
 	}
 	// Every tool that names a mailbox or hook is covered (mailbox_create
 	// creates; a taken name is refused as taken, see TestMailboxCreateDelete).

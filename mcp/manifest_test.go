@@ -28,6 +28,7 @@ var wantTools = []string{
 	"email_list", "email_read", "email_mark_read", "email_mark_unread",
 	"email_send", "email_reply", "email_status",
 	"hook_create", "hook_list", "hook_delete",
+	"webhook_create", "webhook_list", "webhook_delete",
 }
 
 // Every tool has a description, object-rooted input and output schemas

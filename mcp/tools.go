@@ -313,5 +313,8 @@ func (s *Server) toolDefs() []*toolDef {
 			example: map[string]any{"name": "triage"},
 			handle:  s.hookDelete,
 		},
+		s.webhookCreateTool(),
+		s.webhookListTool(),
+		s.webhookDeleteTool(),
 	}
 }
