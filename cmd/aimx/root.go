@@ -130,6 +130,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.mcpCommand(),
 		a.sendCommand(),
 		a.domainsCommand(),
+		a.setupCommand(),
 		a.draftsCommand(),
 		a.doctorCommand(),
 		a.logsCommand(),
