@@ -43,6 +43,7 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 		{"email_send", map[string]any{"from_mailbox": billing, "to": "x@example.org", "subject": "s", "body": "b"}},
 		{"email_reply", map[string]any{"mailbox": billing, "id": id, "body": "b"}},
 		{"email_status", map[string]any{"mailbox": billing, "id": id}},
+		{"draft_list", map[string]any{"mailbox": billing}},
 		{"mailbox_delete", map[string]any{"name": billing, "force": true}},
 		{"mailbox_delete", map[string]any{"name": "billing"}},
 		{"hook_create", map[string]any{"mailbox": billing, "event": "on_receive", "cmd": []string{"/bin/true"}}},

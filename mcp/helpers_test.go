@@ -131,7 +131,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { e.queue.Close() })
 	e.sender = &operations.Sender{Registry: e.reg, Store: e.store, Keys: testKeyring(t), Queue: e.queue}
-	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin, Sender: e.sender})
+	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store, Mailboxes: e.ops, Hooks: hookAdmin, Sender: e.sender,
+		Drafts: &operations.Drafts{Store: e.store, Queue: e.queue}})
 	e.validate = map[string]*jsonschema.Schema{}
 	for _, tool := range e.srv.Tools() {
 		e.validate[tool.Name] = compileStrict(t, tool.Name, tool.RawOutputSchema)

@@ -132,7 +132,7 @@ type SendResult struct {
 	MessageID      string            `json:"message_id" jsonschema:"The Message-ID of the sent email, without <>."`
 	ID             string            `json:"id" jsonschema:"The sent copy's id in the sending mailbox's sent folder; pass it to email_status or email_read with folder sent."`
 	Mailbox        string            `json:"mailbox" jsonschema:"The sending mailbox."`
-	DeliveryStatus string            `json:"delivery_status" jsonschema:"The worst recipient state: failed, deferred (retrying), queued (not tried yet) or delivered."`
+	DeliveryStatus string            `json:"delivery_status" jsonschema:"The worst recipient state: failed, deferred (retrying), held (waiting for the operator's approval), queued (not tried yet) or delivered."`
 	Recipients     []RecipientResult `json:"recipients" jsonschema:"One entry per recipient (To, Cc and Bcc)."`
 	Replayed       bool              `json:"replayed,omitempty" jsonschema:"True when idempotency_key matched an earlier call: this call sent nothing and reports that send."`
 }
@@ -140,9 +140,24 @@ type SendResult struct {
 // RecipientResult is one recipient's delivery state.
 type RecipientResult struct {
 	Address   string `json:"address" jsonschema:"The recipient's address."`
-	Status    string `json:"status" jsonschema:"queued (not tried yet), deferred (the receiving server said later; retried automatically), delivered (the receiving server accepted it) or failed (refused or given up; a bounce is in your inbox)."`
+	Status    string `json:"status" jsonschema:"queued (not tried yet), held (waiting for the operator's approval), deferred (the receiving server said later; retried automatically), delivered (the receiving server accepted it) or failed (refused or given up; a bounce is in your inbox)."`
 	Detail    string `json:"detail,omitempty" jsonschema:"The receiving server's last answer, or why delivery failed."`
 	Attempts  int    `json:"attempts" jsonschema:"Delivery attempts made so far."`
 	TLS       string `json:"tls,omitempty" jsonschema:"Encryption of the last connection: verified, unverified (encrypted, certificate not verified) or none. Empty for recipients on this server."`
 	UpdatedAt string `json:"updated_at,omitempty" jsonschema:"When the state last changed, RFC 3339."`
+}
+
+// DraftListResult is draft_list's result.
+type DraftListResult struct {
+	Drafts []DraftResult `json:"drafts" jsonschema:"The held sends, oldest first."`
+}
+
+// DraftResult is one send held for approval.
+type DraftResult struct {
+	ID         string   `json:"id" jsonschema:"The draft's id, which the operator approves or rejects."`
+	Mailbox    string   `json:"mailbox" jsonschema:"The sending mailbox."`
+	SentID     string   `json:"sent_id" jsonschema:"The sent copy's id (email_status shows it as held)."`
+	Subject    string   `json:"subject" jsonschema:"The subject."`
+	Recipients []string `json:"recipients" jsonschema:"Every recipient."`
+	HeldAt     string   `json:"held_at" jsonschema:"When it was submitted, RFC 3339."`
 }

@@ -183,6 +183,8 @@ func sendRefusal(err error, mailbox string) error {
 	case errors.Is(err, operations.ErrNoKey):
 		_, domain := domains.SplitName(mailbox)
 		return errorf("the email was not sent: the domain %s has no DKIM key to sign with. The operator must create one with: aimx dkim-keygen --domain %s", domain, domain)
+	case errors.Is(err, operations.ErrPolicy):
+		return errorf("the email was not sent: the send policy refused it (%v). Ask the operator if the rule should change.", err)
 	case errors.Is(err, operations.ErrPairLimit):
 		return errorf("the email was not sent: %v.", err)
 	case errors.Is(err, operations.ErrBadIdempotencyKey):
@@ -221,4 +223,43 @@ func sendText(verb string, r *operations.SendResult) string {
 		}
 	}
 	return b.String()
+}
+
+// draftList answers draft_list: the sends of visible mailboxes held for
+// the operator's approval (book/sending.md, "Send policy").
+func (s *Server) draftList(ctx context.Context, c *call) (any, string, error) {
+	var args struct {
+		Mailbox string `json:"mailbox"`
+	}
+	if err := c.bind(&args); err != nil {
+		return nil, "", err
+	}
+	if s.deps.Drafts == nil {
+		return nil, "", errorf("sending is not available on this server.")
+	}
+	only := ""
+	if args.Mailbox != "" {
+		m, err := visibleMailbox(c.cfg, c.caller, args.Mailbox)
+		if err != nil {
+			return nil, "", err
+		}
+		only = m.Name
+	}
+	sees := func(name string) bool {
+		m, ok := c.cfg.Mailboxes[name]
+		return ok && c.caller.seesMailbox(m) && (only == "" || name == only)
+	}
+	list, err := s.deps.Drafts.List(ctx, sees)
+	if err != nil {
+		return nil, "", err
+	}
+	res := DraftListResult{Drafts: make([]DraftResult, 0, len(list))}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d sends waiting for the operator's approval", len(list))
+	for _, d := range list {
+		res.Drafts = append(res.Drafts, DraftResult{ID: d.ID, Mailbox: d.Mailbox, SentID: d.SentID, Subject: cleanHeader(d.Subject),
+			Recipients: nonNil(d.Recipients), HeldAt: d.Held.UTC().Format("2006-01-02T15:04:05Z07:00")})
+		fmt.Fprintf(&b, "\n- %s from %s to %s: %q", d.ID, d.Mailbox, strings.Join(d.Recipients, ", "), cleanHeader(d.Subject))
+	}
+	return res, b.String(), nil
 }

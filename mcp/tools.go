@@ -104,7 +104,7 @@ func pathsParam() schema {
 }
 
 // deliveryStates are the recipient states of book/sending.md.
-func deliveryStates() []string { return []string{"queued", "deferred", "delivered", "failed"} }
+func deliveryStates() []string { return []string{"queued", "held", "deferred", "delivered", "failed"} }
 
 func folderParam() schema {
 	return enum("Which folder: inbox (mail received, the default) or sent (copies of mail this mailbox sent).", "inbox", "sent").with("default", "inbox")
@@ -274,6 +274,17 @@ func (s *Server) toolDefs() []*toolDef {
 			out:     withEnum(resultSchema[SendResult]("The sent email and each recipient's delivery state."), deliveryStates(), "recipients[]", "status"),
 			example: map[string]any{"mailbox": "support", "id": "2026-10-07-150102-your-order"},
 			handle:  s.emailStatus,
+		},
+		{
+			name:  "draft_list",
+			title: "List sends waiting for approval",
+			description: "List the emails you sent that wait for the operator's approval (mailboxes whose send policy requires it). Only the operator can approve or reject them; you cannot. " +
+				"email_status shows such an email as held until then. It changes nothing.",
+			readOnly: true, idempotent: true,
+			in:      object("", opt("mailbox", str("Only this mailbox's drafts: a full address or a bare local part. Left out, the drafts of every mailbox you can use."))),
+			out:     resultSchema[DraftListResult](""),
+			example: map[string]any{"mailbox": "support"},
+			handle:  s.draftList,
 		},
 		{
 			name:  "hook_create",
