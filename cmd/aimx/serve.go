@@ -172,10 +172,7 @@ func (a *app) serve(f serveFlags) error {
 	defer stopWatch()
 	err = d.Run(a.ctx, hup, func(bound map[string]string) {
 		a.printReady(dev, cfg, paths, bound)
-		sm.setReady(true)
-		if nerr := notify.Notify(sdnotify.Ready, sdnotify.Status(readyStatus(cfg.Domains, bound))); nerr != nil {
-			a.log.Warn().Err(nerr).Msg("could not tell systemd the daemon is ready")
-		}
+		a.announceReady(notify, sm, cfg.Domains, bound)
 	})
 	if err != nil {
 		return err
