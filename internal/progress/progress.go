@@ -241,30 +241,33 @@ func (t *Tracker) line(final bool) {
 	}
 }
 
-// count is "12/40 mailboxes (30%)" or "12 mailboxes", with the note.
+// count is "12/40 mailboxes (30%)" or "12 mailboxes", with the note;
+// work that counts nothing (a wait) shows only its note.
 func (t *Tracker) count() string {
-	var b strings.Builder
-	if t.total > 0 {
-		fmt.Fprintf(&b, "%d/%d", t.done, t.total)
-	} else {
-		fmt.Fprintf(&b, "%d", t.done)
-	}
+	var parts []string
+	unit := ""
 	if t.opts.Unit != "" {
-		b.WriteString(" " + t.opts.Unit)
+		unit = " " + t.opts.Unit
 	}
-	if t.total > 0 {
-		fmt.Fprintf(&b, " (%d%%)", percent(t.done, t.total))
+	switch {
+	case t.total > 0:
+		parts = append(parts, fmt.Sprintf("%d/%d%s (%d%%)", t.done, t.total, unit, percent(t.done, t.total)))
+	case t.done > 0 || unit != "":
+		parts = append(parts, fmt.Sprintf("%d%s", t.done, unit))
 	}
 	if t.note != "" {
-		b.WriteString(", " + t.note)
+		parts = append(parts, t.note)
 	}
-	return b.String()
+	return strings.Join(parts, ", ")
 }
 
 // barText is "label [#####.......] 12/40 mailboxes (30%), note".
 func (t *Tracker) barText() string {
 	if t.total <= 0 {
-		return t.opts.Label + " " + t.count()
+		if c := t.count(); c != "" {
+			return t.opts.Label + ": " + c
+		}
+		return t.opts.Label
 	}
 	filled := barWidth * min(t.done, t.total) / t.total
 	return fmt.Sprintf("%s [%s%s] %s", t.opts.Label, strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), t.count())

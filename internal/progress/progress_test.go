@@ -151,3 +151,15 @@ func TestAutoIsLinesOffTerminal(t *testing.T) {
 		t.Fatal("bar into a buffer")
 	}
 }
+
+// TestWaitShowsOnlyItsNote: work that counts nothing shows its label and
+// note.
+func TestWaitShowsOnlyItsNote(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	tr := New(Options{Label: "waiting for aimx on 127.0.0.1:25", Out: &out, Mode: Bar})
+	tr.Note("3s so far")
+	if want := "\rwaiting for aimx on 127.0.0.1:25: 3s so far\x1b[K"; out.String() != want {
+		t.Fatalf("%q", out.String())
+	}
+}
