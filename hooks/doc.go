@@ -11,4 +11,9 @@
 // clean environment, the message's .md (opened once through the store,
 // never by path) on stdin, its own process group and a hard timeout, keeps
 // the tail of its output and writes one log line.
+//
+// Webhooks (book/webhooks.md) ride the same scheduler: a due webhook is a
+// job named "webhook:<name>" in hooks_due or an after_send record, and a
+// worker delivers it as a Standard Webhooks signed POST instead of running
+// a command, retrying a failed delivery with backoff for a day.
 package hooks
