@@ -216,7 +216,12 @@ func (o *Mailboxes) Delete(ctx context.Context, req DeleteMailbox) (MailboxDelet
 		if err != nil {
 			return res, fmt.Errorf("delete mailbox %s: %w", name, err)
 		}
-		if n := c.Total + c.Sent; n > 0 {
+		// Archived mail is mail too; the trash is not (book/storage.md).
+		archived, err := o.Store.List(ctx, storage.ListQuery{Mailbox: ref, Folder: storage.Archive, Limit: 1})
+		if err != nil {
+			return res, fmt.Errorf("delete mailbox %s: %w", name, err)
+		}
+		if n := c.Total + c.Sent + archived.Total; n > 0 {
 			return res, &NotEmptyError{Name: name, Messages: n}
 		}
 	}

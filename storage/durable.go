@@ -27,6 +27,7 @@ const (
 	StepSyncFile               // fsync the temp file
 	StepPublish                // rename (replace) or link (no-replace) the temp file to its final name
 	StepSyncDir                // fsync the directory holding the final name
+	StepRemove                 // remove a name: a moved or deleted message's old files (move.go)
 )
 
 // String names the step for logs and test failures.
@@ -42,6 +43,8 @@ func (s Step) String() string {
 		return "publish"
 	case StepSyncDir:
 		return "sync-dir"
+	case StepRemove:
+		return "remove"
 	}
 	return "step-" + strconv.Itoa(int(s))
 }

@@ -21,7 +21,8 @@ var (
 	// ErrNotFound reports a message id that names no message (or names a
 	// symlink, which is never followed).
 	ErrNotFound = errors.New("message not found")
-	// ErrInvalidFolder reports a folder other than inbox or sent.
+	// ErrInvalidFolder reports a folder other than inbox, sent, archive or
+	// trash.
 	ErrInvalidFolder = errors.New("invalid folder")
 	// ErrReadOnly is returned by writes on a store opened with OpenReadOnly.
 	ErrReadOnly = errors.New("store is read-only")
@@ -33,21 +34,30 @@ var (
 	ErrForeignMail = errors.New("mailbox storage holds another owner's mail")
 )
 
-// Folder is one of the two per-mailbox trees of book/storage.md.
+// Folder is one of the per-mailbox trees of book/storage.md.
 type Folder string
 
-// The folders of a mailbox.
+// The folders of a mailbox. Mail arrives in Inbox and Sent (Put); Archive
+// and Trash are reached only by moving a message there (book/storage.md,
+// "Trash, archive and labels").
 const (
-	Inbox Folder = "inbox" // mail received for the mailbox
-	Sent  Folder = "sent"  // copies of mail the mailbox sent
+	Inbox   Folder = "inbox"   // mail received for the mailbox
+	Sent    Folder = "sent"    // copies of mail the mailbox sent
+	Archive Folder = "archive" // received mail moved out of the inbox
+	Trash   Folder = "trash"   // deleted mail, removed for good after the retention period
 )
 
-// Validate reports whether f is inbox or sent.
+// Folders lists every folder of a mailbox, in the order they are checked,
+// repaired and removed.
+var Folders = []Folder{Inbox, Sent, Archive, Trash}
+
+// Validate reports whether f is one of Folders.
 func (f Folder) Validate() error {
-	if f != Inbox && f != Sent {
-		return fmt.Errorf("%w %q (want inbox or sent)", ErrInvalidFolder, string(f))
+	switch f {
+	case Inbox, Sent, Archive, Trash:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w %q (want inbox, sent, archive or trash)", ErrInvalidFolder, string(f))
 }
 
 // MailboxRef names a mailbox's storage: its domain and its local part, or

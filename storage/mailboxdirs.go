@@ -46,7 +46,7 @@ func (s *Store) EnsureMailbox(ctx context.Context, ref MailboxRef, owner *Owner)
 		// files included, before the dirs are put in order below.
 		var rep RepairReport
 		budget := MaxRepairEntries
-		for _, f := range []Folder{Inbox, Sent} {
+		for _, f := range Folders {
 			if err := s.repairFolder(MailboxOwner{Ref: ref, Owner: owner}, f, false, &rep, &budget); err != nil {
 				return fmt.Errorf("ensure mailbox %s: %w", ref, err)
 			}
@@ -56,10 +56,10 @@ func (s *Store) EnsureMailbox(ctx context.Context, ref MailboxRef, owner *Owner)
 }
 
 // recordedOwner returns the uid the mailbox's existing storage belongs to
-// (-1 when unknown) and whether it holds any message.
+// (-1 when unknown) and whether it holds any message, in any folder.
 func (s *Store) recordedOwner(ref MailboxRef) (int, bool, error) {
 	hasMail := false
-	for _, f := range []Folder{Inbox, Sent} {
+	for _, f := range Folders {
 		d, err := s.openFolder(ref, f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -127,6 +127,9 @@ func (s *Store) ensureMailbox(ref MailboxRef, owner *Owner) error {
 			return fmt.Errorf("ensure mailbox %s: %w", ref, err)
 		}
 	}
+	if err := s.fixMovedFolders(domainDir, ref, fo); err != nil {
+		return fmt.Errorf("ensure mailbox %s: %w", ref, err)
+	}
 	return nil
 }
 
@@ -139,10 +142,10 @@ func (s *Store) recordOwner(box *safefs.Dir, uid int, fo *Owner) error {
 	return s.w.WriteFileAt(box, ownerMarker, []byte(want), WriteOptions{Mode: mailboxFileMode, Owner: fo})
 }
 
-// RemoveMailbox deletes the mailbox's inbox and sent dirs with everything
-// in them and returns how many files (non-directories) were removed. For
-// mailbox_delete; the caller holds the mailbox's config lock. Nothing below
-// is followed through a symlink.
+// RemoveMailbox deletes the mailbox's folder dirs (inbox, sent, archive,
+// trash) with everything in them and returns how many files
+// (non-directories) were removed. For mailbox_delete; the caller holds the
+// mailbox's config lock. Nothing below is followed through a symlink.
 func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) {
 	if s.readOnly {
 		return 0, ErrReadOnly
@@ -151,7 +154,7 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 		return 0, err
 	}
 	removed := 0
-	for _, f := range []Folder{Inbox, Sent} {
+	for _, f := range Folders {
 		if err := ctx.Err(); err != nil {
 			return removed, err
 		}
@@ -160,6 +163,7 @@ func (s *Store) RemoveMailbox(ctx context.Context, ref MailboxRef) (int, error) 
 		delete(s.boxes, dir)
 		delete(s.indexes, dir)
 		s.mu.Unlock()
+		s.labelsDropUnder(dir)
 		parent, err := s.root.OpenDir(ref.Domain + "/" + string(f))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -200,6 +204,7 @@ func (s *Store) RemoveDomain(ctx context.Context, domain string) (int, error) {
 		return 0, err
 	}
 	prefix := s.rootPath + "/" + domain + "/"
+	s.labelsDropUnder(s.rootPath + "/" + domain)
 	s.mu.Lock()
 	for dir := range s.boxes {
 		if strings.HasPrefix(dir, prefix) {

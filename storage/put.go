@@ -78,6 +78,10 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 	if err := checkRef(req.Mailbox, req.Folder); err != nil {
 		return nil, err
 	}
+	if req.Folder != Inbox && req.Folder != Sent {
+		// Archive and trash are reached by Move only (book/storage.md).
+		return nil, fmt.Errorf("%w %q: mail is stored in inbox or sent", ErrInvalidFolder, string(req.Folder))
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -108,6 +112,7 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 			return nil, fmt.Errorf("store message in %s/%s: %w", req.Mailbox, req.Folder, err)
 		}
 		s.indexUpsert(req.Mailbox, req.Folder, newIndexEntry(st.ID, bundle, &st.Frontmatter))
+		s.labelsSet(req.Mailbox, req.Folder, st.ID, st.Frontmatter.Labels())
 		return st, nil
 	}
 	return nil, fmt.Errorf("store message in %s/%s: no free name for %s", req.Mailbox, req.Folder, base)

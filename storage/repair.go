@@ -107,7 +107,7 @@ func (s *Store) Repair(ctx context.Context, boxes []MailboxOwner) (RepairReport,
 		if err := mb.Ref.Validate(); err != nil {
 			return rep, err
 		}
-		for _, f := range []Folder{Inbox, Sent} {
+		for _, f := range Folders {
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}

@@ -51,6 +51,23 @@ type MessageStore interface {
 	SetDelivery(ctx context.Context, ref MailboxRef, id string, update DeliveryUpdate) (*Frontmatter, error)
 	// Counts returns the mailbox's totals.
 	Counts(ctx context.Context, ref MailboxRef) (Counts, error)
+	// Move moves a message between the folders of its mailbox, keeping
+	// its id: into the trash (recording when and from where), out of it,
+	// or between inbox and archive (book/storage.md, "Trash, archive and
+	// labels"). After any single failed step the message is in exactly
+	// one folder.
+	Move(ctx context.Context, ref MailboxRef, from, to Folder, id string) (*Frontmatter, error)
+	// Delete removes a message for good and reports how many files went.
+	Delete(ctx context.Context, ref MailboxRef, folder Folder, id string) (int, error)
+	// PurgeTrash removes for good the messages of the mailbox's trash
+	// deleted before deletedBefore, and reports how many.
+	PurgeTrash(ctx context.Context, ref MailboxRef, deletedBefore time.Time) (int, error)
+	// SetLabels adds and removes labels of a message (its frontmatter's
+	// labels), changing nothing else.
+	SetLabels(ctx context.Context, ref MailboxRef, folder Folder, id string, add, remove []string) (*Frontmatter, error)
+	// OpenAttachment opens one attachment file of a message by its file
+	// name, as a capped regular file; the caller closes it.
+	OpenAttachment(ctx context.Context, ref MailboxRef, folder Folder, id, filename string) (*MessageFile, AttachmentInfo, error)
 }
 
 var _ MessageStore = (*Store)(nil)
@@ -121,6 +138,9 @@ type Store struct {
 	// heads recycles the head buffers of frontmatter reads (index builds
 	// touch every message of a folder).
 	heads sync.Pool
+
+	// manage is what trash, archive and labels keep in memory (labels.go).
+	manage manageState
 }
 
 func newStore(root string, opts Options, readOnly bool) *Store {
