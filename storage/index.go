@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -40,8 +39,12 @@ type indexEntry struct {
 	bundle  bool
 	at      int64 // stem receipt time, Unix seconds; valid when hasAt
 	hasAt   bool
+	nsec    uint32 // received_at's nanoseconds within the stem's second: the receipt order within it
 	from    string // lowercased, for the case-insensitive filters
 	subject string // lowercased
+	thread  uint32 // hashOf(thread_id), for the thread filter (verified on read)
+	msgID   uint32 // hashOf(message_id), for the message_id filter and thread joins (verified on read)
+	trust   uint8  // trustCode(trusted)
 	read    bool
 	broken  bool // the .md did not decode; listed, never filtered in
 }
@@ -56,26 +59,87 @@ func newIndexEntry(id string, bundle bool, fm *Frontmatter) *indexEntry {
 		e.broken = true
 		return e
 	}
+	e.nsec = receiptNanos(e.at, e.hasAt, fm.ReceivedAt)
 	e.from = strings.ToLower(fm.From)
 	e.subject = strings.ToLower(fm.Subject)
+	e.thread, e.msgID = hashOf(fm.ThreadID), hashOf(fm.MessageID)
+	e.trust = trustCode(fm.Trusted)
 	e.read = fm.Read
 	return e
 }
 
-// slot is one message in a loaded index: 24 bytes and no pointer, its
+// receiptNanos is the order of a message within the second of its stem
+// (book/storage.md, "Listing and counting"): the nanoseconds of its
+// received_at when that falls in the same second, else 0 (sent copies and
+// mail without received_at then order by id within the second).
+func receiptNanos(at int64, hasAt bool, received time.Time) uint32 {
+	if !hasAt || received.IsZero() || received.Unix() != at {
+		return 0
+	}
+	return uint32(received.Nanosecond())
+}
+
+// hashOf is the fixed-size stand-in the index keeps for a thread_id or a
+// message_id (FNV-1a, 32 bits): a match is a candidate, confirmed against
+// the .md before it is listed (list.go), so a collision costs one read,
+// never a wrong row. "" hashes to 0, which no filter asks for.
+func hashOf(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, s) // a hash.Hash never fails a write
+	if v := h.Sum32(); v != 0 {
+		return v
+	}
+	return 1
+}
+
+// Trust codes of a slot, for the trusted filter.
+const (
+	trustOther uint8 = iota // a value this version does not know, or none stored
+	trustTrue
+	trustFalse
+	trustNone
+)
+
+// trustCode maps a trusted value to its code.
+func trustCode(v string) uint8 {
+	switch v {
+	case TrustedTrue:
+		return trustTrue
+	case TrustedFalse:
+		return trustFalse
+	case TrustedNone:
+		return trustNone
+	}
+	return trustOther
+}
+
+// slot is one message in a loaded index: 36 bytes and no pointer, its
 // strings in the index's arena (id, then from, then subject), so a
-// million of them cost the garbage collector nothing to scan.
+// million of them cost the garbage collector nothing to scan. The file
+// stamp is split in two halves so the slot needs 4-byte alignment only.
 type slot struct {
-	stamp   uint64 // the .md's fileStamp when read; 0: unknown, re-read at the next load
+	stampLo uint32 // the .md's fileStamp when read; 0: unknown, re-read at the next load
+	stampHi uint32
 	off     uint32 // arena offset of the id
 	at      uint32 // stem receipt time, Unix seconds (flagHasAt)
+	nsec    uint32 // receipt order within the second (receiptNanos)
+	thread  uint32 // hashOf(thread_id)
+	msgID   uint32 // hashOf(message_id)
 	fromLen uint16
 	subjLen uint16
 	idLen   uint16
 	flags   uint8
+	trust   uint8
 }
 
-const slotSize = 24
+const slotSize = 36
+
+func (sl *slot) stamp() uint64 { return uint64(sl.stampHi)<<32 | uint64(sl.stampLo) }
+
+func (sl *slot) setStamp(v uint64) { sl.stampLo, sl.stampHi = uint32(v), uint32(v>>32) }
 
 // Slot flags.
 const (
@@ -272,9 +336,11 @@ func (idx *folderIndex) search(id string) (int, bool) {
 // appendEntry adds e's strings to arena and returns its slot.
 func appendEntry(arena []byte, e *indexEntry, stamp uint64) ([]byte, slot) {
 	from, subj := e.from[:min(len(e.from), maxIndexedString)], e.subject[:min(len(e.subject), maxIndexedString)]
-	sl := slot{stamp: stamp, off: uint32(len(arena)), idLen: uint16(len(e.id)), fromLen: uint16(len(from)), subjLen: uint16(len(subj))}
-	if e.hasAt && e.at >= 0 && e.at <= 1<<32-1 {
-		sl.at, sl.flags = uint32(e.at), flagHasAt
+	sl := slot{off: uint32(len(arena)), idLen: uint16(len(e.id)), fromLen: uint16(len(from)), subjLen: uint16(len(subj)),
+		thread: e.thread, msgID: e.msgID, trust: e.trust}
+	sl.setStamp(stamp)
+	if at, ok := slotSecond(e.at, e.hasAt); ok {
+		sl.at, sl.nsec, sl.flags = at, e.nsec, flagHasAt
 	}
 	for _, f := range []struct {
 		on  bool
@@ -366,79 +432,6 @@ func (s *Store) dropIndex(ref MailboxRef, folder Folder) {
 	s.mu.Unlock()
 }
 
-// matcher holds a ListQuery's filters, prepared once.
-type matcher struct {
-	unread        bool
-	from, subject []byte
-	since         int64
-	hasSince      bool
-}
-
-func newMatcher(q ListQuery) matcher {
-	m := matcher{unread: q.Unread, from: []byte(strings.ToLower(q.From)), subject: []byte(strings.ToLower(q.Subject))}
-	if !q.Since.IsZero() {
-		m.since, m.hasSince = q.Since.Truncate(time.Second).Unix(), true
-	}
-	return m
-}
-
-func (m *matcher) filters() bool {
-	return m.unread || len(m.from) > 0 || len(m.subject) > 0 || m.hasSince
-}
-
-// match applies the filters of book/mcp.md email_list: unread, a
-// case-insensitive substring of from and of subject, and a receipt time at
-// or after since (a stem without a time passes the time filter). The
-// index holds from and subject lowercased, so a substring search on them
-// is the case-insensitive one.
-func (m *matcher) match(sl *slot, arena []byte) bool {
-	if m.hasSince && sl.flags&flagHasAt != 0 && int64(sl.at) < m.since {
-		return false
-	}
-	if m.unread && sl.flags&flagRead != 0 {
-		return false
-	}
-	if len(m.from) == 0 && len(m.subject) == 0 {
-		return true
-	}
-	if sl.flags&flagBroken != 0 {
-		return false
-	}
-	from := sl.off + uint32(sl.idLen)
-	subj := from + uint32(sl.fromLen)
-	return bytes.Contains(arena[from:subj], m.from) && bytes.Contains(arena[subj:subj+uint32(sl.subjLen)], m.subject)
-}
-
-// query returns the page of entries (newest first) and the number matching.
-func (idx *folderIndex) query(q ListQuery) ([]entry, int) {
-	m := newMatcher(q)
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
-	var page []entry
-	if !m.filters() {
-		total := len(idx.slots)
-		for i := total - 1 - q.Offset; i >= 0 && len(page) < q.Limit; i-- {
-			page = append(page, idx.entry(i))
-		}
-		return page, total
-	}
-	total := 0
-	for i := len(idx.slots) - 1; i >= 0; i-- {
-		if !m.match(&idx.slots[i], idx.arena) {
-			continue
-		}
-		if total >= q.Offset && len(page) < q.Limit {
-			page = append(page, idx.entry(i))
-		}
-		total++
-	}
-	return page, total
-}
-
-func (idx *folderIndex) entry(i int) entry {
-	return entry{stem: string(idx.id(i)), bundle: idx.slots[i].flags&flagBundle != 0}
-}
-
 // counts returns the number of messages and of unread ones.
 func (idx *folderIndex) counts() (total, unread int) {
 	idx.mu.Lock()
@@ -461,6 +454,6 @@ func (idx *folderIndex) entryAt(i int) indexEntry {
 	from := sl.off + uint32(sl.idLen)
 	subj := from + uint32(sl.fromLen)
 	return indexEntry{id: string(idx.id(i)), bundle: sl.flags&flagBundle != 0, at: int64(sl.at), hasAt: sl.flags&flagHasAt != 0,
-		from: string(idx.arena[from:subj]), subject: string(idx.arena[subj : subj+uint32(sl.subjLen)]),
-		read: sl.flags&flagRead != 0, broken: sl.flags&flagBroken != 0}
+		nsec: sl.nsec, from: string(idx.arena[from:subj]), subject: string(idx.arena[subj : subj+uint32(sl.subjLen)]),
+		thread: sl.thread, msgID: sl.msgID, trust: sl.trust, read: sl.flags&flagRead != 0, broken: sl.flags&flagBroken != 0}
 }

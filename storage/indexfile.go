@@ -22,11 +22,15 @@ import (
 // is written when a load had to read many files, when the index is
 // evicted, and at shutdown (FlushIndexes), without fsync (writeSnapshot).
 //
-// Layout, little-endian: a 32-byte header ("AIMXIDX1", count u32, arena
+// Layout, little-endian: a 32-byte header ("AIMXIDX2", count u32, arena
 // length u32, unread u32, the folder dir's fileStamp u64, a CRC-32C of the
-// header before it), the slots (24 bytes each: stamp u64, off u32, at u32,
-// from length u16, subject length u16, id length u16, flags u8, 0), the
-// arena, and a CRC-32C of everything before it.
+// header before it), the slots (36 bytes each: stamp u64, off u32, at u32,
+// receipt nanoseconds u32, thread hash u32, message-id hash u32, from
+// length u16, subject length u16, id length u16, flags u8, trust u8), the
+// arena, and a CRC-32C of everything before it. A file of an earlier
+// format ("AIMXIDX1": 24-byte slots without the receipt order, hashes and
+// trust) is not an error: the folder is read from its messages again and
+// the file rewritten in this format.
 //
 // The header alone answers a count at start (headerCounts) while the dir
 // has not changed since the file was written: a message added, removed or
@@ -36,12 +40,16 @@ import (
 
 const (
 	indexDirName     = ".index"
-	snapshotMagic    = "AIMXIDX1"
+	snapshotMagic    = "AIMXIDX2"
+	oldSnapshotMagic = "AIMXIDX1"
 	snapshotHeader   = len(snapshotMagic) + 24
 	maxSnapshotBytes = 1 << 31
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errOldCache reports a cache file of an earlier format: rebuilt quietly.
+var errOldCache = errors.New("index cache file of an earlier format")
 
 // cachedIndex is a decoded cache file.
 type cachedIndex struct {
@@ -67,6 +75,9 @@ func (h cacheHeader) encode() []byte {
 }
 
 func decodeHeader(b []byte) (cacheHeader, error) {
+	if len(b) >= len(oldSnapshotMagic) && string(b[:len(oldSnapshotMagic)]) == oldSnapshotMagic {
+		return cacheHeader{}, errOldCache
+	}
 	if len(b) < snapshotHeader || string(b[:len(snapshotMagic)]) != snapshotMagic {
 		return cacheHeader{}, errors.New("not an index cache file")
 	}
@@ -107,13 +118,24 @@ func (idx *folderIndex) encodeLocked(dirStamp uint64) []byte {
 }
 
 func appendSlot(b []byte, sl *slot) []byte {
-	b = binary.LittleEndian.AppendUint64(b, sl.stamp)
-	b = binary.LittleEndian.AppendUint32(b, sl.off)
-	b = binary.LittleEndian.AppendUint32(b, sl.at)
+	b = binary.LittleEndian.AppendUint64(b, sl.stamp())
+	for _, v := range [...]uint32{sl.off, sl.at, sl.nsec, sl.thread, sl.msgID} {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
 	b = binary.LittleEndian.AppendUint16(b, sl.fromLen)
 	b = binary.LittleEndian.AppendUint16(b, sl.subjLen)
 	b = binary.LittleEndian.AppendUint16(b, sl.idLen)
-	return append(b, sl.flags, 0)
+	return append(b, sl.flags, sl.trust)
+}
+
+// decodeSlot reads one slot as appendSlot wrote it.
+func decodeSlot(b *[slotSize]byte) slot {
+	le := binary.LittleEndian
+	sl := slot{off: le.Uint32(b[8:]), at: le.Uint32(b[12:]), nsec: le.Uint32(b[16:]), thread: le.Uint32(b[20:]),
+		msgID: le.Uint32(b[24:]), fromLen: le.Uint16(b[28:]), subjLen: le.Uint16(b[30:]), idLen: le.Uint16(b[32:]),
+		flags: b[34], trust: b[35]}
+	sl.setStamp(le.Uint64(b[0:]))
+	return sl
 }
 
 // decodeSnapshot reads a cache file, checking its checksum, that every
@@ -145,9 +167,7 @@ func decodeSnapshot(r io.Reader, size int64) (*cachedIndex, error) {
 		if _, err := io.ReadFull(br, b[:]); err != nil {
 			return nil, err
 		}
-		sn.slots[i] = slot{stamp: binary.LittleEndian.Uint64(b[0:]), off: binary.LittleEndian.Uint32(b[8:]),
-			at: binary.LittleEndian.Uint32(b[12:]), fromLen: binary.LittleEndian.Uint16(b[16:]),
-			subjLen: binary.LittleEndian.Uint16(b[18:]), idLen: binary.LittleEndian.Uint16(b[20:]), flags: b[22]}
+		sn.slots[i] = decodeSlot(&b)
 	}
 	if _, err := io.ReadFull(br, sn.arena); err != nil {
 		return nil, err
@@ -189,6 +209,10 @@ func (s *Store) readSnapshot(ref MailboxRef, folder Folder) *cachedIndex {
 	}
 	defer f.Close()
 	sn, err := decodeSnapshot(f, size)
+	if errors.Is(err, errOldCache) {
+		s.log.Debug().Str("mailbox", ref.String()).Msg("index cache of an earlier format; reading the messages")
+		return nil
+	}
 	if err != nil {
 		s.log.Warn().Err(err).Str("mailbox", ref.String()).Str("file", f.Name()).Msg("index cache not used; reading the messages")
 		return nil

@@ -91,7 +91,7 @@ func (s *Store) checkFolder(ctx context.Context, ref MailboxRef, folder Folder, 
 			for j < len(snap.slots) && string(snap.id(j)) < e.stem {
 				j++
 			}
-			if j < len(snap.slots) && string(snap.id(j)) == e.stem && snap.slots[j].stamp != 0 &&
+			if j < len(snap.slots) && string(snap.id(j)) == e.stem && snap.slots[j].stamp() != 0 &&
 				(snap.slots[j].flags&flagBundle != 0) == e.bundle {
 				picks[i] = int32(j)
 			}
@@ -103,7 +103,7 @@ func (s *Store) checkFolder(ctx context.Context, ref MailboxRef, folder Folder, 
 					continue
 				}
 				st, err := lstatEntry(fdir, ents[i])
-				if err != nil || fileStamp(&st, now) != snap.slots[picks[i]].stamp {
+				if err != nil || fileStamp(&st, now) != snap.slots[picks[i]].stamp() {
 					picks[i] = -1
 				}
 			}

@@ -26,11 +26,20 @@ type ListQuery struct {
 	Mailbox MailboxRef
 	Folder  Folder // "" means Inbox
 	Limit   int    // 0 means DefaultListLimit
-	Offset  int
-	Unread  bool      // only messages not marked read
-	From    string    // case-insensitive substring of `from`
-	Subject string    // case-insensitive substring of `subject`
-	Since   time.Time // received at or after (the stem's UTC receipt time)
+	// Offset skips that many matching messages (after Cursor, when set).
+	Offset int
+	// Cursor continues after the last row of an earlier page: its
+	// ListResult.NextCursor. A cursor no listing returned is ErrBadCursor.
+	Cursor string
+	// Oldest lists oldest first instead of newest first.
+	Oldest    bool
+	Unread    bool      // only messages not marked read
+	From      string    // case-insensitive substring of `from`
+	Subject   string    // case-insensitive substring of `subject`
+	Since     time.Time // received at or after (the stem's UTC receipt time)
+	ThreadID  string    // exactly this thread_id
+	MessageID string    // exactly this message_id (without <>)
+	Trusted   string    // exactly this trusted verdict: "true", "false" or "none"
 }
 
 // Summary is one listed message: its id and its frontmatter.
@@ -39,10 +48,47 @@ type Summary struct {
 	Frontmatter *Frontmatter
 }
 
-// ListResult is one page, newest first, and how many messages match in all.
+// CompareReceipt orders two listed messages by receipt, oldest first, as
+// a listing does (book/storage.md): the receipt second of the id, then
+// received_at's nanoseconds within it, then the id. It merges the pages
+// of two folders (a thread's inbox and sent mail).
+func CompareReceipt(a, b Summary) int {
+	ak, bk := receiptOf(a), receiptOf(b)
+	switch {
+	case ak.at < bk.at:
+		return -1
+	case ak.at > bk.at:
+		return 1
+	}
+	return compareKey(ak.nsec, []byte(a.ID), bk.nsec, []byte(b.ID))
+}
+
+// receipt is a message's place in receipt order.
+type receipt struct {
+	at   int64 // the stem's second; -1 for an id without one
+	nsec uint32
+}
+
+func receiptOf(m Summary) receipt {
+	t, ok := stemTime(m.ID)
+	if !ok {
+		return receipt{at: -1}
+	}
+	r := receipt{at: t.Unix()}
+	if m.Frontmatter != nil {
+		r.nsec = receiptNanos(r.at, true, m.Frontmatter.ReceivedAt)
+	}
+	return r
+}
+
+// ListResult is one page in listing order (newest first unless
+// ListQuery.Oldest) and how many messages match in all.
 type ListResult struct {
 	Messages []Summary
 	Total    int
+	// NextCursor continues after this page when more messages match; ""
+	// when the page is the last.
+	NextCursor string
 }
 
 // Counts are a mailbox's totals, for mailbox_list.
@@ -56,6 +102,7 @@ type Counts struct {
 type entry struct {
 	stem   string
 	bundle bool
+	nsec   uint32 // receipt order within its second (index.go)
 }
 
 // mdName is the entry's .md relative to its folder dir.
@@ -245,34 +292,75 @@ func (s *Store) List(ctx context.Context, q ListQuery) (*ListResult, error) {
 }
 
 func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) {
+	var ck *orderKey
+	if q.Cursor != "" {
+		var err error
+		if ck, err = decodeCursor(q.Cursor, q.Oldest); err != nil {
+			return nil, err
+		}
+	}
 	idx, err := s.index(ctx, q.Mailbox, q.Folder, true)
 	if err != nil {
 		return nil, err
 	}
-	page, total := idx.query(q)
+	p := idx.query(q, ck)
 	idx.unpin()
-	res := &ListResult{Total: total}
-	if len(page) == 0 {
-		return res, nil
+	if len(p.rows) == 0 {
+		return &ListResult{Total: p.total}, nil
 	}
 	fdir, err := s.openFolder(q.Mailbox, q.Folder)
 	if err != nil {
 		return nil, err
 	}
 	defer fdir.Close()
-	res.Messages = make([]Summary, len(page))
-	err = parallel(ctx, len(page), func(i int) error {
-		fm, err := s.readHeadFrontmatter(fdir, page[i].mdName())
-		if err != nil {
-			return err
-		}
-		res.Messages[i] = Summary{ID: page[i].stem, Frontmatter: fm}
-		return nil
+	fms := make([]*Frontmatter, len(p.rows))
+	err = parallel(ctx, len(p.rows), func(i int) error {
+		fm, err := s.readHeadFrontmatter(fdir, p.rows[i].mdName())
+		fms[i] = fm
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if p.hashed {
+		p = confirmHashed(p, fms, newMatcher(q), q)
+	}
+	res := &ListResult{Total: p.total, Messages: make([]Summary, len(p.rows))}
+	for i, e := range p.rows {
+		res.Messages[i] = Summary{ID: e.stem, Frontmatter: fms[i]}
+	}
+	if p.more && len(p.rows) > 0 {
+		last := p.rows[len(p.rows)-1]
+		res.NextCursor = encodeCursor(q.Oldest, last.nsec, last.stem)
+	}
 	return res, nil
+}
+
+// confirmHashed keeps the candidates of a hashed filter whose files hold
+// the values asked for, counts them, and pages those after the cursor
+// (fms is the frontmatter of each candidate, in p.rows' order, and is
+// rewritten to follow the page).
+func confirmHashed(p indexPage, fms []*Frontmatter, m matcher, q ListQuery) indexPage {
+	out := indexPage{}
+	page := fms[:0]
+	skipped := 0
+	for i, e := range p.rows {
+		if !m.confirm(fms[i]) {
+			continue
+		}
+		out.total++
+		switch {
+		case i < p.split:
+		case skipped < q.Offset:
+			skipped++
+		case len(out.rows) < q.Limit:
+			out.rows = append(out.rows, e)
+			page = append(page, fms[i])
+		default:
+			out.more = true
+		}
+	}
+	return out
 }
 
 // Counts returns the inbox total, the unread count and the sent total, from
