@@ -49,12 +49,25 @@ func TestSystemdUnitSettings(t *testing.T) {
 			t.Errorf("%s=%q, want %q", k, s[k], v)
 		}
 	}
-	if !strings.Contains(s["ReadWritePaths"], "/etc/aimx") {
-		t.Errorf("ReadWritePaths=%q does not make the config dir writable", s["ReadWritePaths"])
+	for _, dir := range []string{"/etc/aimx", "/var/lib/aimx", "/run/aimx", "-/home"} {
+		if !strings.Contains(" "+s["ReadWritePaths"]+" ", " "+dir+" ") {
+			t.Errorf("ReadWritePaths=%q does not hold %s", s["ReadWritePaths"], dir)
+		}
 	}
-	for _, k := range []string{"NoNewPrivileges", "MemoryDenyWriteExecute", "RestrictNamespaces", "SystemCallFilter", "ProtectHome", "User", "DynamicUser"} {
+	for _, k := range []string{"NoNewPrivileges", "MemoryDenyWriteExecute", "RestrictNamespaces", "ProtectHome", "ProcSubset", "User", "DynamicUser"} {
 		if v, ok := s[k]; ok {
 			t.Errorf("%s=%s is set; book/operations.md says why it must not be", k, v)
+		}
+	}
+	// The system call filter is a deny list that leaves hooks setuid,
+	// setgid, mounts in their own user namespaces and ptrace.
+	f := s["SystemCallFilter"]
+	if !strings.HasPrefix(f, "~") {
+		t.Errorf("SystemCallFilter=%q is not a deny list", f)
+	}
+	for _, group := range []string{"@setuid", "@mount", "@privileged", "@debug", "@process"} {
+		if strings.Contains(f, group) {
+			t.Errorf("SystemCallFilter denies %s, which hooks need", group)
 		}
 	}
 	for _, c := range []string{"CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN"} {
