@@ -94,7 +94,7 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		Owner:       owner,
 		At:          x.receivedAt,
 		RawFrom:     storage.ConcatSource(bytes.NewReader([]byte(trace)), x.clean),
-		Frontmatter: x.frontmatter(t.mb, deliveredTo, mo.Trusted),
+		Frontmatter: x.frontmatter(t.mb, deliveredTo, mo.Trusted, x.threadFor(ctx, t.ref)),
 		Attachments: attachments(x.msg),
 	}
 	if x.msg.BodySource != nil {
@@ -118,8 +118,8 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 }
 
 // frontmatter fills every book/storage.md inbound field; the store adds id and
-// the attachment list.
-func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted string) storage.Frontmatter {
+// the attachment list. thread is the copy's thread_id (threadFor).
+func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted, thread string) storage.Frontmatter {
 	m := x.msg
 	date := x.receivedAt
 	if !m.Date.IsZero() {
@@ -127,7 +127,7 @@ func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted string) 
 	}
 	fm := storage.Frontmatter{
 		MessageID:     m.MessageID,
-		ThreadID:      message.ThreadID(m),
+		ThreadID:      thread,
 		From:          m.From,
 		To:            m.To,
 		Cc:            m.Cc,
