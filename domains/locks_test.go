@@ -11,11 +11,12 @@ func TestMailboxLocksExcludeStoringWhileRemoving(t *testing.T) {
 	t.Parallel()
 	var l MailboxLocks
 	unlockRead := l.RLock("a@x.test")
-	removed := make(chan struct{})
+	removed, released := make(chan struct{}), make(chan struct{})
 	go func() {
 		unlock := l.Lock("b@x.test", "a@x.test", "a@x.test") // duplicates are fine
 		close(removed)
 		unlock()
+		close(released)
 	}()
 	select {
 	case <-removed:
@@ -24,6 +25,7 @@ func TestMailboxLocksExcludeStoringWhileRemoving(t *testing.T) {
 	}
 	unlockRead()
 	<-removed
+	<-released
 	// Another mailbox is never blocked, and the map empties when idle.
 	l.RLock("c@x.test")()
 	l.mu.Lock()
