@@ -16,7 +16,7 @@ import (
 // port 25.
 func TestSetupCommand(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("aimx setup runs as root only")
+		t.Skip("needs root: aimx setup runs as root only")
 	}
 	root := t.TempDir()
 	dirs := []string{"--config-dir", filepath.Join(root, "etc"), "--data-dir", filepath.Join(root, "data"), "--runtime-dir", filepath.Join(root, "run")}
@@ -60,7 +60,7 @@ func TestSetupCommand(t *testing.T) {
 func TestSetupRefusesCustomPathsWithTheService(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
-		t.Skip("aimx setup runs as root only")
+		t.Skip("needs root: aimx setup runs as root only")
 	}
 	r := aimx(t, []string{"AIMX_NONINTERACTIVE=1"}, "--config-dir", t.TempDir(), "setup", "example.com")
 	if r.code != 2 || !strings.Contains(r.stderr, "--no-service") {
