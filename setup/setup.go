@@ -270,6 +270,13 @@ func (s *Setup) addDomain(ctx context.Context, existing *domains.Config, dom str
 	created := false
 	if slices.Contains(existing.Domains, dom) {
 		s.linef("ok", "%s is served already: checking its records", dom)
+		if _, err := existing.ResolveRecipient("postmaster@" + dom); err != nil {
+			// A setup cut short after the config was written: the
+			// catchall is still to make.
+			if err := s.catchallStep(ctx, dom); err != nil {
+				return nil, err
+			}
+		}
 	} else {
 		s.step("Adding " + dom)
 		user, err := s.userStep(ctx)

@@ -247,3 +247,27 @@ func TestNoService(t *testing.T) {
 		t.Errorf("calls %v\n%s", h.systemd.Calls, h.out.String())
 	}
 }
+
+// TestResumesACutShortSetup: a config written without its catchall (a
+// setup stopped there) gets the catchall when setup runs again.
+func TestResumesACutShortSetup(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	cfg := domains.Default("example.com")
+	if err := os.MkdirAll(h.paths.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&domains.Store{Path: h.paths.ConfigFile()}).Save(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.setup(Options{Domain: "example.com"}, "").Run(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, h.out.String())
+	}
+	got, err := domains.Load(h.paths.ConfigFile(), domains.LoadOptions{LookupOwner: h.lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := got.Catchall("example.com"); !ok || m.Owner != DefaultCatchallUser {
+		t.Fatalf("catchall %+v\n%s", m, h.out.String())
+	}
+}
