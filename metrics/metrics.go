@@ -58,10 +58,14 @@ const (
 )
 
 // latencyBuckets suit store and tool latencies: 1 ms to 10 s.
-var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+func latencyBuckets() []float64 {
+	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
 
 // hookBuckets suit hook runs, which may last up to timeout_secs (600 s).
-var hookBuckets = []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+func hookBuckets() []float64 {
+	return []float64{.01, .05, .1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+}
 
 // Metrics holds aimx's metrics and the registry they are served from.
 // All methods are safe for concurrent use.
@@ -97,7 +101,7 @@ func New(version string) *Metrics {
 	m.storeSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "store_put_seconds",
 		Help:    "Time to store one received message durably in one mailbox.",
-		Buckets: latencyBuckets,
+		Buckets: latencyBuckets(),
 	})
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "outbound_deliveries_total",
@@ -110,7 +114,7 @@ func New(version string) *Metrics {
 	m.hookSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "hook_run_seconds",
 		Help:    "How long hook runs took, from start until the process was reaped.",
-		Buckets: hookBuckets,
+		Buckets: hookBuckets(),
 	}, []string{"event"})
 	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "mcp_tool_calls_total",
@@ -119,7 +123,7 @@ func New(version string) *Metrics {
 	m.toolSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "mcp_tool_call_seconds",
 		Help:    "How long MCP tool calls took, by tool.",
-		Buckets: latencyBuckets,
+		Buckets: latencyBuckets(),
 	}, []string{"tool"})
 	m.conns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "open_connections",
@@ -179,22 +183,22 @@ func OutcomeOf(code int, duplicate bool) string {
 	}
 }
 
-// verdictResults are the results verification reports (RFC 8601 2.7):
-// anything else is counted as "other" so no stray value grows a series.
-var verdictResults = map[string]bool{
-	"pass": true, "fail": true, "softfail": true, "neutral": true, "none": true,
-	"temperror": true, "permerror": true, "policy": true,
+// verdictLabel is result as a label value: one of the results
+// verification reports (RFC 8601 2.7), or "other", so no stray value
+// grows a series.
+func verdictLabel(result string) string {
+	switch result {
+	case "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "policy":
+		return result
+	}
+	return "other"
 }
 
 // Verdicts counts one verified message's DKIM, SPF and DMARC results.
 func (m *Metrics) Verdicts(dkim, spf, dmarc string) {
-	for _, v := range [...][2]string{{"dkim", dkim}, {"spf", spf}, {"dmarc", dmarc}} {
-		r := v[1]
-		if !verdictResults[r] {
-			r = "other"
-		}
-		m.verdicts.WithLabelValues(v[0], r).Inc()
-	}
+	m.verdicts.WithLabelValues("dkim", verdictLabel(dkim)).Inc()
+	m.verdicts.WithLabelValues("spf", verdictLabel(spf)).Inc()
+	m.verdicts.WithLabelValues("dmarc", verdictLabel(dmarc)).Inc()
 }
 
 // StorePut observes how long storing one message in one mailbox took.

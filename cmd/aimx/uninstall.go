@@ -219,11 +219,14 @@ func purgeTargets(p domains.Paths) ([]purgeTarget, error) {
 	return out, nil
 }
 
-// protectedDirs are never deleted by --purge, whatever the config says.
-var protectedDirs = map[string]bool{
-	"/etc": true, "/var": true, "/var/lib": true, "/run": true, "/usr": true, "/usr/local": true, "/home": true,
-	"/root": true, "/tmp": true, "/var/tmp": true, "/srv": true, "/opt": true, "/var/run": true, "/var/spool": true,
-	"/var/mail": true, "/boot": true, "/dev": true, "/proc": true, "/sys": true, "/bin": true, "/sbin": true, "/lib": true,
+// systemDir reports whether path is a directory --purge never deletes,
+// whatever the config says (the top-level ones are refused by depth).
+func systemDir(path string) bool {
+	switch path {
+	case "/var/lib", "/var/tmp", "/var/run", "/var/spool", "/var/mail", "/var/log", "/usr/local", "/usr/lib", "/usr/share":
+		return true
+	}
+	return false
 }
 
 // purgeable refuses a path --purge must not delete: not absolute, not
@@ -232,7 +235,7 @@ func purgeable(path string) error {
 	switch {
 	case path == "" || !filepath.IsAbs(path) || filepath.Clean(path) != path:
 		return fmt.Errorf("refusing to purge %q: not an absolute, clean path", path)
-	case filepath.Dir(path) == "/" || protectedDirs[path]:
+	case filepath.Dir(path) == "/" || path == "/" || systemDir(path):
 		return fmt.Errorf("refusing to purge %s: a system directory, not aimx's own; delete what you mean by hand", path)
 	}
 	return nil
