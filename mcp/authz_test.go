@@ -36,6 +36,7 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 	}{
 		{"email_list", map[string]any{"mailbox": "billing"}},
 		{"email_list", map[string]any{"mailbox": billing, "folder": "sent", "unread": true}},
+		{"email_search", map[string]any{"mailbox": billing, "query": "receipt"}},
 		{"email_read", map[string]any{"mailbox": billing, "id": id}},
 		{"email_read", map[string]any{"mailbox": billing, "id": id, "folder": "sent"}},
 		{"email_mark_read", map[string]any{"mailbox": billing, "id": id}},

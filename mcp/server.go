@@ -17,6 +17,7 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/operations"
+	"github.com/aimx-dev/aimx/search"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -49,6 +50,9 @@ type Deps struct {
 	Sender *operations.Sender
 	// Drafts lists the sends held for approval (draft_list).
 	Drafts *operations.Drafts
+	// Search answers email_search (book/search.md); nil makes it answer
+	// that search is not available here.
+	Search search.Searcher
 	// Log receives one Warn line per internal failure (never a token or
 	// an email body); zero value: no logging.
 	Log zerolog.Logger

@@ -174,6 +174,7 @@ func (s *Server) toolDefs() []*toolDef {
 			example: map[string]any{"mailbox": "support", "unread": true, "limit": 20},
 			handle:  s.emailList,
 		},
+		s.emailSearchTool(),
 		{
 			name:  "email_read",
 			title: "Read an email",

@@ -76,6 +76,10 @@ type change struct {
 // the store refuses to read) is not listed again on every sweep.
 type memo struct{ store, index int }
 
+// Ready reports whether the index has been reconciled with the store
+// since the start; until then searches answer from what it has.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
 // Stored queues a newly stored message for indexing; it never blocks.
 func (s *Service) Stored(b Box, id string) { s.queue(change{key: Key{Box: b, ID: id}}) }
 
