@@ -218,7 +218,8 @@ func (b *builder) mailbox(key string, m rawMailbox) {
 		Send: m.rawSendPolicy.policy()}
 	for i, h := range m.Hooks {
 		hp := append(slices.Clone(at), "hooks", idx(i))
-		hook := Hook{Event: h.Event, Cmd: h.Cmd, TimeoutSecs: DefaultHookTimeoutSecs, FireOnUntrusted: h.FireOnUntrusted}
+		hook := Hook{Event: h.Event, Cmd: h.Cmd, TimeoutSecs: DefaultHookTimeoutSecs, FireOnUntrusted: h.FireOnUntrusted,
+			FireOnAutoSubmitted: h.FireOnAutoSubmitted}
 		if h.Name != nil {
 			hook.Name = *h.Name
 			if hook.Name == "" {

@@ -237,6 +237,10 @@ type Hook struct {
 	TimeoutSecs int
 	// FireOnUntrusted lets an on_receive hook fire for untrusted mail.
 	FireOnUntrusted bool
+	// FireOnAutoSubmitted lets an on_receive hook fire for automatic mail
+	// (Auto-Submitted other than "no", or mail that looped through this
+	// server, book/hooks.md "Loop protection").
+	FireOnAutoSubmitted bool
 }
 
 // Default returns a Config for the given domains with every other setting
@@ -362,7 +366,7 @@ func mailboxEqual(a, b Mailbox) bool {
 		setSliceEqual(a.TrustedSenders, b.TrustedSenders) && ptrEqual(a.Signature, b.Signature) && a.Send.equal(b.Send) &&
 		slices.EqualFunc(a.Hooks, b.Hooks, func(h, k Hook) bool {
 			return h.Name == k.Name && h.Event == k.Event && slices.Equal(h.Cmd, k.Cmd) &&
-				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted
+				h.TimeoutSecs == k.TimeoutSecs && h.FireOnUntrusted == k.FireOnUntrusted && h.FireOnAutoSubmitted == k.FireOnAutoSubmitted
 		}) && slices.EqualFunc(a.Webhooks, b.Webhooks, webhookEqual)
 }
 

@@ -107,6 +107,9 @@ func (c *Config) Encode() []byte {
 			if h.FireOnUntrusted {
 				e.kv("fire_on_untrusted", "true")
 			}
+			if h.FireOnAutoSubmitted {
+				e.kv("fire_on_auto_submitted", "true")
+			}
 		}
 		for _, w := range m.Webhooks {
 			e.webhook(path, w)

@@ -79,6 +79,9 @@ func (h Hook) Problems() []HookProblem {
 	if h.FireOnUntrusted && h.Event != EventOnReceive {
 		add(RuleFireOnUntrusted, "fire_on_untrusted", "only on_receive hooks can fire on untrusted mail")
 	}
+	if h.FireOnAutoSubmitted && h.Event != EventOnReceive {
+		add(RuleFireOnUntrusted, "fire_on_auto_submitted", "only on_receive hooks can fire on automatic mail")
+	}
 	return out
 }
 

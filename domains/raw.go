@@ -97,11 +97,12 @@ type rawMailbox struct {
 }
 
 type rawHook struct {
-	Name            *string  `toml:"name"`
-	Event           Event    `toml:"event"`
-	Cmd             []string `toml:"cmd"`
-	TimeoutSecs     *int     `toml:"timeout_secs"`
-	FireOnUntrusted bool     `toml:"fire_on_untrusted"`
+	Name                *string  `toml:"name"`
+	Event               Event    `toml:"event"`
+	Cmd                 []string `toml:"cmd"`
+	TimeoutSecs         *int     `toml:"timeout_secs"`
+	FireOnUntrusted     bool     `toml:"fire_on_untrusted"`
+	FireOnAutoSubmitted bool     `toml:"fire_on_auto_submitted"`
 
 	// Rust aimx key (book/upgrade.md): always "cmd" there.
 	Type *string `toml:"type"`

@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"strings"
+
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
@@ -29,7 +31,42 @@ const (
 	reasonMailboxGone   = "mailbox_deleted"
 	reasonInterrupted   = "interrupted_twice"
 	reasonMessageBroken = "message_unreadable"
+	reasonAutoSubmitted = "auto_submitted"
+	reasonLooped        = "looped"
 )
+
+// MaxOwnHops is how many times mail may already have passed through this
+// server (our own Received fields) before on_receive hooks stop firing for
+// it (book/hooks.md, "Loop protection").
+const MaxOwnHops = 3
+
+// Arrival is what the gate knows of a message beyond its trust verdict.
+type Arrival struct {
+	// Trusted is the trust verdict (none, true or false).
+	Trusted string
+	// AutoSubmitted is the raw Auto-Submitted value (RFC 3834), "" when
+	// absent.
+	AutoSubmitted string
+	// OwnHops counts the Received fields this server added before (the
+	// one added at this delivery excluded).
+	OwnHops int
+}
+
+// automatic reports mail that hooks should not answer by default: marked
+// Auto-Submitted other than "no" (RFC 3834 5), or looping through us.
+func (a Arrival) automatic() (string, bool) {
+	v := strings.ToLower(strings.TrimSpace(a.AutoSubmitted))
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	switch {
+	case v != "" && v != "no":
+		return reasonAutoSubmitted, true
+	case a.OwnHops > MaxOwnHops:
+		return reasonLooped, true
+	}
+	return "", false
+}
 
 // Due returns the effective names of mb's on_receive hooks due for a
 // message stored there with the trust verdict trusted, in config order,
@@ -39,6 +76,16 @@ const (
 // owner no longer resolves skips all of its hooks and webhooks with a
 // warning. It matches the signature of inbound.Config.HooksDue.
 func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
+	return g.DueFor(mb, Arrival{Trusted: trusted})
+}
+
+// DueFor is Due with the message's loop signals: an on_receive hook does
+// not fire for automatic mail (Auto-Submitted other than "no", or more
+// than MaxOwnHops of our own Received fields) unless it sets
+// fire_on_auto_submitted (book/hooks.md, "Loop protection"). Webhooks
+// notify rather than answer, so they are not held back.
+func (g *Gate) DueFor(mb domains.Mailbox, a Arrival) []string {
+	trusted := a.Trusted
 	var hooks []domains.Hook
 	for _, h := range mb.Hooks {
 		if h.Event == domains.EventOnReceive {
@@ -80,6 +127,10 @@ func (g *Gate) Due(mb domains.Mailbox, trusted string) []string {
 		// book/verification.md: trust gates on_receive hooks.
 		if trusted != storage.TrustedTrue && !h.FireOnUntrusted {
 			g.skip(mb, name, trusted, reasonUntrusted)
+			continue
+		}
+		if reason, auto := a.automatic(); auto && !h.FireOnAutoSubmitted {
+			g.skip(mb, name, trusted, reason)
 			continue
 		}
 		due = append(due, name)

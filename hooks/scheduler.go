@@ -216,6 +216,12 @@ func (s *Scheduler) Due(mb domains.Mailbox, trusted string) []string {
 	return s.gate.Due(mb, trusted)
 }
 
+// DueFor is Gate.DueFor on the scheduler's gate: the on_receive hooks due
+// for a message, its loop signals considered.
+func (s *Scheduler) DueFor(mb domains.Mailbox, a Arrival) []string {
+	return s.gate.DueFor(mb, a)
+}
+
 // Received is one newly stored inbound message, as the inbound OnStored
 // seam reports it.
 type Received struct {

@@ -34,7 +34,9 @@ func newSMTPService(a *app, cfg *domains.Config, changer *domains.Changer, store
 		spoolDir = filepath.Join(r.Root(), ".spool", "smtp")
 	}
 	deliverer, err := inbound.New(inbound.Config{Registry: registry, Locks: &changer.Locks, Store: store, Resolver: resolver, Log: a.log,
-		HooksDue: hk.Due, OnStored: onStored, SpoolDir: spoolDir, Panics: a.panics, Report: reportOriginal})
+		HooksDueFor: func(mb domains.Mailbox, trusted, auto string, hops int) []string {
+			return hk.DueFor(mb, hooks.Arrival{Trusted: trusted, AutoSubmitted: auto, OwnHops: hops})
+		}, OnStored: onStored, SpoolDir: spoolDir, Panics: a.panics, Report: reportOriginal})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SMTP intake: %w", err)
 	}

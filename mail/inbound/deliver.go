@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +53,11 @@ type Config struct {
 	// with the given trust verdict; their names go to the frontmatter
 	// hooks_due (book/hooks.md). Nil records none.
 	HooksDue func(mb domains.Mailbox, trusted string) []string
+	// HooksDueFor, when set, is used instead of HooksDue and also gets
+	// the message's loop signals: its raw Auto-Submitted value and how
+	// many Received fields this server added before (book/hooks.md, "Loop
+	// protection").
+	HooksDueFor func(mb domains.Mailbox, trusted, autoSubmitted string, ownHops int) []string
 	// OnStored is told about every message newly stored (never about a
 	// re-delivery absorbed by dedup), after its .md is durable and before
 	// the sender gets 250. It runs inside the SMTP transaction, so it must
@@ -377,6 +383,7 @@ func (d *Deliverer) deliver(ctx context.Context, cfg *domains.Config, env Envelo
 		d: d, cfg: cfg, env: env, msg: msg, size: int(out.Size), res: res, receivedAt: receivedAt,
 		clean:       storage.ConcatSource(bytes.NewReader(head.Bytes()), body),
 		authResults: "Authentication-Results: " + res.AuthenticationResults(hostname),
+		ownHops:     ownHops(head.Values("Received"), hostname),
 	}
 	var g errgroup.Group
 	g.SetLimit(d.cfg.Parallelism)
@@ -492,4 +499,21 @@ func (d *Deliverer) owner(mb domains.Mailbox) *storage.Owner {
 		return nil
 	}
 	return &storage.Owner{UID: o.UID, GID: o.GID}
+}
+
+// ownHops counts the Received fields this server wrote ("by <hostname>",
+// RFC 5321 4.4): how often the message already passed through here.
+func ownHops(received []string, hostname string) int {
+	needle := "by " + strings.ToLower(hostname)
+	n := 0
+	for _, r := range received {
+		r = strings.ToLower(strings.Join(strings.Fields(r), " "))
+		if i := strings.Index(r, needle); i >= 0 {
+			rest := r[i+len(needle):]
+			if rest == "" || rest[0] == ' ' || rest[0] == ';' || rest[0] == '(' {
+				n++
+			}
+		}
+	}
+	return n
 }

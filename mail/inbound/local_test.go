@@ -38,3 +38,16 @@ func TestDeliverLocal(t *testing.T) {
 	}
 	e.only("agent@aimx.example.com")
 }
+
+func TestOwnHops(t *testing.T) {
+	t.Parallel()
+	rcv := []string{
+		"from x ([1.2.3.4]) by mx.agent.test with ESMTPS id 1; Sun, 06 Dec 2026 10:00:00 +0000",
+		"from y by MX.Agent.Test\r\n with ESMTP; Sun, 06 Dec 2026 10:00:00 +0000",
+		"from z by mx.agent.test.evil.example with ESMTP; x",
+		"from w by other.example; x",
+	}
+	if got := ownHops(rcv, "mx.agent.test"); got != 2 {
+		t.Fatalf("ownHops = %d, want 2", got)
+	}
+}

@@ -30,6 +30,7 @@ type delivery struct {
 	receivedAt  time.Time
 	authResults string // our Authentication-Results field
 	report      bool   // a delivery status notification (Config.Report)
+	ownHops     int    // Received fields of ours already in the message
 }
 
 // store puts one copy into one mailbox unless the mailbox already has it.
@@ -154,7 +155,10 @@ func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted, thread 
 	if fm.To == nil {
 		fm.To = []string{}
 	}
-	if x.d.cfg.HooksDue != nil {
+	switch {
+	case x.d.cfg.HooksDueFor != nil:
+		fm.HooksDue = x.d.cfg.HooksDueFor(mb, trusted, m.AutoSubmitted, x.ownHops)
+	case x.d.cfg.HooksDue != nil:
 		fm.HooksDue = x.d.cfg.HooksDue(mb, trusted)
 	}
 	return fm
