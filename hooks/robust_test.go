@@ -108,7 +108,9 @@ func TestPanics_ScanPanicIsCounted(t *testing.T) {
 	e.opts.Store = panicListStore{e.store}
 	e.start()
 	// The count goes up just before the line is written: wait for both.
-	waitFor(t, func() bool { return pc.Count() == 1 && strings.Contains(e.log.String(), `"where":"hook recovery scan"`) })
+	waitFor(t, func() bool {
+		return pc.Count() == 1 && strings.Contains(e.log.String(), `"where":"hook recovery scan"`)
+	})
 }
 
 // TestDurableDirs_MkdirDurableSyncsEachParent: every directory created is
