@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/aimx-dev/aimx/internal/progress"
 	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -33,7 +35,7 @@ type move struct {
 // first rename: a mailbox present in both places (both holding
 // something) or a folder on another file system stops it with nothing
 // moved.
-func moveStorage(dataDir string, rep *Report, sm *seams) error {
+func moveStorage(dataDir string, rep *Report, sm *seams, log zerolog.Logger) error {
 	root, err := safefs.OpenDir(dataDir)
 	if err != nil {
 		return fmt.Errorf("upgrade: open data dir: %w", err)
@@ -51,11 +53,16 @@ func moveStorage(dataDir string, rep *Report, sm *seams) error {
 		return fmt.Errorf("upgrade: create %s: %w", root.Join(rep.Domain), err)
 	}
 	defer dom.Close()
+	// A long move (many mailboxes on a slow disk) logs its progress; a
+	// quick one says nothing (book/upgrade.md).
+	tr := progress.New(progress.Options{Label: "upgrade: moving mail", Unit: "mailbox dirs", Total: len(plan), Log: &log})
 	for _, m := range plan {
 		if err := runMove(root, dom, m, rep, sm); err != nil {
 			return err
 		}
+		tr.Add(1)
 	}
+	tr.Done("")
 	for _, f := range storage.LegacyFolders {
 		// Every mailbox dir moved out: remove the emptied folder. rmdir
 		// removes only an empty dir, so nothing is lost if one was added.

@@ -161,7 +161,7 @@ func migrate(opts *Options, cfgFile string, layout storage.Layout, rep *Report) 
 		return err
 	}
 	if layout == storage.LayoutLegacy {
-		if err := moveStorage(opts.Paths.DataDir, rep, sm); err != nil {
+		if err := moveStorage(opts.Paths.DataDir, rep, sm, opts.Log); err != nil {
 			return err
 		}
 	}
