@@ -191,6 +191,7 @@ func (s *Server) toolDefs() []*toolDef {
 			example: map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat"},
 			handle:  s.emailRead,
 		},
+		s.attachmentReadTool(),
 		{
 			name:        "email_mark_read",
 			title:       "Mark an email read",
@@ -211,6 +212,10 @@ func (s *Server) toolDefs() []*toolDef {
 			example:     map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat"},
 			handle:      s.emailMark(false),
 		},
+		s.emailLabelTool(),
+		s.emailMoveTool(),
+		s.emailDeleteTool(),
+		s.emailRestoreTool(),
 		{
 			name:  "email_send",
 			title: "Send an email",

@@ -13,30 +13,38 @@ import (
 // inside the body).
 var ErrNoAttachment = errors.New("no such attachment")
 
-// OpenAttachment opens one attachment file of a message for reading and
-// returns it with its frontmatter entry (book/storage.md, "Bundles and
-// attachment names"). The attachment is found by its filename as the
+// AttachmentFile is one attachment opened for reading: the file, its entry
+// in the frontmatter and the message's frontmatter (its trust verdict
+// decides how the content is shown). The caller closes it.
+type AttachmentFile struct {
+	*MessageFile
+	Info    AttachmentInfo
+	Message *Frontmatter
+}
+
+// OpenAttachment opens one attachment file of a message for reading
+// (book/storage.md, "Bundles and attachment names"). The attachment is found by its filename as the
 // frontmatter lists it, exactly, else by the one name that matches it in
 // another case. The file is reached from the bundle dir held open, without
 // following a symlink, as a regular file within the store's file cap; its
 // recorded path must be a plain name inside the bundle, so a frontmatter
-// edited to point elsewhere opens nothing. The caller closes the file.
-func (s *Store) OpenAttachment(ctx context.Context, ref MailboxRef, folder Folder, id, filename string) (*MessageFile, AttachmentInfo, error) {
+// edited to point elsewhere opens nothing.
+func (s *Store) OpenAttachment(ctx context.Context, ref MailboxRef, folder Folder, id, filename string) (*AttachmentFile, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, AttachmentInfo{}, err
+		return nil, err
 	}
 	h, err := s.openMessage(ref, folder, id)
 	if err != nil {
-		return nil, AttachmentInfo{}, err
+		return nil, err
 	}
 	defer h.close()
 	fm, err := s.readHeadFrontmatter(h.dir, id+".md")
 	if err != nil {
-		return nil, AttachmentInfo{}, fmt.Errorf("open attachment of %s in %s/%s: %w", id, ref, folder, err)
+		return nil, fmt.Errorf("open attachment of %s in %s/%s: %w", id, ref, folder, err)
 	}
 	a, ok := findAttachment(fm.Attachments, filename)
 	if !ok || !h.bundle {
-		return nil, AttachmentInfo{}, fmt.Errorf("%w: %q in %s in %s/%s", ErrNoAttachment, filename, id, ref, folder)
+		return nil, fmt.Errorf("%w: %q in %s in %s/%s", ErrNoAttachment, filename, id, ref, folder)
 	}
 	name := a.Path
 	if name == "" {
@@ -44,14 +52,18 @@ func (s *Store) OpenAttachment(ctx context.Context, ref MailboxRef, folder Folde
 	}
 	if err := ValidateID(name); err != nil || name == id+".md" || name == id+".eml" {
 		s.log.Warn().Str("mailbox", ref.String()).Str("id", id).Str("path", name).Msg("attachment path refused: not a plain name in the bundle")
-		return nil, AttachmentInfo{}, fmt.Errorf("%w: %q in %s in %s/%s", ErrNoAttachment, filename, id, ref, folder)
+		return nil, fmt.Errorf("%w: %q in %s in %s/%s", ErrNoAttachment, filename, id, ref, folder)
 	}
 	f, err := h.open(name, s.maxFile)
+	if errors.Is(err, ErrNotFound) {
+		// Listed but not there (or a symlink, never followed).
+		err = fmt.Errorf("%w: %w", ErrNoAttachment, err)
+	}
 	if err != nil {
 		s.refused(h.dir.Join(name), err)
-		return nil, AttachmentInfo{}, fmt.Errorf("open attachment %q of %s in %s/%s: %w", filename, id, ref, folder, err)
+		return nil, fmt.Errorf("open attachment %q of %s in %s/%s: %w", filename, id, ref, folder, err)
 	}
-	return f, a, nil
+	return &AttachmentFile{MessageFile: f, Info: a, Message: fm}, nil
 }
 
 // findAttachment returns the attachment named filename: an exact match,

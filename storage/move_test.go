@@ -92,7 +92,7 @@ func TestMoveArchiveAndBack(t *testing.T) {
 			}
 			raw.Close()
 			if len(atts) > 0 {
-				f, _, err := s.OpenAttachment(ctx, testRef, Archive, id, "report.txt")
+				f, err := s.OpenAttachment(ctx, testRef, Archive, id, "report.txt")
 				if err != nil {
 					t.Fatalf("attachment after move: %v", err)
 				}
@@ -157,7 +157,7 @@ func TestMoveRules(t *testing.T) {
 			func() error { _, err := s.Move(ctx, testRef, Inbox, Archive, id); return err },
 			func() error { _, err := s.Delete(ctx, testRef, Inbox, id); return err },
 			func() error { _, err := s.SetLabels(ctx, testRef, Inbox, id, []string{"x"}, nil); return err },
-			func() error { _, _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "x"); return err },
+			func() error { _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "x"); return err },
 		} {
 			if err := op(); !errors.Is(err, ErrInvalidID) {
 				t.Errorf("id %q: %v, want ErrInvalidID", id, err)
@@ -350,7 +350,7 @@ func checkWhole(t *testing.T, s *Store, dir string, folder Folder, id, subject s
 	}
 	raw.Close()
 	for _, a := range atts {
-		f, _, err := s.OpenAttachment(ctx, testRef, folder, id, a.Filename)
+		f, err := s.OpenAttachment(ctx, testRef, folder, id, a.Filename)
 		if err != nil {
 			t.Fatalf("after %s: attachment %s: %v", step, a.Filename, err)
 		}

@@ -67,7 +67,7 @@ type MessageStore interface {
 	SetLabels(ctx context.Context, ref MailboxRef, folder Folder, id string, add, remove []string) (*Frontmatter, error)
 	// OpenAttachment opens one attachment file of a message by its file
 	// name, as a capped regular file; the caller closes it.
-	OpenAttachment(ctx context.Context, ref MailboxRef, folder Folder, id, filename string) (*MessageFile, AttachmentInfo, error)
+	OpenAttachment(ctx context.Context, ref MailboxRef, folder Folder, id, filename string) (*AttachmentFile, error)
 }
 
 var _ MessageStore = (*Store)(nil)

@@ -143,22 +143,22 @@ func TestOpenAttachment(t *testing.T) {
 	id := putMsg(t, s, PutRequest{Frontmatter: inboundFM("files"), Body: "b", Attachments: atts}).ID
 	flat := putMsg(t, s, PutRequest{Frontmatter: inboundFM("flat"), Body: "b"}).ID
 	for name, want := range map[string]string{"report.txt": "the report", "photo.png": "\x89PNG", "passwd": "not a passwd"} {
-		f, a, err := s.OpenAttachment(ctx, testRef, Inbox, id, name)
+		f, err := s.OpenAttachment(ctx, testRef, Inbox, id, name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		b := make([]byte, f.Size())
-		if _, err := f.ReadAt(b, 0); err != nil || string(b) != want || a.Size != int64(len(want)) {
-			t.Fatalf("%s = %q (%+v), %v", name, b, a, err)
+		if _, err := f.ReadAt(b, 0); err != nil || string(b) != want || f.Info.Size != int64(len(want)) || f.Message.Subject != "files" {
+			t.Fatalf("%s = %q (%+v), %v", name, b, f.Info, err)
 		}
 		f.Close()
 	}
 	for _, name := range []string{"missing.txt", "../../etc/passwd", id + ".md", id + ".eml", ""} {
-		if _, _, err := s.OpenAttachment(ctx, testRef, Inbox, id, name); !errors.Is(err, ErrNoAttachment) {
+		if _, err := s.OpenAttachment(ctx, testRef, Inbox, id, name); !errors.Is(err, ErrNoAttachment) {
 			t.Errorf("%q: %v, want ErrNoAttachment", name, err)
 		}
 	}
-	if _, _, err := s.OpenAttachment(ctx, testRef, Inbox, flat, "report.txt"); !errors.Is(err, ErrNoAttachment) {
+	if _, err := s.OpenAttachment(ctx, testRef, Inbox, flat, "report.txt"); !errors.Is(err, ErrNoAttachment) {
 		t.Errorf("flat message: %v", err)
 	}
 	// A frontmatter edited to point outside the bundle opens nothing.
@@ -173,7 +173,7 @@ func TestOpenAttachment(t *testing.T) {
 	if err := os.WriteFile(mdPath, edited, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "report.txt"); !errors.Is(err, ErrNoAttachment) {
+	if _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "report.txt"); !errors.Is(err, ErrNoAttachment) {
 		t.Fatalf("path outside the bundle: %v", err)
 	}
 	// A symlink in place of an attachment file is never followed.
@@ -183,7 +183,7 @@ func TestOpenAttachment(t *testing.T) {
 	if err := os.Symlink(secret, filepath.Join(bundle, "Photo.PNG")); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "Photo.PNG"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.OpenAttachment(ctx, testRef, Inbox, id, "Photo.PNG"); !errors.Is(err, ErrNoAttachment) {
 		t.Fatalf("symlinked attachment: %v", err)
 	}
 }

@@ -139,6 +139,7 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddComponent("hooks", hookSched)
 	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
+	d.AddComponent("trash", &daemon.TrashJanitor{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
 	// Intake tells hooks and the bounce handling about stored mail; the
 	// outbound parts are built after intake (local recipients go through
 	// it) and before anything is served.
