@@ -236,7 +236,7 @@ func purgeable(path string) error {
 	case path == "" || !filepath.IsAbs(path) || filepath.Clean(path) != path:
 		return fmt.Errorf("refusing to purge %q: not an absolute, clean path", path)
 	case filepath.Dir(path) == "/" || path == "/" || systemDir(path):
-		return fmt.Errorf("refusing to purge %s: a system directory, not aimx's own; delete what you mean by hand", path)
+		return fmt.Errorf("refusing to purge %s: the root, a top-level or a system directory is never aimx's own; delete what you mean by hand", path)
 	}
 	return nil
 }
