@@ -32,11 +32,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(box, subject, sender, rcpt, bo
 	content='', contentless_delete=1, detail=column, tokenize='unicode61 remove_diacritics 2');
 `
 
-// Column weights of bm25, in the order of the fts columns: the box token
-// counts for nothing, a word in the subject four times one in the body
-// (book/search.md, "Ranking").
-const bm25Weights = "0, 4.0, 2.0, 1.0, 1.0"
-
 // epoch is where row ids start counting seconds; earlier times share 0.
 var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 

@@ -196,7 +196,7 @@ func (f *FTS) Optimize(ctx context.Context) error {
 
 // Search runs one query (see Index): the visibility filter is part of the
 // FTS5 expression, so a folder outside q.Boxes is neither counted nor
-// ranked. The newest RankWindow matches are ranked by bm25.
+// ranked. The newest RankWindow matches are ranked (ftsrank.go).
 func (f *FTS) Search(ctx context.Context, q Query) (*Result, error) {
 	if q.Offset+q.Limit > RankWindow {
 		return nil, ErrPastWindow
@@ -218,22 +218,44 @@ func (f *FTS) Search(ctx context.Context, q Query) (*Result, error) {
 	if total == 0 || q.Limit <= 0 {
 		return res, nil
 	}
-	rows, err := f.r.QueryContext(ctx, `SELECT r.id, r.s, d.box, d.stem FROM
-		(SELECT rowid AS id, bm25(fts, `+bm25Weights+`) AS s FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ?) AS r
-		JOIN docs AS d ON d.id = r.id ORDER BY r.s, r.id DESC LIMIT ? OFFSET ?`, expr, RankWindow, q.Limit, q.Offset)
+	// The newest RankWindow matches, ranked here (ftsrank.go).
+	rows, err := f.r.QueryContext(ctx, `SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ?`, expr, RankWindow)
 	if err != nil {
 		return nil, queryErr(err)
 	}
-	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, queryErr(err)
+	}
+	if len(ids) <= q.Offset {
+		return res, nil
+	}
+	ranked, err := f.rank(ctx, ids, q.Expr, filter)
+	if err != nil {
+		return nil, err
+	}
 	allowed := make(map[Box]bool, len(q.Boxes))
 	for _, b := range q.Boxes {
 		allowed[b] = true
 	}
-	for rows.Next() {
-		var id, box int64
-		var score float64
+	for _, c := range ranked[q.Offset:min(len(ranked), q.Offset+q.Limit)] {
+		var box int64
 		var stem string
-		if err := rows.Scan(&id, &score, &box, &stem); err != nil {
+		err := f.r.QueryRowContext(ctx, `SELECT box, stem FROM docs WHERE id = ?`, c.id).Scan(&box, &stem)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
 		f.mu.Lock()
@@ -244,10 +266,7 @@ func (f *FTS) Search(ctx context.Context, q Query) (*Result, error) {
 		if !known || !allowed[b] {
 			continue
 		}
-		res.Hits = append(res.Hits, Hit{Key: Key{Box: b, ID: stem}, Score: -score})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, queryErr(err)
+		res.Hits = append(res.Hits, Hit{Key: Key{Box: b, ID: stem}, Score: c.score})
 	}
 	return res, nil
 }

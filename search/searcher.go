@@ -57,6 +57,14 @@ func (s *Service) Search(ctx context.Context, r Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.opened == nil {
+		return nil, ErrUnavailable // never started
+	}
+	select { // the open takes milliseconds; a search right after a start waits for it
+	case <-s.opened:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	ib := s.idx.Load()
 	if ib == nil {
 		return nil, ErrUnavailable

@@ -52,6 +52,7 @@ type Service struct {
 	Panics *panics.Counter
 
 	idx     atomic.Pointer[indexBox] // nil until opened
+	opened  chan struct{}            // closed once the open was tried
 	ready   atomic.Bool              // the first full reconciliation is done
 	mu      sync.Mutex
 	pending []change
@@ -115,6 +116,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.wake = make(chan struct{}, 1)
 	s.mu.Unlock()
 	s.done = make(chan struct{})
+	s.opened = make(chan struct{})
 	go func() {
 		defer close(s.done)
 		defer func() {
@@ -173,10 +175,12 @@ func (s *Service) open(ctx context.Context) (Index, error) {
 func (s *Service) run(ctx context.Context) {
 	idx, err := s.open(ctx)
 	if err != nil {
+		close(s.opened)
 		s.Log.Error().Err(err).Msg("search index cannot be opened; email_search is unavailable")
 		return
 	}
 	s.idx.Store(&indexBox{idx})
+	close(s.opened)
 	start := time.Now()
 	added, removed := s.reconcileAll(ctx, true)
 	if ctx.Err() != nil {

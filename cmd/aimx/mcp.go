@@ -14,6 +14,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/operations"
+	"github.com/aimx-dev/aimx/search"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -70,6 +71,8 @@ type mcpWiring struct {
 	sender *operations.Sender
 	// drafts lists the sends held for approval.
 	drafts *operations.Drafts
+	// search answers email_search (nil: search is off).
+	search search.Searcher
 	// metrics counts tool calls and connections (nil: off).
 	metrics *serveMetrics
 }
@@ -84,6 +87,7 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		Hooks:        &operations.Hooks{Config: w.changer},
 		Sender:       w.sender,
 		Drafts:       w.drafts,
+		Search:       w.search,
 		Log:          a.log,
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,

@@ -139,16 +139,20 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d.AddComponent("hooks", hookSched)
 	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
+	// The search index (book/search.md): fed by intake's OnStored, and by
+	// the send path and the doors through the store srch.watch wraps.
+	srch := newSearch(a, paths, store, registry)
+	srch.add(d)
 	d.AddComponent("trash", &daemon.TrashJanitor{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
 	// Intake tells hooks and the bounce handling about stored mail; the
 	// outbound parts are built after intake (local recipients go through
 	// it) and before anything is served.
 	var out *outboundParts
-	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, hookEnqueue(hookSched)), sm.inbound())
+	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, srch.onStored(hookEnqueue(hookSched))), sm.inbound())
 	if err != nil {
 		return err
 	}
-	if out, err = newOutbound(a, cfg, changer, store, paths, intake, hookSched); err != nil {
+	if out, err = newOutbound(a, cfg, changer, srch.watch(store), paths, intake, hookSched); err != nil {
 		return err
 	}
 	defer out.queue.Close()
@@ -157,9 +161,9 @@ func (a *app) serve(f serveFlags) error {
 	sm.gauges(out.queue, hookSched)
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := tokenStore(paths)
-	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: store, changer: changer, paths: paths, tokens: toks, panics: a.panics,
+	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: srch.watch(store), search: srch.searcher(), changer: changer, paths: paths, tokens: toks, panics: a.panics,
 		sender: out.sender, drafts: out.drafts, metrics: sm})
-	a.addAdminSocket(d, changer, store, hookSched, out, toks, paths, a.panics)
+	a.addAdminSocket(d, changer, srch.watch(store), hookSched, out, toks, paths, a.panics)
 	sm.addListener(d, cfg)
 
 	hup := make(chan os.Signal, 1)
