@@ -57,20 +57,38 @@ const (
 //
 // A published *Config is immutable (see the package documentation).
 type Config struct {
-	// Domains lists the mail domains, lowercased, deduplicated; Domains[0]
-	// is the default domain.
+	// Domains lists the mail domains, lowercased and deduplicated; the
+	// first is the default domain, which a bare mailbox name means and
+	// the SMTP hostname defaults to. Required, not empty.
 	Domains []string
-	// DataDir and RuntimeDir are the `data_dir` and `runtime_dir` keys;
-	// "" means unset (see ResolvePaths for the precedence).
-	DataDir    string
+	// DataDir is where the mail is stored; "" means unset. The
+	// --data-dir flag and AIMX_DATA_DIR beat it.
+	//
+	// ResolvePaths applies that precedence.
+	DataDir string
+	// RuntimeDir holds the sockets, the pid file and listen.json; ""
+	// means unset. The --runtime-dir flag and AIMX_RUNTIME_DIR beat it.
 	RuntimeDir string
-	// DKIMSelector, Trust, TrustedSenders and Signature are the global
-	// layer of the settings resolved by Effective.
-	DKIMSelector   string
-	Trust          Trust
+	// DKIMSelector names the DKIM key's DNS record,
+	// `<selector>._domainkey.<domain>` (an Ed25519 key signs as
+	// `<selector>-ed25519`): `[a-z0-9_-]`, 1 to 63 characters. The
+	// global layer of the per-domain setting.
+	DKIMSelector string
+	// Trust is the trust policy: with "none" every message is stored
+	// trusted = "none"; with "verified" mail from TrustedSenders that
+	// passes DMARC or aligned DKIM is trusted = "true" (book/verification.md).
+	// The global layer of the per-mailbox setting.
+	Trust Trust
+	// TrustedSenders are globs (`*@example.com`; only * and ? are special)
+	// matched against the sender's bare address, case-insensitively. The
+	// global layer: a domain's or a mailbox's list replaces it.
 	TrustedSenders []string
-	Signature      string
-	// DedupWindow is how long a re-delivered message is recognised (book/smtp.md).
+	// Signature is appended to the text of every message sent; "" sends
+	// none. The global layer of the per-mailbox setting.
+	Signature string
+	// DedupWindow is how long a re-delivered message (the same Message-ID,
+	// or the same content without one) is recognised and not stored again
+	// (book/smtp.md).
 	DedupWindow Duration
 	// Send is the global layer of the send policy (SendRulesFor).
 	Send SendPolicy
@@ -126,21 +144,32 @@ func (w Warning) String() string {
 
 // SMTP is the `[smtp]` section: the inbound listener and its limits.
 type SMTP struct {
+	// Listen is the address SMTP is served on, `host:port`; port 0 picks
+	// a free port. Read at start: a change needs a restart.
 	Listen string
-	// Hostname is the name used in the greeting and EHLO; "" means the
-	// default domain (see Config.Hostname).
-	Hostname            string
-	TLSCert             string
-	TLSKey              string
-	MaxMessageBytes     int64
-	MaxRecipients       int
-	MaxConnections      int
+	// Hostname is the name in the greeting and EHLO, the host the domains'
+	// MX records name; "" means the default domain.
+	Hostname string
+	// TLSCert and TLSKey are the PEM certificate and key files (absolute
+	// paths, both or neither) that STARTTLS is offered with.
+	TLSCert string
+	// TLSKey is the certificate's private key; see TLSCert.
+	TLSKey string
+	// MaxMessageBytes is the largest message accepted, in bytes
+	// (announced as SIZE).
+	MaxMessageBytes int64
+	// MaxRecipients is how many RCPT TO one transaction may have.
+	MaxRecipients int
+	// MaxConnections caps the SMTP connections open at once.
+	MaxConnections int
+	// MaxConnectionsPerIP caps the SMTP connections open at once from
+	// one client address.
 	MaxConnectionsPerIP int
-	// VerifyTimeout bounds DKIM/SPF/DMARC verification of one message.
+	// VerifyTimeout bounds the DKIM, SPF and DMARC checks of one message.
 	VerifyTimeout Duration
 }
 
-// HookSettings is the `[hooks]` section.
+// HookSettings is the `[hooks]` section: how hooks and webhooks run.
 type HookSettings struct {
 	// Workers is how many hook commands run at once.
 	Workers int
@@ -160,23 +189,32 @@ type Outbound struct {
 	// or `smtps://...`) every message goes through. It may hold a password:
 	// never log it.
 	Relay string
-	// Port is the MX port connected to (25; tests point it elsewhere).
-	Port          int
-	IPv6          bool
-	RetryBase     Duration
+	// Port is the port connected to on MX hosts (tests point it
+	// elsewhere): 1 to 65535.
+	Port int
+	// IPv6 lets deliveries connect to MX hosts over IPv6 too.
+	IPv6 bool
+	// RetryBase is the delay before the first retry of a deferred
+	// delivery; it doubles at each further retry.
+	RetryBase Duration
+	// RetryAttempts is how many delivery attempts a recipient gets in
+	// all before it fails (about 21 hours with the defaults).
 	RetryAttempts int
-	// SendWait is how long a send call waits for first delivery results.
+	// SendWait is how long a send call waits for first delivery results
+	// before it answers.
 	SendWait Duration
 }
 
-// DNS is the `[dns]` section.
+// DNS is the `[dns]` section: where the DNS lookups of verification and
+// delivery go.
 type DNS struct {
 	// Servers, when set, receive every lookup (`host:port`); empty means
 	// the system resolver.
 	Servers []string
 }
 
-// MCP is the `[mcp]` section.
+// MCP is the `[mcp]` section: MCP over HTTP, for agents on other hosts
+// (book/mcp.md, book/tokens.md).
 type MCP struct {
 	// HTTPListen, when set, serves MCP over HTTP on this address.
 	HTTPListen string
@@ -184,36 +222,52 @@ type MCP struct {
 	AllowedHosts []string
 }
 
-// Metrics is the `[metrics]` section.
+// Metrics is the `[metrics]` section: Prometheus metrics and a health
+// check (book/operations.md).
 type Metrics struct {
 	// Listen, when set, serves /metrics and /healthz on this address.
 	Listen string
 }
 
-// DomainOverride is a `[domain."a.com"]` table. A nil pointer or nil slice
-// means "not set here": the global value applies. A non-nil empty
-// TrustedSenders replaces a non-empty global list with none.
+// DomainOverride is a `[domain."a.com"]` table: the settings of one domain
+// that differ from the global ones. The domain must be one of `domains`;
+// a key left out takes the global value.
+//
+// A nil pointer or nil slice means "not set here": the global value
+// applies. A non-nil empty TrustedSenders replaces a non-empty global
+// list with none.
 type DomainOverride struct {
-	Signature      *string
-	DKIMSelector   *string
-	Trust          *Trust
+	// Signature replaces the global signature for mail sent from the
+	// domain; "" sends none.
+	Signature *string
+	// DKIMSelector is the domain's own DKIM selector.
+	DKIMSelector *string
+	// Trust replaces the global trust policy for the domain's mailboxes.
+	Trust *Trust
+	// TrustedSenders replaces the global list for the domain's
+	// mailboxes; an empty list trusts nobody.
 	TrustedSenders []string
 	// Send is the domain layer of the send policy.
 	Send SendPolicy
 }
 
-// Mailbox is one `[mailboxes."x@a.com"]` table.
+// Mailbox is one `[mailboxes."x@a.com"]` table: a named address, or a
+// domain's catchall (`*@a.com`), which gets the mail of every address of
+// the domain without a mailbox of its own.
 type Mailbox struct {
-	// Name is the mailbox's FQDN (`info@a.com`, or `*@a.com` for the
-	// catchall); it is written as `address`.
+	// Name is the mailbox's full address, which is also its table's key
+	// (`info@a.com`, or `*@a.com` for the domain's catchall). It is
+	// written as `address`, which may be left out when reading.
 	Name string
-	// Owner is the Unix user the mailbox belongs to and its hooks run as.
+	// Owner is the Unix user the mailbox belongs to: they read its mail,
+	// and its hooks run as them. Required.
 	Owner string
-	// Trust and TrustedSenders override the domain and global layers when
-	// non-nil; a non-nil empty TrustedSenders means "no trusted senders".
-	Trust          *Trust
+	// Trust, when set, replaces the domain's and the global trust policy.
+	Trust *Trust
+	// TrustedSenders, when set, replaces the domain's and the global
+	// list; an empty list means "no trusted senders".
 	TrustedSenders []string
-	// Signature, when non-nil, replaces the domain's and the global
+	// Signature, when set, replaces the domain's and the global
 	// signature for mail this mailbox sends ("" sends none).
 	Signature *string
 	// Hooks are the mailbox's hooks in file order.
@@ -226,16 +280,28 @@ type Mailbox struct {
 
 // Hook is one `[[mailboxes."x@a.com".hooks]]` table (book/hooks.md).
 type Hook struct {
-	// Name is the name as written; "" means derived (see EffectiveName).
-	Name  string
+	// Name is the hook's name, `^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$`,
+	// unique across the server; "" means derived from the event, the
+	// command and FireOnUntrusted, as the Rust aimx derives it.
+	//
+	// EffectiveName returns the name a hook goes by.
+	Name string
+	// Event is when the hook runs: once per message stored in the mailbox
+	// (on_receive), or once per delivery round of a message sent from it
+	// (after_send). Required.
 	Event Event
-	// Cmd is the argv; Cmd[0] is absolute and no shell is involved.
+	// Cmd is the argv run, never through a shell; its first element is
+	// an absolute path. Required.
 	Cmd []string
-	// TimeoutSecs is the run time limit, 1–600. Load fills in the default
-	// (DefaultHookTimeoutSecs) for a hook written without one; code that
-	// builds a Hook must set it too, since 0 is invalid.
+	// TimeoutSecs is the run time limit in seconds, 1–600: SIGTERM at the
+	// limit, SIGKILL 5 s later.
+	//
+	// Load fills in the default (DefaultHookTimeoutSecs) for a hook
+	// written without one; code that builds a Hook must set it too, since
+	// 0 is invalid.
 	TimeoutSecs int
-	// FireOnUntrusted lets an on_receive hook fire for untrusted mail.
+	// FireOnUntrusted lets an on_receive hook fire for mail that is not
+	// trusted = "true" (book/verification.md).
 	FireOnUntrusted bool
 	// FireOnAutoSubmitted lets an on_receive hook fire for automatic mail
 	// (Auto-Submitted other than "no", or mail that looped through this

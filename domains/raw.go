@@ -5,6 +5,10 @@ package domains
 // can be applied after decoding. D is the shape of the polymorphic `domain`
 // key: string (legacy single domain) or the table of per-domain overrides.
 type rawFile[D any] struct {
+	// Domain holds the `[domain."a.com"]` override tables or, in a legacy
+	// single-domain file (as the Rust aimx writes it), the one domain:
+	// `domain = "a.com"` is read as `domains = ["a.com"]` and rewritten
+	// so. The two forms cannot be mixed with `domains`.
 	Domain D `toml:"domain"`
 	rawCommon
 }
@@ -28,10 +32,16 @@ type rawCommon struct {
 	Mailboxes      map[string]rawMailbox `toml:"mailboxes"`
 	rawSendPolicy
 
-	// Rust aimx keys (book/upgrade.md): accepted with a warning, dropped on rewrite.
-	EnableIPv6 *bool   `toml:"enable_ipv6"`
+	// Rust aimx keys (book/upgrade.md): accepted with a warning, dropped
+	// on rewrite. Each comment starts "Rust aimx" (the config reference,
+	// configdoc_test.go, lists them apart).
+
+	// Rust aimx: read as `[outbound] ipv6`; an explicit `[outbound] ipv6` wins.
+	EnableIPv6 *bool `toml:"enable_ipv6"`
+	// Rust aimx: ignored.
 	VerifyHost *string `toml:"verify_host"`
-	Upgrade    any     `toml:"upgrade"`
+	// Rust aimx: the `[upgrade]` table, whatever it holds, is ignored.
+	Upgrade any `toml:"upgrade"`
 }
 
 type rawSMTP struct {
@@ -92,7 +102,7 @@ type rawMailbox struct {
 	Webhooks       []rawWebhook `toml:"webhooks"`
 	rawSendPolicy
 
-	// Rust aimx key (book/upgrade.md).
+	// Rust aimx: ignored; root-owned mailboxes are allowed (book/upgrade.md).
 	AllowRootCatchall *bool `toml:"allow_root_catchall"`
 }
 
@@ -104,7 +114,8 @@ type rawHook struct {
 	FireOnUntrusted     bool     `toml:"fire_on_untrusted"`
 	FireOnAutoSubmitted bool     `toml:"fire_on_auto_submitted"`
 
-	// Rust aimx key (book/upgrade.md): always "cmd" there.
+	// Rust aimx: `type = "cmd"`, the only value it writes, is ignored;
+	// any other value is an error (book/upgrade.md).
 	Type *string `toml:"type"`
 }
 

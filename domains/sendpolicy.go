@@ -20,16 +20,21 @@ const (
 )
 
 // SendPolicy is one layer (global, `[domain."d"]` or a mailbox) of the
-// send rules; nil and absent mean "as the layer below".
+// send rules (book/sending.md); a key left out means "as the layer below".
+//
+// nil means absent.
 type SendPolicy struct {
-	// Allow are recipient globs (`*@example.com`, `boss@x.org`); a
-	// recipient must match one. A non-nil empty list means anyone.
+	// Allow are recipient globs (`*@example.com`, `boss@x.org`, as
+	// trusted_senders) every recipient of a send must match; an empty
+	// list means anyone.
 	Allow []string
-	// QuotaHour and QuotaDay cap the messages sent per hour and per day
-	// (0: no cap).
+	// QuotaHour and QuotaDay cap the messages a mailbox sends per hour and
+	// per day; 0 means no cap.
 	QuotaHour, QuotaDay *int
-	// Approval is ApprovalNone or ApprovalRequired: every send held as a
-	// draft until the owner approves it.
+	// Approval is "none" or "required": with "required" every send is
+	// held as a draft until the operator approves it (aimx drafts).
+	//
+	// The values are ApprovalNone and ApprovalRequired.
 	Approval *string
 }
 

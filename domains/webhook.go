@@ -18,7 +18,11 @@ import (
 // Webhook is one `[[mailboxes."x@a.com".webhooks]]` table (book/webhooks.md):
 // a signed POST of a message's metadata to URL on each event it lists.
 type Webhook struct {
-	// Name is the name as written; "" means derived (see EffectiveName).
+	// Name is the webhook's name, `^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$`,
+	// unique among the server's webhooks; "" means derived from the
+	// mailbox, the URL and the events.
+	//
+	// EffectiveName returns the name a webhook goes by.
 	Name string
 	// URL is where the POST goes: https, or http to a host listed in
 	// [hooks] webhook_http_hosts.
