@@ -15,17 +15,20 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/buildinfo"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/search"
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// ServerName and ServerVersion are what the server reports at initialize.
-const (
-	ServerName    = "aimx"
-	ServerVersion = "0.1.0"
-)
+// ServerName is the name the server reports at initialize.
+const ServerName = "aimx"
+
+// ServerVersion is the version the server (and the stdio bridge) reports
+// at initialize: the one `aimx version` prints, from the binary's build
+// info (internal/buildinfo, book/mcp.md).
+var ServerVersion = buildinfo.Version()
 
 // instructions is what every transport (the daemon's and the stdio
 // bridge's) tells an agent at initialize.

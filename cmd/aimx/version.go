@@ -3,9 +3,10 @@ package main
 import (
 	"fmt"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/aimx-dev/aimx/internal/buildinfo"
 )
 
 // versionInfo is what `aimx version` reports.
@@ -16,20 +17,13 @@ type versionInfo struct {
 }
 
 // buildVersion reads the module version and VCS revision the Go toolchain
-// stamped into the binary.
+// stamped into the binary: the version the MCP server reports as
+// serverInfo.version too (internal/buildinfo, book/cli.md).
 func buildVersion() versionInfo {
-	vi := versionInfo{Version: "(devel)", Go: runtime.Version()}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return vi
-	}
-	if info.Main.Version != "" {
-		vi.Version = info.Main.Version
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			vi.Revision = s.Value
-		}
+	bi := buildinfo.Read()
+	vi := versionInfo{Version: bi.Version, Go: runtime.Version()}
+	if bi.Revision != bi.Version {
+		vi.Revision = bi.Revision
 	}
 	return vi
 }
