@@ -534,3 +534,131 @@ func TestDocsLinksResolve(t *testing.T) {
 		t.Errorf("planted link errors: got %q, want %q", got, want)
 	}
 }
+
+// indexProblems names the pages of book/ that index (book/README.md, or
+// the root README.md whose links start with book/) does not link to.
+func indexProblems(index []docLine, pages []string) []string {
+	linked := map[string]bool{}
+	name := "book/README.md"
+	for _, l := range index {
+		if l.file != "" {
+			name = l.file
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(l.text, -1) {
+			path, _, _ := strings.Cut(m[1], "#")
+			linked[strings.TrimPrefix(path, "book/")] = true
+		}
+	}
+	var problems []string
+	for _, p := range pages {
+		if page := filepath.Base(p); page != "README.md" && !linked[page] {
+			problems = append(problems, fmt.Sprintf("%s does not list book/%s: add it where a reader needs it", name, page))
+		}
+	}
+	return problems
+}
+
+// TestBookIndexListsEveryPage: the book's index, and the README's list of
+// pages, name every page.
+func TestBookIndexListsEveryPage(t *testing.T) {
+	t.Parallel()
+	pages, err := filepath.Glob("../../book/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, index := range []string{"../../book/README.md", "../../README.md"} {
+		for _, p := range indexProblems(readDoc(t, index), pages) {
+			t.Error(p)
+		}
+	}
+	// The check can fail.
+	got := indexProblems([]docLine{{text: "1. [Install](install.md)"}}, []string{"../../book/install.md", "../../book/new-page.md", "../../book/README.md"})
+	if want := []string{"book/README.md does not list book/new-page.md: add it where a reader needs it"}; !slices.Equal(got, want) {
+		t.Errorf("planted: got %q, want %q", got, want)
+	}
+}
+
+// layoutRows reads the path column of README.md's Layout table.
+func layoutRows(t *testing.T) map[string]int {
+	t.Helper()
+	rows := map[string]int{}
+	in := false
+	for _, l := range readDoc(t, "../../README.md") {
+		switch {
+		case strings.HasPrefix(l.text, "## "):
+			in = l.text == "## Layout"
+		case in && strings.HasPrefix(l.text, "| `"):
+			cell, _, _ := strings.Cut(l.text[1:], "|")
+			for _, m := range inlineRE.FindAllStringSubmatch(cell, -1) {
+				rows[m[1]] = l.n
+			}
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("README.md: no table under ## Layout")
+	}
+	return rows
+}
+
+// layoutProblems compares the Layout table with the package dirs: every
+// dir is a row or under one (`internal/*` covers internal's packages), and
+// every row exists.
+func layoutProblems(rows map[string]int, pkgDirs []string, exists func(string) bool) []string {
+	var problems []string
+	for _, d := range pkgDirs {
+		covered := false
+		for r := range rows {
+			base := strings.TrimSuffix(r, "/*")
+			if d == r || strings.HasPrefix(d, base+"/") {
+				covered = true
+			}
+		}
+		if !covered {
+			problems = append(problems, fmt.Sprintf("README.md: the Layout table lacks %s (read its package doc comment)", d))
+		}
+	}
+	for r, n := range rows {
+		if !exists(strings.TrimSuffix(r, "/*")) {
+			problems = append(problems, fmt.Sprintf("README.md:%d: the Layout table lists %s, which does not exist", n, r))
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}
+
+// TestReadmeLayoutListsEveryPackage: README.md's Layout table names every
+// package of the module.
+func TestReadmeLayoutListsEveryPackage(t *testing.T) {
+	t.Parallel()
+	var dirs []string
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(path, "../../"))
+		if d.IsDir() {
+			if name := d.Name(); path != "../.." && (strings.HasPrefix(name, ".") || name == "testdata" || name == "tools") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if dir := filepath.ToSlash(filepath.Dir(rel)); strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") && dir != "." && !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(p string) bool { _, err := os.Stat(filepath.Join("../..", p)); return err == nil }
+	rows := layoutRows(t)
+	for _, p := range layoutProblems(rows, dirs, exists) {
+		t.Error(p)
+	}
+	// The check can fail: a new package, a removed one.
+	got := layoutProblems(map[string]int{"mail/auth": 3, "internal/*": 4, "gone": 5}, []string{"mail/auth", "mail/newpkg", "internal/safefs"}, func(p string) bool { return p != "gone" })
+	want := []string{"README.md: the Layout table lacks mail/newpkg (read its package doc comment)", "README.md:5: the Layout table lists gone, which does not exist"}
+	if !slices.Equal(got, want) {
+		t.Errorf("planted: got %q, want %q", got, want)
+	}
+}
