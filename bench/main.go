@@ -8,12 +8,14 @@
 //	go run ./bench            # full: 100,000 and 1,000,000 stored messages, a few minutes
 //	go run ./bench -quick     # a smoke run with small N, not recorded
 //	go run ./bench -send-only # the sending phase alone, not recorded
+//	go run ./bench -search-only [-search-n N] # the search phase alone, not recorded
 //
 // It needs no root and no network, and removes its temp dir at the end
 // unless -keep.
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -42,6 +44,10 @@ type options struct {
 	// recipients; SendOnly runs that phase alone.
 	Send     [3]int
 	SendOnly bool
+	// SearchN is the messages of the search phase (search.go); SearchOnly
+	// runs that phase alone.
+	SearchN    int
+	SearchOnly bool
 	// Fixture, when set, is a dir that keeps the dev dir and its seeded
 	// messages across runs (seeding a million files takes minutes); each
 	// run drops its index cache and the intake mailboxes first.
@@ -57,9 +63,11 @@ func main() {
 	flag.StringVar(&o.Readme, "readme", "bench/README.md", "where the table is recorded")
 	flag.StringVar(&o.Fixture, "fixture", "", "keep the seeded dev dir here and reuse it on later runs")
 	flag.BoolVar(&o.SendOnly, "send-only", false, "run the sending phase alone (not recorded unless -record)")
+	flag.BoolVar(&o.SearchOnly, "search-only", false, "run the search phase alone (not recorded unless -record)")
+	flag.IntVar(&o.SearchN, "search-n", 0, "messages of the search phase (default 100,000; 5,000 with -quick)")
 	flag.Parse()
 	o.Record = *record
-	if o.Quick || o.SendOnly {
+	if o.Quick || o.SendOnly || o.SearchOnly {
 		recordSet := false
 		flag.Visit(func(f *flag.Flag) { recordSet = recordSet || f.Name == "record" })
 		o.Record = *record && recordSet
@@ -67,9 +75,11 @@ func main() {
 	if o.Quick {
 		o.Big, o.Total, o.Boxes, o.Calls, o.Intake, o.Hooks = 2_000, 20_000, 50, 30, [4]int{20, 100, 10, 40}, 20
 		o.Send = [3]int{30, 100, 30}
+		o.SearchN = cmp.Or(o.SearchN, 5_000)
 	} else {
 		o.Big, o.Total, o.Boxes, o.Calls, o.Intake, o.Hooks = 100_000, 1_000_000, 1_000, 200, [4]int{200, 2000, 100, 500}, 100
 		o.Send = [3]int{500, 2000, 500}
+		o.SearchN = cmp.Or(o.SearchN, 100_000)
 	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -127,10 +137,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	s := &session{o: o, bin: o.Bin, tmp: tmp, dev: dev, intakeDev: intakeDev, hookLog: hookLog, rest: rest, owner: u.Username}
-	phases := []func(context.Context) error{s.intake, s.big, s.million, s.send}
+	phases := []func(context.Context) error{s.intake, s.big, s.million, s.send, s.search}
 	if o.SendOnly {
-		phases = phases[3:]
+		phases = phases[3:4]
 	}
+	if o.SearchOnly {
+		phases = phases[4:]
+	}
+	searchOffElsewhere() // the search phase turns it on for its daemon
 	for _, phase := range phases {
 		if err := phase(ctx); err != nil {
 			return err
@@ -187,7 +201,10 @@ func (s *session) notes(m machine) string {
 	if s.o.Fixture != "" {
 		b.WriteString(" -fixture (messages seeded by an earlier run)")
 	}
-	if !s.o.SendOnly {
+	if s.o.SearchOnly {
+		b.WriteString(" -search-only:")
+	}
+	if !s.o.SendOnly && !s.o.SearchOnly {
 		fmt.Fprintf(&b, ": largest mailbox %s messages, %s stored in %d mailboxes; %d MCP calls per latency figure.",
 			count(s.o.Big), count(s.o.Total), s.o.Boxes, s.o.Calls)
 	}

@@ -55,7 +55,7 @@ func (s *Server) emailSearchTool() *toolDef {
 			opt("mailbox", str("Only this mailbox: a full address or a bare local part. Left out, every mailbox you can use.")),
 			opt("folder", enum("Only this folder: inbox (mail received) or sent (copies of mail sent). Left out, both.", "inbox", "sent")),
 			opt("limit", integer("Page size, 1 to 100.").with("minimum", 1, "maximum", search.MaxLimit, "default", search.DefaultLimit)),
-			opt("offset", integer("How many matches to skip, for the next page; offset plus limit at most 5000.").with("minimum", 0, "default", 0)),
+			opt("offset", integer(fmt.Sprintf("How many matches to skip, for the next page; offset plus limit at most %d.", search.RankWindow)).with("minimum", 0, "default", 0)),
 		),
 		out:     resultSchema[EmailSearchResult]("The matches, best first, and how many there are."),
 		example: map[string]any{"query": "invoice from:billing -paid", "limit": 10},

@@ -96,7 +96,7 @@ func TestEmailSearchArguments(t *testing.T) {
 	cl := e.client(protocolVersions[0])
 	e.callAs(cl, alice, "email_search", map[string]any{"query": "-x"}).fails(t, "no word to look for")
 	e.callAs(cl, alice, "email_search", map[string]any{"query": "x", "limit": 500}).fails(t, "limit must be between 1 and 100")
-	e.callAs(cl, alice, "email_search", map[string]any{"query": "x", "offset": 4990, "limit": 20}).fails(t, "offset plus limit may be at most 5000")
+	e.callAs(cl, alice, "email_search", map[string]any{"query": "x", "offset": 1990, "limit": 20}).fails(t, "offset plus limit may be at most 2000")
 	e.callAs(cl, alice, "email_search", map[string]any{"query": "x", "folder": "trash"}).fails(t, "folder")
 	e.callAs(cl, alice, "email_search", map[string]any{"query": "x", "thread_id": "1"}).fails(t, `unknown argument "thread_id"`)
 	e.srv = NewServer(Deps{Registry: e.reg, Store: e.store})

@@ -24,6 +24,8 @@ const schemaVersion = "1"
 // per document naming its folder, the visibility filter. docs maps a row
 // to its folder and id; a row id orders documents by receipt time (at
 // <<16 plus a tie-breaker), so "newest matches" is a reverse row-id scan.
+// Incremental auto-vacuum lets Optimize give back the pages its merge
+// freed.
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS boxes(id INTEGER PRIMARY KEY, mailbox TEXT NOT NULL, folder TEXT NOT NULL, UNIQUE(mailbox, folder));
@@ -63,6 +65,9 @@ var _ Index = (*FTS)(nil)
 func dsn(path string, readOnly bool) string {
 	u := url.URL{Scheme: "file", Path: path}
 	q := url.Values{}
+	if !readOnly {
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)") // before anything is written (schema)
+	}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	if readOnly {

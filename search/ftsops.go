@@ -181,12 +181,16 @@ func (f *FTS) Boxes(context.Context) (map[Box]int, error) {
 	return out, nil
 }
 
-// Optimize merges the index's segments into one (see Index).
+// Optimize merges the index's segments into one and gives the freed
+// pages back to the file system (see Index).
 func (f *FTS) Optimize(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, err := f.w.ExecContext(ctx, `INSERT INTO fts(fts) VALUES('optimize')`); err != nil {
 		return fmt.Errorf("search index optimize: %w", err)
+	}
+	if _, err := f.w.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		return fmt.Errorf("search index vacuum: %w", err)
 	}
 	if _, err := f.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("search index checkpoint: %w", err)
@@ -240,7 +244,7 @@ func (f *FTS) Search(ctx context.Context, q Query) (*Result, error) {
 	if len(ids) <= q.Offset {
 		return res, nil
 	}
-	ranked, err := f.rank(ctx, ids, q.Expr, filter)
+	ranked, err := f.rank(ctx, ids, q.Expr, expr, filter)
 	if err != nil {
 		return nil, err
 	}

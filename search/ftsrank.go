@@ -30,7 +30,7 @@ const (
 	bm25B  = 0.75
 	// idfCap bounds the count behind a word's IDF; past it every word is
 	// equally common.
-	idfCap = 20000
+	idfCap = 10000
 )
 
 // candidate is one row of the window being ranked.
@@ -39,9 +39,10 @@ type candidate struct {
 	score float64
 }
 
-// rank scores the candidate rows ids (newest first) for e and returns
-// them best first (newer first on ties).
-func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, filter string) ([]candidate, error) {
+// rank scores the candidate rows ids (newest first), the matches of the
+// FTS5 expression match (the query and its folder filter, filter), for e
+// and returns them best first (newer first on ties).
+func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, match, filter string) ([]candidate, error) {
 	cands := make([]candidate, len(ids))
 	pos := make(map[int64]int, len(ids))
 	for i, id := range ids {
@@ -68,9 +69,15 @@ func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, filter string) ([]
 				if t.Field != "" && ftsColumns[t.Field] != col.name {
 					continue
 				}
-				expr := col.name + " : " + word
-				if filter != "" {
-					expr = filter + " AND " + expr
+				// Within the matches only: FTS5 then skips through the
+				// word's rows instead of reading all of them. A prefix
+				// expands to many words; it is not expanded twice.
+				expr := "(" + match + ") AND " + col.name + " : " + word
+				if t.Prefix && i == len(t.Words)-1 {
+					expr = col.name + " : " + word
+					if filter != "" {
+						expr = filter + " AND " + expr
+					}
 				}
 				rows, err := f.r.QueryContext(ctx, `SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?`, expr, lo, hi)
 				if err != nil {
@@ -137,7 +144,9 @@ func (f *FTS) idf(ctx context.Context, word string, nRows int64) (float64, error
 }
 
 // docLengths reads the token count of each text column of the rows ids
-// from FTS5's docsize table, in the order of ids.
+// from FTS5's docsize table, in the order of ids (looked up by id: a
+// range scan would read every row between the oldest and the newest
+// match, which for a rare word is the whole table).
 func (f *FTS) docLengths(ctx context.Context, ids []int64) ([][len(textColumns)]int, error) {
 	out := make([][len(textColumns)]int, len(ids))
 	pos := make(map[int64]int, len(ids))
@@ -146,11 +155,12 @@ func (f *FTS) docLengths(ctx context.Context, ids []int64) ([][len(textColumns)]
 	}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
+		q := `SELECT id, sz FROM fts_docsize WHERE id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := f.r.QueryContext(ctx, `SELECT id, sz FROM fts_docsize WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		rows, err := f.r.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("search rank: %w", err)
 		}
@@ -161,10 +171,14 @@ func (f *FTS) docLengths(ctx context.Context, ids []int64) ([][len(textColumns)]
 				rows.Close()
 				return nil, fmt.Errorf("search rank: %w", err)
 			}
+			j, ok := pos[id]
+			if !ok {
+				continue
+			}
 			sizes := varints(sz)
 			for c := range textColumns {
 				if c+1 < len(sizes) {
-					out[pos[id]][c] = int(sizes[c+1]) // sizes[0] is the box column
+					out[j][c] = int(sizes[c+1]) // sizes[0] is the box column
 				}
 			}
 		}

@@ -90,7 +90,7 @@ const (
 	// RankWindow is how many of the newest matches are ranked: a query
 	// that matches more ranks the newest RankWindow of them, which bounds
 	// its cost whatever the mailbox size. Offset+Limit may not pass it.
-	RankWindow = 5000
+	RankWindow = 2000
 	// TotalCap bounds the count of matches (Result.Capped past it).
 	TotalCap = 10000
 )

@@ -186,7 +186,9 @@ func (s *Service) run(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if added > 10_000 {
+	// After a bulk load, merge the segments (smaller and faster) and
+	// truncate the write-ahead log.
+	if added > 1000 {
 		if err := idx.Optimize(ctx); err != nil {
 			s.Log.Warn().Err(err).Msg("search index not optimized")
 		}
