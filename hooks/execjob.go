@@ -125,6 +125,7 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 		s.put(ctx, log, j, js)
 		return true
 	}
+	s.last.record(j.hook, res, s.now())
 	js.Done, js.Outcome, js.ExitCode, js.TimedOut = true, OutcomeRan, res.ExitCode, res.TimedOut
 	js.UpdatedAt = s.now().UTC()
 	s.put(ctx, log, j, js)

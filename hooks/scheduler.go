@@ -150,6 +150,9 @@ type Scheduler struct {
 	cpMu    sync.Mutex // serializes checkpoint writes
 	written time.Time
 
+	// last is how each hook last ran, for hook_list (lastrun.go).
+	last lastRuns
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
