@@ -108,6 +108,7 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	set(&c.MCP.HTTPListen, r.MCP.HTTPListen)
 	c.MCP.AllowedHosts = r.MCP.AllowedHosts
 	set(&c.Metrics.Listen, r.Metrics.Listen)
+	set(&c.Storage.TrashRetention, r.Storage.TrashRetention)
 
 	b.rustKeys(r)
 	set(&o.IPv6, r.Outbound.IPv6)

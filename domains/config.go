@@ -24,6 +24,7 @@ const (
 	DefaultRetryBase           = 5 * time.Minute
 	DefaultRetryAttempts       = 9
 	DefaultSendWait            = 10 * time.Second
+	DefaultTrashRetention      = 30 * 24 * time.Hour
 	DefaultHookTimeoutSecs     = 60
 	MaxHookTimeoutSecs         = 600
 )
@@ -99,6 +100,7 @@ type Config struct {
 	DNS      DNS
 	MCP      MCP
 	Metrics  Metrics
+	Storage  StorageSettings
 
 	// Overrides holds the `[domain."a.com"]` tables, keyed by domain.
 	Overrides map[string]DomainOverride
@@ -229,6 +231,13 @@ type Metrics struct {
 	Listen string
 }
 
+// StorageSettings is the `[storage]` section (book/storage.md).
+type StorageSettings struct {
+	// TrashRetention is how long a deleted email stays in its mailbox's
+	// trash before it is removed for good.
+	TrashRetention Duration
+}
+
 // DomainOverride is a `[domain."a.com"]` table: the settings of one domain
 // that differ from the global ones. The domain must be one of `domains`;
 // a key left out takes the global value.
@@ -318,6 +327,7 @@ func Default(domains ...string) *Config {
 		Trust:        TrustNone,
 		Signature:    DefaultSignature,
 		DedupWindow:  Duration(DefaultDedupWindow),
+		Storage:      StorageSettings{TrashRetention: Duration(DefaultTrashRetention)},
 		SMTP: SMTP{
 			Listen:              DefaultSMTPListen,
 			MaxMessageBytes:     DefaultMaxMessageBytes,

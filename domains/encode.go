@@ -72,6 +72,8 @@ func (c *Config) Encode() []byte {
 	}
 	e.table("metrics")
 	e.str("listen", c.Metrics.Listen, "")
+	e.table("storage")
+	e.dur("trash_retention", c.Storage.TrashRetention, d.Storage.TrashRetention)
 
 	for _, dom := range sortedKeys(c.Overrides) {
 		ov := c.Overrides[dom]

@@ -29,6 +29,7 @@ type rawCommon struct {
 	DNS            rawDNS                `toml:"dns"`
 	MCP            rawMCP                `toml:"mcp"`
 	Metrics        rawMetrics            `toml:"metrics"`
+	Storage        rawStorage            `toml:"storage"`
 	Mailboxes      map[string]rawMailbox `toml:"mailboxes"`
 	rawSendPolicy
 
@@ -78,6 +79,10 @@ type rawDNS struct {
 type rawMCP struct {
 	HTTPListen   *string  `toml:"http_listen"`
 	AllowedHosts []string `toml:"allowed_hosts"`
+}
+
+type rawStorage struct {
+	TrashRetention *Duration `toml:"trash_retention"`
 }
 
 type rawMetrics struct {

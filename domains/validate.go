@@ -121,6 +121,7 @@ func (c *Config) check() []issue {
 	k.globs(p("trusted_senders"), c.TrustedSenders)
 	k.text(p("signature"), c.Signature)
 	k.positive(p("dedup_window"), c.DedupWindow)
+	k.positive(p("storage", "trash_retention"), c.Storage.TrashRetention)
 	k.sendPolicy(nil, c.Send)
 	c.checkSections(&k)
 

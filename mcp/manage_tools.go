@@ -37,9 +37,12 @@ func anyFolderArg(f string) (storage.Folder, error) {
 	return folder, nil
 }
 
-// trashRetention is how long the trash keeps a deleted email. It will be
-// `[storage] trash_retention` in config.toml; until then the default.
-func (s *Server) trashRetention(*domains.Config) time.Duration {
+// trashRetention is how long the trash keeps a deleted email:
+// `[storage] trash_retention` (book/configuration.md).
+func (s *Server) trashRetention(cfg *domains.Config) time.Duration {
+	if cfg != nil && cfg.Storage.TrashRetention > 0 {
+		return cfg.Storage.TrashRetention.D()
+	}
 	return storage.DefaultTrashRetention
 }
 

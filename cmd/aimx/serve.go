@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -143,7 +144,8 @@ func (a *app) serve(f serveFlags) error {
 	// the send path and the doors through the store srch.watch wraps.
 	srch := newSearch(a, paths, store, registry)
 	srch.add(d)
-	d.AddComponent("trash", &daemon.TrashJanitor{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
+	d.AddComponent("trash", &daemon.TrashJanitor{Registry: registry, Store: store, Log: a.log, Panics: a.panics,
+		Retention: func(c *domains.Config) time.Duration { return c.Storage.TrashRetention.D() }})
 	// Intake tells hooks and the bounce handling about stored mail; the
 	// outbound parts are built after intake (local recipients go through
 	// it) and before anything is served.
