@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // ErrBadCursor reports a ListQuery.Cursor that no listing returned (or one
@@ -17,19 +16,20 @@ var ErrBadCursor = errors.New("not a listing cursor")
 // nanoseconds within the second), not a count of rows. The next page is
 // the messages after that place, so mail that arrives between two pages
 // (newer than the first row) moves nothing, and a row removed meanwhile
-// leaves the place valid. It is opaque to callers: version 1, the order
-// (newest or oldest first), the nanoseconds, the id, base64url-encoded.
+// leaves the place valid. It is opaque to callers: version 1, the listing
+// order (newest or oldest first), the receipt order within the second, the
+// id, base64url-encoded.
 const cursorVersion = 1
 
-// encodeCursor returns the cursor after the row (nsec, id).
-func encodeCursor(oldest bool, nsec uint32, id string) string {
+// encodeCursor returns the cursor after the row (order, id).
+func encodeCursor(oldest bool, order uint32, id string) string {
 	b := make([]byte, 0, 6+len(id))
-	var order byte
+	var dir byte
 	if oldest {
-		order = 1
+		dir = 1
 	}
-	b = append(b, cursorVersion, order)
-	b = binary.BigEndian.AppendUint32(b, nsec)
+	b = append(b, cursorVersion, dir)
+	b = binary.BigEndian.AppendUint32(b, order)
 	b = append(b, id...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -43,8 +43,8 @@ func decodeCursor(c string, oldest bool) (*orderKey, error) {
 	if (b[1] == 1) != oldest {
 		return nil, fmt.Errorf("%w: it belongs to a listing in the other order", ErrBadCursor)
 	}
-	ck := &orderKey{nsec: binary.BigEndian.Uint32(b[2:6]), id: string(b[6:])}
-	if ck.nsec >= uint32(time.Second) || ValidateID(ck.id) != nil {
+	ck := &orderKey{order: binary.BigEndian.Uint32(b[2:6]), id: string(b[6:])}
+	if ValidateID(ck.id) != nil {
 		return nil, ErrBadCursor
 	}
 	return ck, nil

@@ -35,18 +35,21 @@ import (
 
 // indexEntry is one message as a writer hands it to the index.
 type indexEntry struct {
-	id      string
-	bundle  bool
-	at      int64 // stem receipt time, Unix seconds; valid when hasAt
-	hasAt   bool
-	nsec    uint32 // received_at's nanoseconds within the stem's second: the receipt order within it
-	from    string // lowercased, for the case-insensitive filters
-	subject string // lowercased
-	thread  uint32 // hashOf(thread_id), for the thread filter (verified on read)
-	msgID   uint32 // hashOf(message_id), for the message_id filter and thread joins (verified on read)
-	trust   uint8  // trustCode(trusted)
-	read    bool
-	broken  bool // the .md did not decode; listed, never filtered in
+	id     string
+	bundle bool
+	at     int64 // stem receipt time, Unix seconds; valid when hasAt
+	hasAt  bool
+	order  uint32 // place within the stem's second (receiptOrder)
+	// orderFromEML: received_at does not place it within the second; the
+	// .eml's mtime does (orderByEML).
+	orderFromEML bool
+	from         string // lowercased, for the case-insensitive filters
+	subject      string // lowercased
+	thread       uint32 // hashOf(thread_id), for the thread filter (verified on read)
+	msgID        uint32 // hashOf(message_id), for the message_id filter and thread joins (verified on read)
+	trust        uint8  // trustCode(trusted)
+	read         bool
+	broken       bool // the .md did not decode; listed, never filtered in
 }
 
 // newIndexEntry takes the indexed fields from a decoded frontmatter.
@@ -59,7 +62,11 @@ func newIndexEntry(id string, bundle bool, fm *Frontmatter) *indexEntry {
 		e.broken = true
 		return e
 	}
-	e.nsec = receiptNanos(e.at, e.hasAt, fm.ReceivedAt)
+	if fm.ReceivedAt.Nanosecond() != 0 {
+		e.order = receiptOrder(e.at, e.hasAt, fm.ReceivedAt)
+	} else {
+		e.orderFromEML = e.hasAt
+	}
 	e.from = strings.ToLower(fm.From)
 	e.subject = strings.ToLower(fm.Subject)
 	e.thread, e.msgID = hashOf(fm.ThreadID), hashOf(fm.MessageID)
@@ -68,15 +75,22 @@ func newIndexEntry(id string, bundle bool, fm *Frontmatter) *indexEntry {
 	return e
 }
 
-// receiptNanos is the order of a message within the second of its stem
-// (book/storage.md, "Listing and counting"): the nanoseconds of its
-// received_at when that falls in the same second, else 0 (sent copies and
-// mail without received_at then order by id within the second).
-func receiptNanos(at int64, hasAt bool, received time.Time) uint32 {
-	if !hasAt || received.IsZero() || received.Unix() != at {
+// receiptOrder is a message's place within the second of its stem
+// (book/storage.md, "Listing and counting"): the microseconds from the
+// start of that second to t, capped at 71 minutes; 0 when t is unknown or
+// earlier. t is received_at when it has a part below the second (the
+// intake records it so since format 2 of the index, and the Rust aimx
+// did), else the .eml's mtime: mail stored before, and sent copies, which
+// carry no received_at. A message with neither orders by id in its second.
+func receiptOrder(at int64, hasAt bool, t time.Time) uint32 {
+	if !hasAt || t.IsZero() {
 		return 0
 	}
-	return uint32(received.Nanosecond())
+	d := t.Sub(time.Unix(at, 0)) / time.Microsecond
+	if d <= 0 {
+		return 0
+	}
+	return uint32(min(d, 1<<32-1))
 }
 
 // hashOf is the fixed-size stand-in the index keeps for a thread_id or a
@@ -125,7 +139,7 @@ type slot struct {
 	stampHi uint32
 	off     uint32 // arena offset of the id
 	at      uint32 // stem receipt time, Unix seconds (flagHasAt)
-	nsec    uint32 // receipt order within the second (receiptNanos)
+	order   uint32 // place within the stem's second (receiptOrder)
 	thread  uint32 // hashOf(thread_id)
 	msgID   uint32 // hashOf(message_id)
 	fromLen uint16
@@ -340,7 +354,7 @@ func appendEntry(arena []byte, e *indexEntry, stamp uint64) ([]byte, slot) {
 		thread: e.thread, msgID: e.msgID, trust: e.trust}
 	sl.setStamp(stamp)
 	if at, ok := slotSecond(e.at, e.hasAt); ok {
-		sl.at, sl.nsec, sl.flags = at, e.nsec, flagHasAt
+		sl.at, sl.order, sl.flags = at, e.order, flagHasAt
 	}
 	for _, f := range []struct {
 		on  bool
@@ -412,6 +426,15 @@ func (s *Store) indexUpsert(ref MailboxRef, folder Folder, e *indexEntry) {
 		return
 	}
 	idx.mu.Lock()
+	live := idx.building || idx.resident
+	idx.mu.Unlock()
+	if live && e.orderFromEML {
+		if d, err := s.openFolder(ref, folder); err == nil {
+			e.orderByEML(d)
+			d.Close()
+		}
+	}
+	idx.mu.Lock()
 	defer idx.mu.Unlock()
 	if idx.building {
 		idx.journal = append(idx.journal, e) // replayed over what the load finds
@@ -454,6 +477,6 @@ func (idx *folderIndex) entryAt(i int) indexEntry {
 	from := sl.off + uint32(sl.idLen)
 	subj := from + uint32(sl.fromLen)
 	return indexEntry{id: string(idx.id(i)), bundle: sl.flags&flagBundle != 0, at: int64(sl.at), hasAt: sl.flags&flagHasAt != 0,
-		nsec: sl.nsec, from: string(idx.arena[from:subj]), subject: string(idx.arena[subj : subj+uint32(sl.subjLen)]),
+		order: sl.order, from: string(idx.arena[from:subj]), subject: string(idx.arena[subj : subj+uint32(sl.subjLen)]),
 		thread: sl.thread, msgID: sl.msgID, trust: sl.trust, read: sl.flags&flagRead != 0, broken: sl.flags&flagBroken != 0}
 }

@@ -25,7 +25,7 @@ import (
 // Layout, little-endian: a 32-byte header ("AIMXIDX2", count u32, arena
 // length u32, unread u32, the folder dir's fileStamp u64, a CRC-32C of the
 // header before it), the slots (36 bytes each: stamp u64, off u32, at u32,
-// receipt nanoseconds u32, thread hash u32, message-id hash u32, from
+// receipt order u32, thread hash u32, message-id hash u32, from
 // length u16, subject length u16, id length u16, flags u8, trust u8), the
 // arena, and a CRC-32C of everything before it. A file of an earlier
 // format ("AIMXIDX1": 24-byte slots without the receipt order, hashes and
@@ -119,7 +119,7 @@ func (idx *folderIndex) encodeLocked(dirStamp uint64) []byte {
 
 func appendSlot(b []byte, sl *slot) []byte {
 	b = binary.LittleEndian.AppendUint64(b, sl.stamp())
-	for _, v := range [...]uint32{sl.off, sl.at, sl.nsec, sl.thread, sl.msgID} {
+	for _, v := range [...]uint32{sl.off, sl.at, sl.order, sl.thread, sl.msgID} {
 		b = binary.LittleEndian.AppendUint32(b, v)
 	}
 	b = binary.LittleEndian.AppendUint16(b, sl.fromLen)
@@ -131,7 +131,7 @@ func appendSlot(b []byte, sl *slot) []byte {
 // decodeSlot reads one slot as appendSlot wrote it.
 func decodeSlot(b *[slotSize]byte) slot {
 	le := binary.LittleEndian
-	sl := slot{off: le.Uint32(b[8:]), at: le.Uint32(b[12:]), nsec: le.Uint32(b[16:]), thread: le.Uint32(b[20:]),
+	sl := slot{off: le.Uint32(b[8:]), at: le.Uint32(b[12:]), order: le.Uint32(b[16:]), thread: le.Uint32(b[20:]),
 		msgID: le.Uint32(b[24:]), fromLen: le.Uint16(b[28:]), subjLen: le.Uint16(b[30:]), idLen: le.Uint16(b[32:]),
 		flags: b[34], trust: b[35]}
 	sl.setStamp(le.Uint64(b[0:]))

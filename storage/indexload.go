@@ -143,6 +143,7 @@ func (s *Store) checkFolder(ctx context.Context, ref MailboxRef, folder Folder, 
 			fm = nil // undecodable: keep it listed, reading it reports why
 		}
 		fresh[i], stamps[i] = newIndexEntry(ents[i].stem, ents[i].bundle, fm), stamp
+		fresh[i].orderByEML(fdir)
 		return nil
 	})
 	if err != nil {
@@ -170,6 +171,24 @@ func (s *Store) checkFolder(ctx context.Context, ref MailboxRef, folder Folder, 
 		}
 	}
 	return slots, arena, len(toRead), true, nil
+}
+
+// orderByEML sets the receipt order of an entry whose received_at does
+// not give it from its .eml's mtime (receiptOrder); an entry without .eml
+// keeps order 0 and orders by id within its second.
+func (e *indexEntry) orderByEML(fdir *safefs.Dir) {
+	if !e.orderFromEML {
+		return
+	}
+	name := e.id + ".eml"
+	if e.bundle {
+		name = e.id + "/" + name
+	}
+	st, err := fdir.Lstat(name)
+	if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	e.order = receiptOrder(e.at, e.hasAt, time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)))
 }
 
 // lstatEntry stats an entry's .md: a flat one with one fstatat on the

@@ -12,7 +12,7 @@ import (
 // order, and a stem starts with its receipt second in a fixed-width form,
 // so id order is receipt order between seconds, and the messages of one
 // second sit next to each other (a run). Within a run the receipt order
-// is the nanoseconds of received_at (slot.nsec), then the id. A listing
+// is slot.order (receiptOrder), then the id. A listing
 // therefore walks the slots from the end one run at a time and sorts only
 // the runs of more than one message: the order needs no permutation array
 // and costs nothing for the usual run of one. Slots whose id carries no
@@ -29,16 +29,16 @@ func slotSecond(at int64, hasAt bool) (uint32, bool) {
 
 // orderKey is a message's place within its run.
 type orderKey struct {
-	nsec uint32
-	id   string
+	order uint32
+	id    string
 }
 
 // compareKey orders two messages of one run, oldest first.
-func compareKey(aNsec uint32, aID []byte, bNsec uint32, bID []byte) int {
+func compareKey(aOrder uint32, aID []byte, bOrder uint32, bID []byte) int {
 	switch {
-	case aNsec < bNsec:
+	case aOrder < bOrder:
 		return -1
-	case aNsec > bNsec:
+	case aOrder > bOrder:
 		return 1
 	}
 	return bytes.Compare(aID, bID)
@@ -73,7 +73,7 @@ func (idx *folderIndex) sortedRun(lo, hi int, asc bool, out []int) []int {
 	}
 	run := out[start:]
 	slices.SortFunc(run, func(a, b int) int {
-		c := compareKey(idx.slots[a].nsec, idx.id(a), idx.slots[b].nsec, idx.id(b))
+		c := compareKey(idx.slots[a].order, idx.id(a), idx.slots[b].order, idx.id(b))
 		if asc {
 			return c
 		}
@@ -120,7 +120,7 @@ func (idx *folderIndex) walkFrom(asc bool, ck *orderKey) *walk {
 	}
 	if lo <= hi {
 		for _, i := range idx.sortedRun(lo, hi, asc, nil) {
-			c := compareKey(idx.slots[i].nsec, idx.id(i), ck.nsec, []byte(ck.id))
+			c := compareKey(idx.slots[i].order, idx.id(i), ck.order, []byte(ck.id))
 			if (asc && c > 0) || (!asc && c < 0) {
 				w.pending = append(w.pending, i)
 			}
@@ -339,5 +339,5 @@ func (idx *folderIndex) query(q ListQuery, ck *orderKey) indexPage {
 
 func (idx *folderIndex) entry(i int) entry {
 	sl := &idx.slots[i]
-	return entry{stem: string(idx.id(i)), bundle: sl.flags&flagBundle != 0, nsec: sl.nsec}
+	return entry{stem: string(idx.id(i)), bundle: sl.flags&flagBundle != 0, order: sl.order}
 }

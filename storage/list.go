@@ -46,39 +46,32 @@ type ListQuery struct {
 type Summary struct {
 	ID          string
 	Frontmatter *Frontmatter
+	// Order is its place among the mail of its receipt second (the
+	// listing order; CompareReceipt).
+	Order uint32
 }
 
 // CompareReceipt orders two listed messages by receipt, oldest first, as
 // a listing does (book/storage.md): the receipt second of the id, then
-// received_at's nanoseconds within it, then the id. It merges the pages
-// of two folders (a thread's inbox and sent mail).
+// the order within it, then the id. It merges the pages of two folders (a
+// thread's inbox and sent mail).
 func CompareReceipt(a, b Summary) int {
-	ak, bk := receiptOf(a), receiptOf(b)
+	as, bs := receiptSecond(a.ID), receiptSecond(b.ID)
 	switch {
-	case ak.at < bk.at:
+	case as < bs:
 		return -1
-	case ak.at > bk.at:
+	case as > bs:
 		return 1
 	}
-	return compareKey(ak.nsec, []byte(a.ID), bk.nsec, []byte(b.ID))
+	return compareKey(a.Order, []byte(a.ID), b.Order, []byte(b.ID))
 }
 
-// receipt is a message's place in receipt order.
-type receipt struct {
-	at   int64 // the stem's second; -1 for an id without one
-	nsec uint32
-}
-
-func receiptOf(m Summary) receipt {
-	t, ok := stemTime(m.ID)
-	if !ok {
-		return receipt{at: -1}
+// receiptSecond is the stem's second, or -1 for an id without one.
+func receiptSecond(id string) int64 {
+	if t, ok := stemTime(id); ok {
+		return t.Unix()
 	}
-	r := receipt{at: t.Unix()}
-	if m.Frontmatter != nil {
-		r.nsec = receiptNanos(r.at, true, m.Frontmatter.ReceivedAt)
-	}
-	return r
+	return -1
 }
 
 // ListResult is one page in listing order (newest first unless
@@ -102,7 +95,7 @@ type Counts struct {
 type entry struct {
 	stem   string
 	bundle bool
-	nsec   uint32 // receipt order within its second (index.go)
+	order  uint32 // place within its receipt second (receiptOrder)
 }
 
 // mdName is the entry's .md relative to its folder dir.
@@ -327,11 +320,11 @@ func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) 
 	}
 	res := &ListResult{Total: p.total, Messages: make([]Summary, len(p.rows))}
 	for i, e := range p.rows {
-		res.Messages[i] = Summary{ID: e.stem, Frontmatter: fms[i]}
+		res.Messages[i] = Summary{ID: e.stem, Frontmatter: fms[i], Order: e.order}
 	}
 	if p.more && len(p.rows) > 0 {
 		last := p.rows[len(p.rows)-1]
-		res.NextCursor = encodeCursor(q.Oldest, last.nsec, last.stem)
+		res.NextCursor = encodeCursor(q.Oldest, last.order, last.stem)
 	}
 	return res, nil
 }

@@ -136,7 +136,7 @@ func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted, thread 
 		DeliveredTo:   deliveredTo,
 		Subject:       m.Subject,
 		Date:          date.UTC().Format(time.RFC3339),
-		ReceivedAt:    x.receivedAt,
+		ReceivedAt:    x.storedAt(),
 		SizeBytes:     int64(x.size),
 		InReplyTo:     m.InReplyTo,
 		References:    m.References,
@@ -162,6 +162,23 @@ func (x *delivery) frontmatter(mb domains.Mailbox, deliveredTo, trusted, thread 
 		fm.HooksDue = x.d.cfg.HooksDue(mb, trusted)
 	}
 	return fm
+}
+
+// storedAt is the received_at the frontmatter records (book/storage.md):
+// the receipt second that names the stem, refined by the moment this copy
+// is stored, so that the mail one mailbox receives within a second lists
+// in the order it arrived (storage's receipt order). A clock that left
+// that second meanwhile gives its last nanosecond (or, stepped back, its
+// first), so received_at always falls in the stem's second.
+func (x *delivery) storedAt() time.Time {
+	now := x.d.now().UTC()
+	switch {
+	case now.Before(x.receivedAt):
+		return x.receivedAt
+	case now.Sub(x.receivedAt) >= time.Second:
+		return x.receivedAt.Add(time.Second - time.Nanosecond)
+	}
+	return now
 }
 
 func attachments(m *message.Message) []storage.Attachment {
