@@ -82,14 +82,23 @@ func TestMetrics_CountersMove(t *testing.T) {
 	if d.Listen["metrics"] == "" {
 		t.Fatalf("listen.json has no metrics listener: %v", d.Listen)
 	}
-	resp, err := http.Get("http://" + d.Listen["metrics"] + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
-		t.Fatalf("/healthz: %s %q", resp.Status, body)
+	// listen.json is written just before the daemon declares itself
+	// ready: /healthz turns 200 a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + d.Listen["metrics"] + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && string(body) == "ok\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz: %s %q", resp.Status, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	before := scrapeMetrics(t, d)
