@@ -51,7 +51,8 @@ var _ Searcher = (*Service)(nil)
 
 // Search runs r (book/search.md): the engine ranks within r.Boxes, and
 // each hit of the page is read back from the store for its header fields
-// and snippet; a hit whose message is gone is left out of the page.
+// and snippet; a hit whose message is gone or unreadable is left out of
+// the page.
 func (s *Service) Search(ctx context.Context, r Request) (*Response, error) {
 	e, err := ParseQuery(r.Text)
 	if err != nil {
@@ -77,11 +78,17 @@ func (s *Service) Search(ctx context.Context, r Request) (*Response, error) {
 	for _, h := range res.Hits {
 		m, err := load(ctx, s.Store, h.Key, domains.MailboxRef(h.Mailbox))
 		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalidID) {
-			s.Stored(h.Box, h.ID) // gone: the next reconciliation drops it
+			s.Stored(h.Box, h.ID) // gone: the worker finds it missing and drops it
 			continue
 		}
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// One file the store refuses (over its size cap, say) costs
+			// its hit, not the search.
+			s.Log.Warn().Err(err).Str("mailbox", h.Mailbox).Str("id", h.ID).Msg("search hit not readable; left out")
+			continue
 		}
 		out.Hits = append(out.Hits, SearchHit{Key: h.Key, Score: h.Score, From: m.fm.From, Subject: m.fm.Subject,
 			Date: m.fm.Date, Trusted: m.fm.Trusted, Snippet: Snippet(m.body, e)})

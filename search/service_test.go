@@ -251,3 +251,16 @@ func TestServiceSweepFindsMailWrittenBehindItsBack(t *testing.T) {
 	}
 	e.eventually("swept out", func() bool { return e.search("echidna", inboxB).Total == 0 })
 }
+
+func TestServiceDropsAHitWhoseFileIsGone(t *testing.T) {
+	e := newSvcEnv(t)
+	id := e.put(e.store, mboxA, storage.Inbox, "Quokka", "quokka photo")
+	e.start()
+	if err := os.Remove(filepath.Join(e.data, dom, "inbox", "a", id+".md")); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.search("quokka", inboxA); len(res.Hits) != 0 {
+		t.Fatalf("a removed message is shown: %+v", res.Hits)
+	}
+	e.eventually("forgotten", func() bool { return e.search("quokka", inboxA).Total == 0 })
+}
