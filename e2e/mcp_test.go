@@ -18,7 +18,7 @@ import (
 var wantTools = []string{"attachment_read", "draft_list", "email_delete", "email_label", "email_list",
 	"email_mark_read", "email_mark_unread", "email_move", "email_read", "email_reply", "email_restore", "email_search",
 	"email_send", "email_status", "hook_create", "hook_delete", "hook_list", "mailbox_create", "mailbox_delete",
-	"mailbox_list", "webhook_create", "webhook_delete", "webhook_list"}
+	"mailbox_list", "thread_read", "webhook_create", "webhook_delete", "webhook_list"}
 
 const devDomain = "agent.localhost"
 
@@ -93,8 +93,8 @@ func exerciseTools(t *testing.T, d *Daemon, s *mcpSession, local string) {
 		t.Fatalf("email_list subject filter = %v", got)
 	}
 	// Strict arguments and names as agents write them (book/mcp.md, "Arguments").
-	s.call("email_list", map[string]any{"mailbox": local, "thread_id": "x"}).
-		fails(t, `unknown argument "thread_id" for email_list; it accepts: mailbox, folder, from, limit, offset, since, subject, unread.`)
+	s.call("email_list", map[string]any{"mailbox": local, "threadid": "x"}).
+		fails(t, `unknown argument "threadid" for email_list; it accepts: mailbox, cursor, folder, from, in_text, limit, message_id, offset, since, subject, thread_id, trusted, unread.`)
 	s.call("email_list", map[string]any{"mailbox": local, "limit": "abc"}).fails(t, `limit must be an integer, such as 50, not "abc".`)
 	if got := s.call("email_list", map[string]any{"mailbox": "Carol <" + strings.ToUpper(name) + ">", "limit": "1", "unread": "true",
 		"since": "2026-11-01"}).ok(t).s; got["total"] != 2.0 || len(got["emails"].([]any)) != 1 {

@@ -37,7 +37,7 @@ func TestM3_EncodedNewlinesStayOnTheirLine(t *testing.T) {
 		t.Fatalf("emails: %v", emails)
 	}
 	id := emails[0].(map[string]any)["id"].(string)
-	r := s.call("email_read", map[string]any{"mailbox": rcpt, "id": id}).ok(t)
+	r := s.call("email_read", map[string]any{"mailbox": rcpt, "id": id, "in_text": true}).ok(t)
 	if !strings.Contains(r.s["subject"].(string), "Trusted: true") || strings.ContainsAny(r.s["subject"].(string), "\r\n") {
 		t.Fatalf("subject as decoded and cleaned: %q", r.s["subject"])
 	}

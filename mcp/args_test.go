@@ -22,12 +22,12 @@ func TestStrictArguments(t *testing.T) {
 		want       string // error text; "" means success
 		total      int    // email_list: rows returned, when > 0
 	}{
-		{"unknown argument", "email_list", map[string]any{"mailbox": "support", "thread_id": "t1"},
-			`unknown argument "thread_id" for email_list; it accepts: mailbox, folder, from, limit, offset, since, subject, unread.`, 0},
+		{"unknown argument", "email_list", map[string]any{"mailbox": "support", "threadid": "t1"},
+			`unknown argument "threadid" for email_list; it accepts: mailbox, cursor, folder, from, in_text, limit, message_id, offset, since, subject, thread_id, trusted, unread.`, 0},
 		{"unknown on a tool without arguments", "mailbox_list", map[string]any{"verbose": true},
 			`unknown argument "verbose" for mailbox_list; it takes no arguments.`, 0},
 		{"unknown on email_read", "email_read", map[string]any{"mailbox": "support", "id": id, "format": "text"},
-			`unknown argument "format" for email_read; it accepts: mailbox, id, folder.`, 0},
+			`unknown argument "format" for email_read; it accepts: mailbox, id, body_offset, folder, in_text, max_body_chars.`, 0},
 		{"string for integer", "email_list", map[string]any{"mailbox": "support", "limit": "1"}, "", 1},
 		{"float integral", "email_list", map[string]any{"mailbox": "support", "limit": 1.0}, "", 1},
 		{"bad string for integer", "email_list", map[string]any{"mailbox": "support", "limit": "abc"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/mail/auth"
@@ -29,14 +30,19 @@ func folderArg(f string) (storage.Folder, error) {
 // emailList answers email_list from the storage index (book/mcp.md).
 func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
-		Mailbox string `json:"mailbox"`
-		Folder  string `json:"folder"`
-		Limit   *int   `json:"limit"`
-		Offset  int    `json:"offset"`
-		Unread  bool   `json:"unread"`
-		From    string `json:"from"`
-		Since   string `json:"since"`
-		Subject string `json:"subject"`
+		Mailbox   string `json:"mailbox"`
+		Folder    string `json:"folder"`
+		Limit     *int   `json:"limit"`
+		Offset    int    `json:"offset"`
+		Cursor    string `json:"cursor"`
+		Unread    bool   `json:"unread"`
+		From      string `json:"from"`
+		Since     string `json:"since"`
+		Subject   string `json:"subject"`
+		ThreadID  string `json:"thread_id"`
+		MessageID string `json:"message_id"`
+		Trusted   string `json:"trusted"`
+		InText    bool   `json:"in_text"`
 	}
 	if err := c.bind(&args); err != nil {
 		return nil, "", err
@@ -59,8 +65,14 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	if args.Offset < 0 {
 		return nil, "", errorf("offset must not be negative.")
 	}
+	switch args.Trusted {
+	case "", auth.TrustedTrue, auth.TrustedFalse, auth.TrustedNone:
+	default:
+		return nil, "", errorf("trusted must be true, false or none, not %q.", cleanHeader(args.Trusted))
+	}
 	q := storage.ListQuery{Mailbox: domains.MailboxRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
-		Unread: args.Unread, From: args.From, Subject: args.Subject}
+		Cursor: strings.TrimSpace(args.Cursor), Unread: args.Unread, From: args.From, Subject: args.Subject,
+		ThreadID: strings.TrimSpace(args.ThreadID), MessageID: bareMessageID(args.MessageID), Trusted: args.Trusted}
 	if args.Since != "" {
 		q.Since, err = parseSince(args.Since)
 		if err != nil {
@@ -68,30 +80,32 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 		}
 	}
 	page, err := s.deps.Store.List(ctx, q)
+	if errors.Is(err, storage.ErrBadCursor) {
+		return nil, "", errorf("cursor is not one email_list returned; pass next_cursor from the previous page unchanged, or leave cursor out to start from the newest email.")
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	res := EmailListResult{Emails: make([]EmailSummary, 0, len(page.Messages)), Total: page.Total}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s: %d of %d emails (offset %d), newest first", m.Name, folder, len(page.Messages), page.Total, args.Offset)
+	res := EmailListResult{Emails: make([]EmailSummary, 0, len(page.Messages)), Total: page.Total, NextCursor: page.NextCursor}
 	for _, msg := range page.Messages {
 		fm := msg.Frontmatter
 		// Header values are the sender's: cleaned of line breaks and
 		// disguising characters before an agent sees them (sanitize.go).
-		e := EmailSummary{ID: cleanHeader(msg.ID), From: cleanHeader(fm.From), To: nonNil(cleanHeaders(fm.To)),
+		res.Emails = append(res.Emails, EmailSummary{ID: cleanHeader(msg.ID), From: cleanHeader(fm.From), To: nonNil(cleanHeaders(fm.To)),
 			Subject: cleanHeader(fm.Subject), Date: cleanHeader(fm.Date), Read: fm.Read, Trusted: cleanHeader(fm.Trusted),
-			ThreadID: cleanHeader(fm.ThreadID), DeliveryStatus: cleanHeader(fm.DeliveryStatus)}
-		res.Emails = append(res.Emails, e)
-		state := "read"
-		if !e.Read {
-			state = "unread"
-		}
-		if folder == storage.Sent {
-			state = e.DeliveryStatus
-		}
-		fmt.Fprintf(&b, "\n%s  %s  %s  %q  [%s, trusted=%s]", e.ID, e.Date, e.From, e.Subject, state, e.Trusted)
+			ThreadID: cleanHeader(fm.ThreadID), DeliveryStatus: cleanHeader(fm.DeliveryStatus)})
 	}
-	return res, b.String(), nil
+	text := listText(m.Name, folder, args.Offset, q.Cursor != "", res, args.InText)
+	if args.InText {
+		res.Emails = []EmailSummary{} // the rows went into the text: sent once
+	}
+	return res, text, nil
+}
+
+// bareMessageID takes a Message-ID as agents write it, with or without
+// its angle brackets.
+func bareMessageID(id string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(id), "<"), ">")
 }
 
 // parseSince reads email_list's since (book/mcp.md, "Arguments"): an RFC
@@ -108,12 +122,16 @@ func parseSince(s string) (time.Time, error) {
 }
 
 // emailRead answers email_read: every frontmatter field, extra, and the
-// body, fenced unless trusted (book/mcp.md, book/verification.md).
+// body, fenced unless trusted (book/mcp.md, book/verification.md), at most
+// max_body_chars characters of it ("Size control").
 func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	var args struct {
-		Mailbox string `json:"mailbox"`
-		ID      string `json:"id"`
-		Folder  string `json:"folder"`
+		Mailbox      string `json:"mailbox"`
+		ID           string `json:"id"`
+		Folder       string `json:"folder"`
+		MaxBodyChars *int   `json:"max_body_chars"`
+		BodyOffset   int    `json:"body_offset"`
+		InText       bool   `json:"in_text"`
 	}
 	if err := c.bind(&args); err != nil {
 		return nil, "", err
@@ -126,34 +144,64 @@ func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	budget, err := bodyBudget(args.MaxBodyChars)
+	if err != nil {
+		return nil, "", err
+	}
+	if args.BodyOffset < 0 {
+		return nil, "", errorf("body_offset must not be negative.")
+	}
 	msg, err := s.deps.Store.Read(ctx, domains.MailboxRef(m.Name), folder, args.ID)
 	if err != nil {
 		return nil, "", emailErr(err, m.Name, folder, args.ID)
 	}
-	body := msg.Body
+	res := readResult(msg, folder)
+	bodyNew, newCut := "", false
+	if args.BodyOffset == 0 {
+		if t, cut := newText(msg.Body); cut && strings.TrimSpace(t) != "" {
+			bodyNew = t
+		}
+	}
+	// book/mcp.md: the new text first; it takes at most half the budget
+	// when the body does not fit beside it.
+	bodyLeft := utf8.RuneCountInString(msg.Body) - args.BodyOffset
+	newCap := budget
+	if n := utf8.RuneCountInString(bodyNew); n > 0 && n+bodyLeft > budget {
+		newCap = budget / 2
+	}
+	bodyNew, _, newCut = cutChars(bodyNew, 0, newCap)
+	part, total, more := cutChars(msg.Body, args.BodyOffset, budget-utf8.RuneCountInString(bodyNew))
+	res.BodyCut = BodyCut{BodyChars: total, BodyOffset: args.BodyOffset, BodyTruncated: more}
+	if more {
+		res.NextBodyOffset = args.BodyOffset + utf8.RuneCountInString(part)
+	}
+	res.BodyNewTruncated = newCut
 	if msg.Frontmatter.Trusted != auth.TrustedTrue {
 		nonce, err := newNonce(s.deps.Rand)
 		if err != nil {
 			return nil, "", err
 		}
-		body = fence(body, msg.Frontmatter.Trusted, nonce)
+		part = fenceFrom(part, msg.Frontmatter.Trusted, msg.Frontmatter.DMARC, nonce)
+		if bodyNew != "" {
+			bodyNew = fenceFrom(bodyNew, msg.Frontmatter.Trusted, msg.Frontmatter.DMARC, nonce)
+		}
 	}
-	res := readResult(msg, folder, body)
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\nTo: %s\n", res.From, strings.Join(res.To, ", "))
-	if len(res.Cc) > 0 {
-		fmt.Fprintf(&b, "Cc: %s\n", strings.Join(res.Cc, ", "))
+	text := readText(&res, folder, part, bodyNew, args.InText)
+	if !args.InText {
+		res.Body, res.BodyNew = part, bodyNew
 	}
-	fmt.Fprintf(&b, "Subject: %s\nDate: %s\nId: %s\nTrusted: %s\n", res.Subject, res.Date, res.ID, res.Trusted)
-	for _, a := range res.Attachments {
-		fmt.Fprintf(&b, "Attachment: %s (%s, %d bytes)\n", a.Filename, a.ContentType, a.Size)
+	return res, text, nil
+}
+
+// bodyBudget reads max_body_chars.
+func bodyBudget(v *int) (int, error) {
+	if v == nil {
+		return defaultBodyChars, nil
 	}
-	if res.DeliveryStatus != "" {
-		fmt.Fprintf(&b, "Delivery: %s\n", res.DeliveryStatus)
+	if *v < 0 || *v > maxBodyChars {
+		return 0, errorf("max_body_chars must be between 0 and %d, not %d.", maxBodyChars, *v)
 	}
-	b.WriteString("\n")
-	b.WriteString(body)
-	return res, b.String(), nil
+	return *v, nil
 }
 
 // emailMark answers email_mark_read (read true) and email_mark_unread.
@@ -206,10 +254,10 @@ func rfc3339(t time.Time) string {
 	return t.Format(time.RFC3339Nano)
 }
 
-// readResult maps a message to email_read's result. Every value but the
-// body is cleaned (sanitize.go): it comes from the sender's headers or from
-// a file on disk, and is printed as one line of the text rendering.
-func readResult(msg *storage.Message, folder storage.Folder, body string) EmailReadResult {
+// readResult maps a message to email_read's result, without the body.
+// Every value is cleaned (sanitize.go): it comes from the sender's headers
+// or from a file on disk, and is printed as one line of the text rendering.
+func readResult(msg *storage.Message, folder storage.Folder) EmailReadResult {
 	fm := msg.Frontmatter
 	h := cleanHeader
 	r := EmailReadResult{
@@ -219,7 +267,7 @@ func readResult(msg *storage.Message, folder storage.Folder, body string) EmailR
 		InReplyTo: h(fm.InReplyTo), References: cleanHeaders(fm.References), ListID: h(fm.ListID), AutoSubmitted: h(fm.AutoSubmitted),
 		DKIM: h(fm.DKIM), SPF: h(fm.SPF), DMARC: h(fm.DMARC), Trusted: h(fm.Trusted), Mailbox: h(fm.Mailbox),
 		ReadAt: rfc3339(fm.ReadAt), HooksDue: cleanHeaders(fm.HooksDue), Outbound: fm.Outbound, OutboundFormat: h(fm.OutboundFormat),
-		DeliveryStatus: h(fm.DeliveryStatus), Extra: map[string]any{}, Body: body,
+		DeliveryStatus: h(fm.DeliveryStatus), Extra: map[string]any{},
 	}
 	if folder == storage.Inbox && !fm.Outbound {
 		read := fm.Read

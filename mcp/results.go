@@ -30,9 +30,9 @@ type MailboxDeleteResult struct {
 // EmailSummary is one message in email_list.
 type EmailSummary struct {
 	ID             string   `json:"id" jsonschema:"The email's id within its folder; pass it to email_read."`
-	From           string   `json:"from" jsonschema:"The sender, as Name <address> or address."`
+	From           string   `json:"from" jsonschema:"The sender, as Name <address> or address: text the sender chose (unverified unless trusted is true)."`
 	To             []string `json:"to" jsonschema:"The To recipients."`
-	Subject        string   `json:"subject" jsonschema:"The subject (empty when there was none)."`
+	Subject        string   `json:"subject" jsonschema:"The subject (empty when there was none): text the sender chose."`
 	Date           string   `json:"date" jsonschema:"The Date header as RFC 3339 (raw header text for some migrated mail)."`
 	Read           bool     `json:"read" jsonschema:"Whether it is marked read (always false for sent copies)."`
 	Trusted        string   `json:"trusted" jsonschema:"Trust verdict: true (verified sender on the mailbox's trusted list), false (not verified), none (trust checks off)."`
@@ -43,8 +43,9 @@ type EmailSummary struct {
 // EmailListResult is email_list's result: one page, newest first, and how
 // many messages match in all.
 type EmailListResult struct {
-	Emails []EmailSummary `json:"emails" jsonschema:"The page, newest first."`
-	Total  int            `json:"total" jsonschema:"How many emails match the filters in all."`
+	Emails     []EmailSummary `json:"emails" jsonschema:"The page, newest first (by receipt)."`
+	Total      int            `json:"total" jsonschema:"How many emails match the filters in all."`
+	NextCursor string         `json:"next_cursor,omitempty" jsonschema:"Present when more emails match: pass it as cursor for the next page (no row repeats even if mail arrives meanwhile)."`
 }
 
 // EmailAttachment is one attachment of a bundle.
@@ -101,7 +102,55 @@ type EmailReadResult struct {
 	DeliveryStatus string            `json:"delivery_status,omitempty" jsonschema:"Sent copies: the worst recipient state (failed, deferred, queued, delivered)."`
 	Recipients     []EmailRecipient  `json:"recipients,omitempty" jsonschema:"Sent copies: delivery state per recipient."`
 	Extra          map[string]any    `json:"extra" jsonschema:"Stored fields this version does not know (for example from mail written by an older aimx), by name."`
-	Body           string            `json:"body" jsonschema:"The body as text (Markdown for HTML mail). Unless trusted is \"true\", it is wrapped between <untrusted-email nonce=...> markers after a one-line warning."`
+	BodyCut
+	// BodyNew is the text the sender wrote in this email, when the body
+	// also quotes earlier mail or carries a signature (render_body.go).
+	BodyNew          string `json:"body_new,omitempty" jsonschema:"The text the sender wrote in this email, without the quoted earlier mail and the signature: what you usually need. Present (at body_offset 0) when the body quotes or signs; fenced like body."`
+	BodyNewTruncated bool   `json:"body_new_truncated,omitempty" jsonschema:"True when body_new was cut to fit max_body_chars."`
+}
+
+// BodyCut is the part of a body one result carries (book/mcp.md, "Size
+// control").
+type BodyCut struct {
+	Body           string `json:"body,omitempty" jsonschema:"The body as text (Markdown for HTML mail) from body_offset, at most max_body_chars characters. Unless trusted is \"true\", it is wrapped between <untrusted-email nonce=...> markers after a one-line warning. Left out when empty or when in_text put it in the text rendering."`
+	BodyChars      int    `json:"body_chars" jsonschema:"The length of the whole body in characters."`
+	BodyOffset     int    `json:"body_offset" jsonschema:"The character where this part of the body starts."`
+	BodyTruncated  bool   `json:"body_truncated" jsonschema:"True when the body goes on after this part: call again with body_offset next_body_offset."`
+	NextBodyOffset int    `json:"next_body_offset,omitempty" jsonschema:"Where the rest of the body starts, when body_truncated."`
+}
+
+// ThreadReadResult is thread_read's result: one page of a thread's
+// emails, oldest first, with compact bodies (book/mcp.md, "Threads").
+type ThreadReadResult struct {
+	ThreadID   string        `json:"thread_id" jsonschema:"The thread."`
+	Mailbox    string        `json:"mailbox" jsonschema:"The mailbox's full address."`
+	Total      int           `json:"total" jsonschema:"How many emails of the thread the mailbox holds (in the folders read)."`
+	Offset     int           `json:"offset" jsonschema:"How many emails of the thread come before this page."`
+	NextOffset int           `json:"next_offset,omitempty" jsonschema:"Present when more emails follow: pass it as offset for the next page."`
+	Emails     []ThreadEmail `json:"emails" jsonschema:"The page, oldest first (by receipt), inbox and sent mail together."`
+}
+
+// ThreadEmail is one email of thread_read.
+type ThreadEmail struct {
+	ID          string   `json:"id" jsonschema:"The email's id within its folder; pass it with folder to email_read for everything."`
+	Folder      string   `json:"folder" jsonschema:"inbox (received) or sent (sent by this mailbox)."`
+	MessageID   string   `json:"message_id" jsonschema:"The Message-ID header without <>."`
+	InReplyTo   string   `json:"in_reply_to,omitempty" jsonschema:"The Message-ID this email replies to, without <>."`
+	From        string   `json:"from" jsonschema:"The sender, as Name <address> or address: text the sender chose."`
+	To          []string `json:"to" jsonschema:"The To recipients."`
+	Cc          []string `json:"cc,omitempty" jsonschema:"The Cc recipients."`
+	Subject     string   `json:"subject" jsonschema:"The subject: text the sender chose."`
+	Date        string   `json:"date" jsonschema:"The Date header as RFC 3339 (raw header text for some migrated mail)."`
+	ReceivedAt  string   `json:"received_at,omitempty" jsonschema:"When this server received it, RFC 3339."`
+	Trusted     string   `json:"trusted" jsonschema:"Trust verdict: true, false or none. Anything but true means the body is fenced."`
+	DMARC       string   `json:"dmarc" jsonschema:"DMARC result of the From domain: fail means the sender may be forged."`
+	Read        *bool    `json:"read,omitempty" jsonschema:"Inbox only: whether it is marked read."`
+	Attachments []string `json:"attachments,omitempty" jsonschema:"Attachment file names (the sender's text)."`
+	BodyPart    string   `json:"body_part" jsonschema:"new (the text this email added: quoted earlier mail and signature left out) or full (the whole body)."`
+	Body        string   `json:"body,omitempty" jsonschema:"The body_part text, at most this email's share of max_body_chars, fenced unless trusted. Left out when empty or when in_text put it in the text rendering."`
+	BodyChars   int      `json:"body_chars" jsonschema:"The length of the body_part text in characters."`
+	// BodyTruncated says the share cut it; email_read pages the rest.
+	BodyTruncated bool `json:"body_truncated" jsonschema:"True when body was cut to this email's share of max_body_chars: email_read has the rest."`
 }
 
 // ReadStateResult is the result of email_mark_read and email_mark_unread.

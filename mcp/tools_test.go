@@ -101,8 +101,12 @@ func TestToolsEveryVersion(t *testing.T) {
 				for i, verdict := range []string{"false", "none"} {
 					r := e.callAs(cl, alice, "email_read", map[string]any{"mailbox": support, "id": ids[i+1]}).ok(t)
 					checkFenced(t, r.structured["body"].(string), "Body "+verdict+"\n", verdict)
-					if !strings.Contains(r.text, `<untrusted-email nonce="`) {
-						t.Fatalf("text rendering not fenced: %s", r.text)
+					if strings.Contains(r.text, "Body "+verdict) {
+						t.Fatalf("text rendering repeats the body: %s", r.text)
+					}
+					r = e.callAs(cl, alice, "email_read", map[string]any{"mailbox": support, "id": ids[i+1], "in_text": true}).ok(t)
+					if !strings.Contains(r.text, `<untrusted-email nonce="`) || !strings.Contains(r.text, "Body "+verdict) || r.structured["body"] != nil {
+						t.Fatalf("in_text: text rendering not fenced, or the body twice: %s\n%v", r.text, r.structured)
 					}
 				}
 				a := e.callAs(cl, alice, "email_read", map[string]any{"mailbox": support, "id": ids[1]}).ok(t)
