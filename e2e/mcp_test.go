@@ -17,7 +17,7 @@ import (
 // The tools of book/mcp.md without the send tools (the outbound issue).
 var wantTools = []string{"attachment_read", "draft_list", "email_delete", "email_label", "email_list",
 	"email_mark_read", "email_mark_unread", "email_move", "email_read", "email_reply", "email_restore", "email_search",
-	"email_send", "email_status", "hook_create", "hook_delete", "hook_list", "mailbox_create", "mailbox_delete",
+	"email_send", "email_status", "email_wait", "hook_create", "hook_delete", "hook_list", "mailbox_create", "mailbox_delete",
 	"mailbox_list", "thread_read", "webhook_create", "webhook_delete", "webhook_list"}
 
 const devDomain = "agent.localhost"

@@ -39,6 +39,7 @@ func TestOtherOwnersMailboxLooksMissing(t *testing.T) {
 		{"email_search", map[string]any{"mailbox": billing, "query": "receipt"}},
 		{"email_read", map[string]any{"mailbox": billing, "id": id}},
 		{"email_read", map[string]any{"mailbox": billing, "id": id, "folder": "sent"}},
+		{"email_wait", map[string]any{"mailbox": billing, "timeout_secs": 0}},
 		{"thread_read", map[string]any{"mailbox": billing, "thread_id": "0123456789abcdef"}},
 		{"email_mark_read", map[string]any{"mailbox": billing, "id": id}},
 		{"email_mark_unread", map[string]any{"mailbox": billing, "id": id}},

@@ -25,7 +25,7 @@ const (
 // outbound issue.
 var wantTools = []string{
 	"mailbox_list", "mailbox_create", "mailbox_delete",
-	"email_list", "email_search", "email_read", "attachment_read", "thread_read", "email_mark_read", "email_mark_unread",
+	"email_list", "email_search", "email_read", "email_wait", "attachment_read", "thread_read", "email_mark_read", "email_mark_unread",
 	"email_label", "email_move", "email_delete", "email_restore",
 	"email_send", "email_reply", "email_status", "draft_list",
 	"hook_create", "hook_list", "hook_delete",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/buildinfo"
+	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/search"
@@ -73,6 +74,10 @@ type Deps struct {
 	Panics *panics.Counter
 	// Metrics, when set, is told how every tool call ended.
 	Metrics ToolObserver
+	// NewMail is the new-mail broadcast intake publishes to: email_wait
+	// and the mailbox resource subscriptions listen to it; nil makes
+	// email_wait answer that waiting is not available here.
+	NewMail *mailbus.Bus
 }
 
 // Server is the aimx MCP tool surface: one mcp-go server carrying every
@@ -81,6 +86,7 @@ type Server struct {
 	deps  Deps
 	mcp   *server.MCPServer
 	tools []*toolDef
+	subs  *mailSubscriptions // nil without Deps.NewMail
 }
 
 // NewServer builds the tool surface.
@@ -91,14 +97,13 @@ func NewServer(deps Deps) *Server {
 	s := &Server{deps: deps}
 	// No server.WithRecovery: wrap recovers first, logs the stack and
 	// answers a tool error, where mcp-go would send the panic's text.
-	s.mcp = server.NewMCPServer(ServerName, ServerVersion,
-		server.WithToolCapabilities(false),
-		server.WithInstructions(instructions),
-	)
+	opts := []server.ServerOption{server.WithToolCapabilities(false), server.WithInstructions(instructions)}
+	s.mcp = server.NewMCPServer(ServerName, ServerVersion, append(opts, s.newMailOptions()...)...)
 	s.tools = s.toolDefs()
 	for _, d := range s.tools {
 		s.mcp.AddTool(d.mcpTool(), s.wrap(d))
 	}
+	s.addMailResources()
 	return s
 }
 

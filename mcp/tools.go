@@ -201,6 +201,7 @@ func (s *Server) toolDefs() []*toolDef {
 			example: map[string]any{"mailbox": "support", "id": "2026-10-07-144513-pricing-for-500-seat"},
 			handle:  s.emailRead,
 		},
+		s.emailWaitTool(),
 		s.attachmentReadTool(),
 		s.threadReadTool(),
 		{

@@ -11,6 +11,7 @@ import (
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
 	"github.com/aimx-dev/aimx/operations"
@@ -75,6 +76,8 @@ type mcpWiring struct {
 	search search.Searcher
 	// metrics counts tool calls and connections (nil: off).
 	metrics *serveMetrics
+	// newMail is the new-mail broadcast email_wait listens to.
+	newMail *mailbus.Bus
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
@@ -92,6 +95,7 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		PrivatePaths: []string{w.paths.ConfigDir, w.paths.DataDir, w.paths.RuntimeDir},
 		Panics:       w.panics,
 		Metrics:      w.metrics.tools(),
+		NewMail:      w.newMail,
 	})
 	peers := mcp.PeerCallers{DaemonUID: os.Geteuid()}
 	sock := srv.SocketServer(peers.Caller, a.log)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/internal/sdnotify"
 	"github.com/aimx-dev/aimx/storage"
@@ -150,7 +152,13 @@ func (a *app) serve(f serveFlags) error {
 	// outbound parts are built after intake (local recipients go through
 	// it) and before anything is served.
 	var out *outboundParts
-	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, srch.onStored(hookEnqueue(hookSched))), sm.inbound())
+	// The new-mail broadcast (book/mcp.md, "Waiting for mail"): intake
+	// publishes, email_wait and the resource subscriptions listen. It is
+	// closed as soon as a shutdown begins, so no wait holds the MCP
+	// listeners open until the shutdown deadline.
+	newMail := mailbus.New(mailbus.Options{})
+	context.AfterFunc(a.ctx, newMail.Close)
+	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, newMailNotify(newMail, srch.onStored(hookEnqueue(hookSched)))), sm.inbound())
 	if err != nil {
 		return err
 	}
@@ -164,7 +172,7 @@ func (a *app) serve(f serveFlags) error {
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := tokenStore(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: srch.watch(store), search: srch.searcher(), changer: changer, paths: paths, tokens: toks, panics: a.panics,
-		sender: out.sender, drafts: out.drafts, metrics: sm})
+		sender: out.sender, drafts: out.drafts, metrics: sm, newMail: newMail})
 	a.addAdminSocket(d, changer, srch.watch(store), hookSched, out, toks, paths, a.panics)
 	sm.addListener(d, cfg)
 
