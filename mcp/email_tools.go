@@ -51,7 +51,7 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	folder, err := folderArg(args.Folder)
+	folder, err := anyFolderArg(args.Folder)
 	if err != nil {
 		return nil, "", err
 	}
@@ -140,7 +140,7 @@ func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	folder, err := folderArg(args.Folder)
+	folder, err := anyFolderArg(args.Folder)
 	if err != nil {
 		return nil, "", err
 	}
@@ -269,7 +269,7 @@ func readResult(msg *storage.Message, folder storage.Folder) EmailReadResult {
 		ReadAt: rfc3339(fm.ReadAt), HooksDue: cleanHeaders(fm.HooksDue), Outbound: fm.Outbound, OutboundFormat: h(fm.OutboundFormat),
 		DeliveryStatus: h(fm.DeliveryStatus), Extra: map[string]any{},
 	}
-	if folder == storage.Inbox && !fm.Outbound {
+	if folder != storage.Sent && !fm.Outbound {
 		read := fm.Read
 		r.Read = &read
 	}

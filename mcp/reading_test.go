@@ -1,11 +1,13 @@
 package mcp
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -183,6 +185,20 @@ func TestThreadRead(t *testing.T) {
 	if r.structured["total"] != 1.0 {
 		t.Fatalf("sent only: %v", r.structured)
 	}
+	// Archived mail stays in the conversation; email_list and email_read
+	// reach the archive.
+	if _, err := e.store.Move(context.Background(), domains.MailboxRef(support), storage.Inbox, storage.Archive, first); err != nil {
+		t.Fatal(err)
+	}
+	r = e.callAs(cl, alice, "thread_read", map[string]any{"mailbox": support, "thread_id": thread}).ok(t)
+	if ems = r.structured["emails"].([]any); r.structured["total"] != 3.0 || row(0)["folder"] != "archive" || row(0)["id"] != first {
+		t.Fatalf("after archiving: %v", r.structured)
+	}
+	r = e.callAs(cl, alice, "email_list", map[string]any{"mailbox": support, "folder": "archive", "thread_id": thread}).ok(t)
+	if r.structured["total"] != 1.0 {
+		t.Fatalf("email_list folder archive: %v", r.structured)
+	}
+	e.callAs(cl, alice, "email_read", map[string]any{"mailbox": support, "folder": "archive", "id": first}).ok(t)
 	e.callAs(cl, alice, "thread_read", map[string]any{"mailbox": support, "thread_id": "0000000000000000"}).fails(t, "no email with thread_id")
 	e.callAs(cl, alice, "thread_read", map[string]any{"mailbox": support, "thread_id": thread, "limit": 51}).fails(t, "limit must be between 1 and 50")
 }

@@ -147,8 +147,8 @@ func listText(mailbox string, folder storage.Folder, offset int, cursor bool, r 
 		if !e.Read {
 			state = "unread"
 		}
-		if folder == storage.Sent {
-			state = e.DeliveryStatus
+		if e.DeliveryStatus != "" {
+			state = e.DeliveryStatus // a sent copy
 		}
 		fmt.Fprintf(&b, "\n%s from %q %q to %s thread %s %s trusted=%s", e.ID, e.From, e.Subject, strings.Join(e.To, ","), e.ThreadID, state, e.Trusted)
 	}

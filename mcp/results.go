@@ -133,7 +133,7 @@ type ThreadReadResult struct {
 // ThreadEmail is one email of thread_read.
 type ThreadEmail struct {
 	ID          string   `json:"id" jsonschema:"The email's id within its folder; pass it with folder to email_read for everything."`
-	Folder      string   `json:"folder" jsonschema:"inbox (received) or sent (sent by this mailbox)."`
+	Folder      string   `json:"folder" jsonschema:"The folder it is in: inbox (received), sent (sent by this mailbox), archive or trash."`
 	MessageID   string   `json:"message_id" jsonschema:"The Message-ID header without <>."`
 	InReplyTo   string   `json:"in_reply_to,omitempty" jsonschema:"The Message-ID this email replies to, without <>."`
 	From        string   `json:"from" jsonschema:"The sender, as Name <address> or address: text the sender chose."`
