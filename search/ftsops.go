@@ -314,10 +314,7 @@ func ftsExpr(e *Expr) string {
 	for _, t := range e.Terms {
 		words := make([]string, len(t.Words))
 		for i, w := range t.Words {
-			words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
-		}
-		if t.Prefix {
-			words[len(words)-1] += " *"
+			words[i] = quoteWord(w, t.Prefix && i == len(t.Words)-1)
 		}
 		s := ftsColumns[t.Field] + " : (" + strings.Join(words, " AND ") + ")"
 		if t.Not {
