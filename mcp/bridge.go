@@ -59,12 +59,19 @@ type Bridge struct {
 // call, not before, so tools/list answers with the daemon down.
 func NewBridge(opts BridgeOptions) *Bridge {
 	b := &Bridge{opts: opts}
+	tools := Manifest()
+	names := make([]string, len(tools))
+	for i, t := range tools {
+		names[i] = t.Name
+	}
 	b.mcp = server.NewMCPServer(ServerName, ServerVersion,
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions(instructions),
+		// The daemon's order, mailbox_list first (caller_fit.go).
+		server.WithToolFilter(manifestOrder(names)),
 	)
-	for _, t := range Manifest() {
+	for _, t := range tools {
 		b.mcp.AddTool(t, b.forward)
 	}
 	return b

@@ -15,7 +15,7 @@ func TestM7_HookNameClashLeaksNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	cl := e.client(protocolVersions[0])
-	secretCmd := []string{"/usr/local/bin/bob-secret-tool", "--api-key", "hunter2"}
+	secretCmd := []string{"/bin/sh", "-c", "/usr/local/bin/bob-secret-tool --api-key hunter2"}
 	e.callAs(cl, bob, "hook_create", map[string]any{"mailbox": billing, "event": "on_receive", "cmd": secretCmd, "name": "shared"}).ok(t)
 	e.callAs(cl, bob, "hook_create", map[string]any{"mailbox": billing, "event": "on_receive", "cmd": []string{"/bin/true"}}).ok(t)
 
@@ -124,7 +124,7 @@ func TestM7_HookCreateRechecksMailboxUnderLock(t *testing.T) {
 		}
 	})
 	cl := e.client(protocolVersions[0])
-	e.callAs(cl, alice, "hook_create", map[string]any{"mailbox": support, "event": "on_receive", "cmd": []string{"/bin/alice"}, "name": "a1"}).
+	e.callAs(cl, alice, "hook_create", map[string]any{"mailbox": support, "event": "on_receive", "cmd": []string{"/bin/true", "alice"}, "name": "a1"}).
 		fails(t, `mailbox "`+support+`" not found`)
 	if _, ok := e.reg.Current().FindHook("a1"); ok {
 		t.Fatal("alice's hook landed on bob's mailbox")

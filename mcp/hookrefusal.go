@@ -19,8 +19,10 @@ func hookRuleRefusal(h domains.Hook) error {
 		return errorf("event must be on_receive or after_send, not %q.", string(h.Event))
 	case h.Broken(domains.RuleCmd):
 		return errorf("cmd must be an argument list whose first element is an absolute path, such as [\"/usr/local/bin/triage\", \"--fast\"].")
-	case h.Broken(domains.RuleFireOnUntrusted):
+	case h.Broken(domains.RuleFireOnUntrusted) && h.FireOnUntrusted:
 		return errorf("fire_on_untrusted applies to on_receive hooks only.")
+	case h.Broken(domains.RuleFireOnUntrusted):
+		return errorf("fire_on_auto_submitted applies to on_receive hooks only.")
 	case h.Broken(domains.RuleTimeout):
 		return errorf("timeout_secs must be between 1 and %d.", domains.MaxHookTimeoutSecs)
 	case h.Broken(domains.RuleName):

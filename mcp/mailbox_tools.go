@@ -20,7 +20,7 @@ func (s *Server) mailboxList(ctx context.Context, c *call) (any, string, error) 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d mailboxes", len(rows))
 	for _, m := range rows {
-		fmt.Fprintf(&b, "\n%s (owner %s): %d emails, %d unread, %d sent", m.Name, m.Owner, m.Total, m.Unread, m.Sent)
+		fmt.Fprintf(&b, "\n%s (owner %s, trust %s): %d emails, %d unread, %d sent", m.Name, m.Owner, m.Trust, m.Total, m.Unread, m.Sent)
 	}
 	return MailboxListResult{Mailboxes: rows}, b.String(), nil
 }
@@ -119,5 +119,12 @@ func (s *Server) mailboxDelete(ctx context.Context, c *call) (any, string, error
 	case err != nil:
 		return nil, "", err
 	}
-	return MailboxDeleteResult{Name: res.Name, DeletedFiles: res.DeletedFiles}, fmt.Sprintf("deleted mailbox %s (%d files)", res.Name, res.DeletedFiles), nil
+	text := fmt.Sprintf("deleted mailbox %s (%d files)", res.Name, res.DeletedFiles)
+	if len(res.Hooks) > 0 {
+		text += "; removed its hooks: " + strings.Join(res.Hooks, ", ")
+	}
+	if len(res.Webhooks) > 0 {
+		text += "; removed its webhooks: " + strings.Join(res.Webhooks, ", ")
+	}
+	return MailboxDeleteResult{Name: res.Name, DeletedFiles: res.DeletedFiles, Hooks: res.Hooks, Webhooks: res.Webhooks}, text, nil
 }

@@ -25,6 +25,9 @@ type MailboxNameResult struct {
 type MailboxDeleteResult struct {
 	Name         string `json:"name" jsonschema:"The deleted mailbox's full address."`
 	DeletedFiles int    `json:"deleted_files" jsonschema:"How many files were removed."`
+	// Hooks and Webhooks name what was removed with the mailbox.
+	Hooks    []string `json:"hooks,omitempty" jsonschema:"The names of the mailbox's hooks, deleted with it."`
+	Webhooks []string `json:"webhooks,omitempty" jsonschema:"The names of the mailbox's webhooks, deleted with it."`
 }
 
 // EmailSummary is one message in email_list.
@@ -170,6 +173,9 @@ type HookListResult struct {
 // HookCreateResult is hook_create's result.
 type HookCreateResult struct {
 	Name string `json:"name" jsonschema:"The hook's name (the derived one when none was given)."`
+	// Warnings say when the hook will not run as one might expect
+	// (hook_checks.go).
+	Warnings []string `json:"warnings,omitempty" jsonschema:"Why the hook may not run for the mail you expect: the mailbox's trust policy, loop protection. Read them and tell the user."`
 }
 
 // HookDeleteResult is hook_delete's result.

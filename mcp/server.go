@@ -74,6 +74,9 @@ type Deps struct {
 	Panics *panics.Counter
 	// Metrics, when set, is told how every tool call ended.
 	Metrics ToolObserver
+	// HookRuns tells hook_list how each hook last ran (the daemon's hook
+	// scheduler); nil leaves last_run out.
+	HookRuns HookRuns
 	// NewMail is the new-mail broadcast intake publishes to: email_wait
 	// and the mailbox resource subscriptions listen to it; nil makes
 	// email_wait answer that waiting is not available here.
@@ -100,6 +103,7 @@ func NewServer(deps Deps) *Server {
 	opts := []server.ServerOption{server.WithToolCapabilities(false), server.WithInstructions(instructions)}
 	s.mcp = server.NewMCPServer(ServerName, ServerVersion, append(opts, s.newMailOptions()...)...)
 	s.tools = s.toolDefs()
+	s.fitCaller()
 	for _, d := range s.tools {
 		s.mcp.AddTool(d.mcpTool(), s.wrap(d))
 	}

@@ -23,6 +23,9 @@ type toolDef struct {
 	openWorld   bool               // only the send tools reach outside this server
 	in          schema             // hand-written
 	out         *jsonschema.Schema // generated from the result struct (schema.go)
+	// needs is what a caller must hold for tools/list to show it the
+	// tool (caller_fit.go); the handler refuses the others anyway.
+	needs toolNeeds
 	// example is a typical argument object, shown in book/mcp.md.
 	example map[string]any
 	handle  handlerFunc
@@ -116,7 +119,7 @@ func (s *Server) toolDefs() []*toolDef {
 		{
 			name:  "mailbox_list",
 			title: "List mailboxes",
-			description: "List the mailboxes you can use, with their owner and how many emails each holds (total and unread in the inbox, and sent copies). " +
+			description: "List the mailboxes you can use, with their owner, trust policy (none: no sender is verified, so on_receive hooks fire only with fire_on_untrusted; verified: listed senders that authenticate are trusted) and how many emails each holds (total and unread in the inbox, and sent copies). " +
 				"Call this first to learn which mailbox names to pass to the other tools. It changes nothing.",
 			readOnly: true, idempotent: true,
 			in:      object(""),
@@ -130,7 +133,7 @@ func (s *Server) toolDefs() []*toolDef {
 			description: "Create a mailbox (a new address on one of this server's domains) owned by you; mail to it is stored from then on. " +
 				"Calling it again for a mailbox you already own does nothing and succeeds. It cannot create catchalls (*@domain) or role addresses that speak for a whole domain (postmaster, abuse, hostmaster, admin, webmaster, ...), and fails when the name is taken by someone else. " +
 				"Only the operator may pass owner to create a mailbox for another user.",
-			idempotent: true,
+			idempotent: true, needs: needWholeOwner,
 			in: object("",
 				req("name", str("The new mailbox: a full address (support@example.com) or a bare local part (support) on the default domain. Local parts use lowercase a-z, 0-9, '.', '_', '+', '-'.")),
 				opt("owner", str("Operator only: the Unix user who will own the mailbox. Leave it out to own the mailbox yourself.")),
@@ -142,7 +145,7 @@ func (s *Server) toolDefs() []*toolDef {
 		{
 			name:  "mailbox_delete",
 			title: "Delete a mailbox",
-			description: "Delete a mailbox you own and every email stored in it (inbox and sent), and stop receiving mail for it. This cannot be undone. " +
+			description: "Delete a mailbox you own and every email stored in it (inbox and sent), with its hooks and webhooks (the result names them), and stop receiving mail for it. This cannot be undone. " +
 				"It refuses a mailbox that still holds email unless force is true: confirm with the user before forcing. Catchalls cannot be deleted with this tool.",
 			destructive: true, idempotent: true,
 			in: object("",
@@ -304,44 +307,9 @@ func (s *Server) toolDefs() []*toolDef {
 			example: map[string]any{"mailbox": "support"},
 			handle:  s.draftList,
 		},
-		{
-			name:  "hook_create",
-			title: "Create a hook",
-			description: "Make a command run automatically on a mailbox event: on_receive runs once for each email stored in the mailbox (by default only trusted ones), after_send once per delivery round of an email it sent. " +
-				"The command runs as the mailbox owner, without a shell, with the email's .md file on stdin and AIMX_* variables describing it. " +
-				"Only create hooks the user asked for: a hook runs commands on this host. Not available for catchalls or to tokens without hook rights.",
-			in: object("",
-				req("mailbox", mailboxParam()),
-				req("event", enum("When it runs: on_receive (each stored email) or after_send (each delivery round of a sent email).", eventNames()...)),
-				req("cmd", array("The command as an argument list; the first element is an absolute path (/usr/local/bin/triage). No shell is involved.", str("")).with("minItems", 1)),
-				opt("name", str("A name, unique on the server: letters, digits, '_', '.', '-', up to 128 characters. Left out, a name is derived from the event and command.")),
-				opt("timeout_secs", integer("Seconds the command may run before it is stopped, 1 to 600.").with("minimum", 1, "maximum", domains.MaxHookTimeoutSecs, "default", domains.DefaultHookTimeoutSecs)),
-				opt("fire_on_untrusted", boolean("on_receive only: also run for emails that are not trusted. Their content is attacker-controlled; leave false unless the command treats it as data.").with("default", false)),
-			),
-			out:     resultSchema[HookCreateResult](""),
-			example: map[string]any{"mailbox": "support", "event": "on_receive", "cmd": []string{"/usr/local/bin/triage", "--queue", "support"}},
-			handle:  s.hookCreate,
-		},
-		{
-			name:        "hook_list",
-			title:       "List hooks",
-			description: "List the hooks of the mailboxes you can use, or of one mailbox, with their event, command and settings. It changes nothing.",
-			readOnly:    true, idempotent: true,
-			in:      object("", opt("mailbox", str("Only this mailbox's hooks: a full address or a bare local part. Left out, the hooks of every mailbox you can use."))),
-			out:     withEnum(resultSchema[HookListResult](""), eventNames(), "hooks[]", "event"),
-			example: map[string]any{"mailbox": "support"},
-			handle:  s.hookList,
-		},
-		{
-			name:        "hook_delete",
-			title:       "Delete a hook",
-			description: "Delete a hook by name so its command no longer runs. Runs already under way finish. Use hook_list to find the name.",
-			destructive: true, idempotent: true,
-			in:      object("", req("name", str("The hook's name, as hook_list shows it."))),
-			out:     resultSchema[HookDeleteResult](""),
-			example: map[string]any{"name": "triage"},
-			handle:  s.hookDelete,
-		},
+		s.hookCreateTool(),
+		s.hookListTool(),
+		s.hookDeleteTool(),
 		s.webhookCreateTool(),
 		s.webhookListTool(),
 		s.webhookDeleteTool(),

@@ -36,8 +36,8 @@ func TestToolsEveryVersion(t *testing.T) {
 			t.Run("mailbox_list", func(t *testing.T) {
 				r := e.callAs(cl, alice, "mailbox_list", nil).ok(t)
 				want := []any{
-					map[string]any{"name": catchall, "owner": "alice", "total": 0.0, "unread": 0.0, "sent": 0.0},
-					map[string]any{"name": support, "owner": "alice", "total": 3.0, "unread": 3.0, "sent": 1.0},
+					map[string]any{"name": catchall, "owner": "alice", "total": 0.0, "unread": 0.0, "sent": 0.0, "trust": "none"},
+					map[string]any{"name": support, "owner": "alice", "total": 3.0, "unread": 3.0, "sent": 1.0, "trust": "none"},
 				}
 				if got := r.structured["mailboxes"]; !reflect.DeepEqual(got, want) {
 					t.Fatalf("mailboxes = %v", got)

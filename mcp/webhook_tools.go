@@ -42,6 +42,7 @@ type WebhookDeleteResult struct {
 func (s *Server) webhookCreateTool() *toolDef {
 	return &toolDef{
 		name:  "webhook_create",
+		needs: needHookRights,
 		title: "Create a webhook",
 		description: "Make the server POST a signed JSON notice to a URL on a mailbox event: on_receive once for each email stored in the mailbox (by default only trusted ones), after_send once per delivery round of an email it sent. " +
 			"The notice carries the email's metadata (sender, recipients, subject, ids, trust verdict, thread; include_body adds the Markdown body) and is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature headers); failed deliveries are retried for a day. " +
@@ -64,6 +65,7 @@ func (s *Server) webhookCreateTool() *toolDef {
 func (s *Server) webhookListTool() *toolDef {
 	return &toolDef{
 		name:        "webhook_list",
+		needs:       needHookRights,
 		title:       "List webhooks",
 		description: "List the webhooks of the mailboxes you can use, or of one mailbox, with their URL, events and settings. Secrets are never shown. It changes nothing.",
 		readOnly:    true, idempotent: true,
@@ -77,6 +79,7 @@ func (s *Server) webhookListTool() *toolDef {
 func (s *Server) webhookDeleteTool() *toolDef {
 	return &toolDef{
 		name:        "webhook_delete",
+		needs:       needHookRights,
 		title:       "Delete a webhook",
 		description: "Delete a webhook by name so nothing more is sent to its URL, including deliveries still being retried. Use webhook_list to find the name.",
 		destructive: true, idempotent: true,

@@ -64,6 +64,10 @@ type MailboxCreated struct {
 type MailboxDeleted struct {
 	Name         string `json:"name"`
 	DeletedFiles int    `json:"deleted_files"`
+	// Hooks and Webhooks are the names of the mailbox's hooks and
+	// webhooks, removed with it (book/mcp.md: mailbox_delete says so).
+	Hooks    []string `json:"hooks,omitempty"`
+	Webhooks []string `json:"webhooks,omitempty"`
 }
 
 func (o *Mailboxes) lookup(name string) (domains.Owner, error) {
@@ -226,8 +230,16 @@ func (o *Mailboxes) Delete(ctx context.Context, req DeleteMailbox) (MailboxDelet
 		}
 	}
 	_, err := o.Config.Update(func(c *domains.Config) error {
-		if m, ok := c.Mailboxes[name]; !ok || !req.Sees.sees(m) {
+		m, ok := c.Mailboxes[name]
+		if !ok || !req.Sees.sees(m) {
 			return ErrNoSuchMailbox
+		}
+		res.Hooks, res.Webhooks = nil, nil // a retried Update starts over
+		for _, h := range m.Hooks {
+			res.Hooks = append(res.Hooks, h.EffectiveName())
+		}
+		for _, w := range m.Webhooks {
+			res.Webhooks = append(res.Webhooks, w.EffectiveName(name))
 		}
 		delete(c.Mailboxes, name)
 		return nil

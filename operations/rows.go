@@ -23,6 +23,9 @@ type MailboxRow struct {
 	Total  int    `json:"total" jsonschema:"Emails in the inbox."`
 	Unread int    `json:"unread" jsonschema:"Inbox emails not marked read."`
 	Sent   int    `json:"sent" jsonschema:"Copies of sent emails."`
+	// Trust is the mailbox's effective trust policy (mailbox, else
+	// domain, else global; book/verification.md).
+	Trust string `json:"trust" jsonschema:"The effective trust policy: none (every email is trusted none, so on_receive hooks without fire_on_untrusted never fire) or verified (senders matching trusted_senders that pass DKIM/DMARC are trusted true)."`
 }
 
 // Counter is the part of the message store a listing needs.
@@ -43,7 +46,8 @@ func Rows(ctx context.Context, store Counter, cfg *domains.Config, sees Sees) ([
 		if err != nil {
 			return nil, fmt.Errorf("count %s: %w", name, err)
 		}
-		out = append(out, MailboxRow{Name: name, Owner: m.Owner, Total: c.Total, Unread: c.Unread, Sent: c.Sent})
+		eff, _ := cfg.EffectiveFor(name)
+		out = append(out, MailboxRow{Name: name, Owner: m.Owner, Total: c.Total, Unread: c.Unread, Sent: c.Sent, Trust: string(eff.Trust)})
 	}
 	return out, nil
 }
@@ -57,6 +61,18 @@ type HookInfo struct {
 	Cmd             []string `json:"cmd" jsonschema:"The command's argument list."`
 	TimeoutSecs     int      `json:"timeout_secs" jsonschema:"Seconds before the command is stopped."`
 	FireOnUntrusted bool     `json:"fire_on_untrusted" jsonschema:"Whether it also runs for untrusted emails."`
+	// LastRun is filled by the doors that know the hook scheduler (the
+	// daemon's hook_list); nil elsewhere and before the first run.
+	LastRun *HookLastRun `json:"last_run,omitempty" jsonschema:"How the hook last ran since the daemon started; absent when it has not run since."`
+}
+
+// HookLastRun is how a hook last ran (hooks.LastRun, as the doors show it).
+type HookLastRun struct {
+	At         string `json:"at" jsonschema:"When the run started, RFC 3339."`
+	Started    bool   `json:"started" jsonschema:"False when the command could not be started (missing or not executable); exit_code is then -1 and the aimx log says why."`
+	ExitCode   int    `json:"exit_code" jsonschema:"The exit status; 128+n when signal n ended it; -1 when it did not start."`
+	DurationMS int64  `json:"duration_ms" jsonschema:"How long it ran, in milliseconds."`
+	TimedOut   bool   `json:"timed_out" jsonschema:"True when timeout_secs expired and it was stopped."`
 }
 
 // HookInfoOf is the row of one configured hook.
