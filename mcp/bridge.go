@@ -36,6 +36,10 @@ type BridgeOptions struct {
 	PrepareCall func(ctx context.Context, req *mcpgo.CallToolRequest) error
 	// ErrorLog receives mcp-go's stdio errors (never stdout); nil discards.
 	ErrorLog *log.Logger
+	// DownHint, when set, ends the answer given while the daemon is not
+	// running: `aimx mcp` says there how to reach a dev daemon when no
+	// path was given (book/mcp.md).
+	DownHint string
 }
 
 // Bridge is `aimx mcp` (book/mcp.md): a stdio MCP server with the
@@ -120,6 +124,15 @@ func DaemonNotRunning(path string) string {
 		"Ask the operator to start it (`aimx serve`, or `systemctl start aimx`), then call the tool again."
 }
 
+// daemonNotRunning is DaemonNotRunning with the bridge's DownHint.
+func (b *Bridge) daemonNotRunning() string {
+	msg := DaemonNotRunning(b.opts.SocketPath)
+	if b.opts.DownHint != "" {
+		msg += " " + b.opts.DownHint
+	}
+	return msg
+}
+
 // forward is every tool's handler in the bridge.
 func (b *Bridge) forward(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
 	if b.base != nil {
@@ -142,7 +155,7 @@ func (b *Bridge) forward(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo
 		cl, err := b.client(ctx)
 		if err != nil {
 			if DaemonDown(err) {
-				return mcpgo.NewToolResultError(DaemonNotRunning(b.opts.SocketPath)), nil
+				return mcpgo.NewToolResultError(b.daemonNotRunning()), nil
 			}
 			return mcpgo.NewToolResultError(fmt.Sprintf("aimx could not reach its daemon: %v. Try again; if it persists, ask the operator to check the aimx log.", err)), nil
 		}
@@ -168,7 +181,7 @@ func (b *Bridge) forward(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo
 			continue
 		}
 		if DaemonDown(err) {
-			return mcpgo.NewToolResultError(DaemonNotRunning(b.opts.SocketPath)), nil
+			return mcpgo.NewToolResultError(b.daemonNotRunning()), nil
 		}
 		return mcpgo.NewToolResultError(fmt.Sprintf("aimx daemon did not answer %s: %v. It may not have run; check with a read-only tool before retrying.", req.Params.Name, err)), nil
 	}

@@ -32,6 +32,9 @@ type HTTPServer struct {
 	// Limits bound connections and slow clients; set before Serve. The
 	// zero value means DefaultLimits.
 	Limits Limits
+	// DevTokenFile, set in dev mode, is named by every 401, so a newcomer
+	// learns where the token is (book/dev-mode.md).
+	DevTokenFile string
 
 	log        zerolog.Logger
 	srv        *Server
@@ -128,18 +131,26 @@ func (h *HTTPServer) guard(next http.Handler) http.Handler {
 		}
 		secret, given := bearer(r)
 		if !given {
-			unauthorized(w, `Bearer realm="aimx"`, "this server needs Authorization: Bearer <token>; the operator mints tokens with `aimx tokens create`")
+			unauthorized(w, `Bearer realm="aimx"`, "this server needs Authorization: Bearer <token>; the operator mints tokens with `aimx tokens create`"+h.devHint())
 			return
 		}
 		c, ok := h.tokens.Verify(secret)
 		if !ok {
-			unauthorized(w, `Bearer realm="aimx", error="invalid_token"`, "the bearer token is unknown or revoked")
+			unauthorized(w, `Bearer realm="aimx", error="invalid_token"`, "the bearer token is unknown or revoked"+h.devHint())
 			return
 		}
 		ctx := WithCaller(r.Context(), c)
 		ctx = context.WithValue(ctx, principalKey{}, principal(sha256.Sum256([]byte(secret))))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// devHint ends a 401's text in dev mode: where the dev token is.
+func (h *HTTPServer) devHint() string {
+	if h.DevTokenFile == "" {
+		return ""
+	}
+	return fmt.Sprintf(". This is a dev server (aimx serve --dev): its token is in %s; send Authorization: Bearer $(cat %s)", h.DevTokenFile, h.DevTokenFile)
 }
 
 // bearer returns the token of an `Authorization: Bearer` header.

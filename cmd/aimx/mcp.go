@@ -5,12 +5,14 @@ import (
 	"log"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/mcp"
@@ -36,13 +38,16 @@ func (a *app) mcpCommand() *cobra.Command {
 			"over aimx.sock, which acts as the user running this command. The tools are listed even when\n" +
 			"the daemon is down; calls then answer that the daemon is not running. Exits 0 when stdin ends.\n\n" +
 			"The socket is found from --runtime-dir, AIMX_RUNTIME_DIR, runtime_dir in config.toml (when\n" +
-			"readable), else /run/aimx.",
+			"readable), else /run/aimx. With none of the path flags or variables given, a dev daemon started\n" +
+			"from the current directory (./.aimx-dev/run/aimx.sock, yours and answering) is used first.",
 		Args: exactArgs(0),
 		RunE: func(*cobra.Command, []string) error {
+			sock, hint := a.agentSocket()
 			b := mcp.NewBridge(mcp.BridgeOptions{
-				SocketPath:  a.agentSocketPath(),
+				SocketPath:  sock,
 				ErrorLog:    log.New(a.stderr, "aimx mcp: ", 0),
 				PrepareCall: mcp.ReadAttachments(0),
+				DownHint:    hint,
 			})
 			return b.Serve(a.ctx, a.stdin, a.stdout)
 		},
@@ -78,6 +83,11 @@ type mcpWiring struct {
 	metrics *serveMetrics
 	// newMail is the new-mail broadcast email_wait listens to.
 	newMail *mailbus.Bus
+	// hookSched tells hook_list how each hook last ran (nil: not shown).
+	hookSched *hooks.Scheduler
+	// dev is the dev dir in dev mode (nil otherwise): a 401 names its
+	// token file.
+	dev *daemon.DevDir
 }
 
 // addMCP builds the tool surface and hands the daemon its transports:
@@ -96,14 +106,34 @@ func (a *app) addMCP(d *daemon.Daemon, w mcpWiring) {
 		Panics:       w.panics,
 		Metrics:      w.metrics.tools(),
 		NewMail:      w.newMail,
+		HookRuns:     lastHookRuns(w.hookSched),
 	})
 	peers := mcp.PeerCallers{DaemonUID: os.Geteuid()}
 	sock := srv.SocketServer(peers.Caller, a.log)
 	path := mcp.SocketPath(w.paths.RuntimeDir)
 	d.AddListenerFunc(listenMCPUnix, func() (net.Listener, error) { return sock.Listen(path) }, w.metrics.service(listenMCPUnix, sock))
 	if w.cfg.MCP.HTTPListen != "" {
-		d.AddListener(listenMCPHTTP, "tcp", w.cfg.MCP.HTTPListen,
-			w.metrics.service(listenMCPHTTP, srv.HTTPServer(mcp.TokenCallers{Store: w.tokens}, a.log)))
+		hs := srv.HTTPServer(mcp.TokenCallers{Store: w.tokens}, a.log)
+		if w.dev != nil {
+			hs.DevTokenFile = w.dev.MCPTokenFile()
+		}
+		d.AddListener(listenMCPHTTP, "tcp", w.cfg.MCP.HTTPListen, w.metrics.service(listenMCPHTTP, hs))
+	}
+}
+
+// lastHookRuns adapts the hook scheduler's LastRun to hook_list's
+// last_run (book/mcp.md); the doors do not import package hooks.
+func lastHookRuns(s *hooks.Scheduler) mcp.HookRuns {
+	if s == nil {
+		return nil
+	}
+	return func(hook string) *operations.HookLastRun {
+		lr, ok := s.LastRun(hook)
+		if !ok {
+			return nil
+		}
+		return &operations.HookLastRun{At: lr.At.UTC().Format(time.RFC3339), Started: lr.Started, ExitCode: lr.ExitCode,
+			DurationMS: lr.Duration.Milliseconds(), TimedOut: lr.TimedOut}
 	}
 }
 

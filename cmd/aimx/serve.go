@@ -172,7 +172,7 @@ func (a *app) serve(f serveFlags) error {
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := tokenStore(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: srch.watch(store), search: srch.searcher(), changer: changer, paths: paths, tokens: toks, panics: a.panics,
-		sender: out.sender, drafts: out.drafts, metrics: sm, newMail: newMail})
+		sender: out.sender, drafts: out.drafts, metrics: sm, newMail: newMail, hookSched: hookSched, dev: dev})
 	a.addAdminSocket(d, changer, srch.watch(store), hookSched, out, toks, paths, a.panics)
 	sm.addListener(d, cfg)
 
@@ -221,15 +221,20 @@ func (a *app) printReady(dev *daemon.DevDir, cfg *domains.Config, paths domains.
 	}
 	b.WriteString(mcpReadyLines(bound))
 	if dev != nil {
-		fmt.Fprintf(&b, "The dev token for MCP over HTTP is in %s\n", dev.MCPTokenFile())
-		fmt.Fprintf(&b, "An agent harness on this host runs: aimx --config-dir %s mcp\n", dev.Dir)
+		// Commands that work from the checkout without an installed aimx
+		// (book/dev-mode.md, "What it prints").
+		exe, _ := os.Executable()
+		wd, _ := os.Getwd()
+		self := selfCommand(exe, wd)
+		b.WriteString(devAgentLines(self, dev, bound[listenMCPHTTP]))
 		rcpt := "hello@" + cfg.DefaultDomain()
 		fmt.Fprintf(&b, "\nSend it a first message:\n\n"+
 			"  printf 'From: you@example.com\\r\\nTo: %s\\r\\nSubject: Hello aimx\\r\\n\\r\\nIt works.\\r\\n' | \\\n"+
 			"    curl -sS smtp://%s --mail-from you@example.com --mail-rcpt %s --upload-file -\n\n"+
 			"and find it under %s\n"+
-			"Other commands reach this daemon with --config-dir %s\n",
-			rcpt, bound["smtp"], rcpt, filepath.Join(paths.DataDir, cfg.DefaultDomain(), "inbox", "hello"), dev.Dir)
+			"Other commands reach this daemon with --config-dir: %s mailboxes list\n",
+			rcpt, bound["smtp"], rcpt, filepath.Join(paths.DataDir, cfg.DefaultDomain(), "inbox", "hello"),
+			cmdLine(self, "--config-dir", dev.Dir))
 	}
 	fmt.Fprint(a.stdout, b.String())
 }
