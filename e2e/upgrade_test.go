@@ -207,14 +207,9 @@ func TestUpgradeRustV1(t *testing.T) {
 		t.Errorf("email_read subject %v", read.s["subject"])
 	}
 	t.Run("email_read names the mailbox by its FQDN", func(t *testing.T) {
-		got := read.s["mailbox"]
-		if got == "catchall" {
-			// The Rust frontmatter's own value (the legacy config key):
-			// mcp's readResult must answer the mailbox's name instead
-			// (book/upgrade.md). Skipped, not failed, until that lands.
-			t.Skip("email_read still answers the Rust frontmatter's mailbox = \"catchall\"")
-		}
-		if got != "*@"+upgradeDomain {
+		// The Rust frontmatter says mailbox = "catchall" (its config key);
+		// agents get the mailbox's name (book/upgrade.md).
+		if got := read.s["mailbox"]; got != "*@"+upgradeDomain {
 			t.Errorf("mailbox %v, want *@%s", got, upgradeDomain)
 		}
 	})

@@ -155,7 +155,7 @@ func (s *Server) emailRead(ctx context.Context, c *call) (any, string, error) {
 	if err != nil {
 		return nil, "", emailErr(err, m.Name, folder, args.ID)
 	}
-	res := readResult(msg, folder)
+	res := readResult(msg, m.Name, folder)
 	bodyNew, newCut := "", false
 	if args.BodyOffset == 0 {
 		if t, cut := newText(msg.Body); cut && strings.TrimSpace(t) != "" {
@@ -257,7 +257,11 @@ func rfc3339(t time.Time) string {
 // readResult maps a message to email_read's result, without the body.
 // Every value is cleaned (sanitize.go): it comes from the sender's headers
 // or from a file on disk, and is printed as one line of the text rendering.
-func readResult(msg *storage.Message, folder storage.Folder) EmailReadResult {
+// readResult renders a stored message for email_read. mailbox is the
+// mailbox's FQDN: mail the Rust aimx wrote names it by its config key
+// ("billing", "catchall"), and agents always get the full name
+// (book/upgrade.md).
+func readResult(msg *storage.Message, mailbox string, folder storage.Folder) EmailReadResult {
 	fm := msg.Frontmatter
 	h := cleanHeader
 	r := EmailReadResult{
@@ -265,7 +269,7 @@ func readResult(msg *storage.Message, folder storage.Folder) EmailReadResult {
 		Cc: cleanHeaders(fm.Cc), ReplyTo: cleanHeaders(fm.ReplyTo), DeliveredTo: h(fm.DeliveredTo), Subject: h(fm.Subject), Date: h(fm.Date),
 		ReceivedAt: rfc3339(fm.ReceivedAt), ReceivedFromIP: h(fm.ReceivedFromIP), SizeBytes: fm.SizeBytes,
 		InReplyTo: h(fm.InReplyTo), References: cleanHeaders(fm.References), ListID: h(fm.ListID), AutoSubmitted: h(fm.AutoSubmitted),
-		DKIM: h(fm.DKIM), SPF: h(fm.SPF), DMARC: h(fm.DMARC), Trusted: h(fm.Trusted), Mailbox: h(fm.Mailbox),
+		DKIM: h(fm.DKIM), SPF: h(fm.SPF), DMARC: h(fm.DMARC), Trusted: h(fm.Trusted), Mailbox: h(mailbox),
 		ReadAt: rfc3339(fm.ReadAt), HooksDue: cleanHeaders(fm.HooksDue), Outbound: fm.Outbound, OutboundFormat: h(fm.OutboundFormat),
 		DeliveryStatus: h(fm.DeliveryStatus), Extra: map[string]any{},
 	}
@@ -274,7 +278,7 @@ func readResult(msg *storage.Message, folder storage.Folder) EmailReadResult {
 		r.Read = &read
 	}
 	for _, a := range fm.Attachments {
-		r.Attachments = append(r.Attachments, EmailAttachment{Filename: h(a.Filename), ContentType: h(a.ContentType), Size: a.Size, Path: h(a.Path)})
+		r.Attachments = append(r.Attachments, EmailAttachment{Filename: h(a.Filename), ContentType: h(a.ContentType), Size: a.Size})
 	}
 	for _, rc := range fm.Recipients {
 		r.Recipients = append(r.Recipients, EmailRecipient{Address: h(rc.Address), Status: h(rc.Status), Detail: h(rc.Detail),

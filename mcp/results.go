@@ -56,9 +56,6 @@ type EmailAttachment struct {
 	Filename    string `json:"filename" jsonschema:"The file name, as the sender named it (cleaned): pass it to attachment_read for the content."`
 	ContentType string `json:"content_type" jsonschema:"The MIME type, such as application/pdf."`
 	Size        int64  `json:"size" jsonschema:"Size in bytes."`
-	// Path is never sent: a server path means nothing to an agent over
-	// HTTP, and attachment_read takes the file name (book/mcp.md).
-	Path string `json:"-"`
 }
 
 // EmailRecipient is the delivery state of one recipient of a sent copy.

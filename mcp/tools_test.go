@@ -342,7 +342,7 @@ func TestRustMail(t *testing.T) {
 	if !reflect.DeepEqual(r.structured["extra"], map[string]any{"labels": []any{"finance", "receipts"}}) {
 		t.Fatalf("extra = %v", r.structured["extra"])
 	}
-	if r.structured["mailbox"] != "billing" || r.structured["auto_submitted"] != "auto-generated" {
+	if r.structured["mailbox"] != "billing@"+dom || r.structured["auto_submitted"] != "auto-generated" {
 		t.Fatalf("rust fields = %v", r.structured)
 	}
 	checkFenced(t, r.structured["body"].(string), readBody(t, filepath.Join(dir, dom, "inbox", "billing", "2026-09-16-090014-your-receipt-1042-fr.md")), "none")
