@@ -23,7 +23,7 @@ func TestStrictArguments(t *testing.T) {
 		total      int    // email_list: rows returned, when > 0
 	}{
 		{"unknown argument", "email_list", map[string]any{"mailbox": "support", "threadid": "t1"},
-			`unknown argument "threadid" for email_list; it accepts: mailbox, cursor, folder, from, in_text, limit, message_id, offset, since, subject, thread_id, trusted, unread.`, 0},
+			`unknown argument "threadid" for email_list; it accepts: mailbox, cursor, folder, from, in_text, label, limit, message_id, offset, since, subject, thread_id, trusted, unread.`, 0},
 		{"unknown on a tool without arguments", "mailbox_list", map[string]any{"verbose": true},
 			`unknown argument "verbose" for mailbox_list; it takes no arguments.`, 0},
 		{"unknown on email_read", "email_read", map[string]any{"mailbox": "support", "id": id, "format": "text"},

@@ -42,6 +42,7 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 		ThreadID  string `json:"thread_id"`
 		MessageID string `json:"message_id"`
 		Trusted   string `json:"trusted"`
+		Label     string `json:"label"`
 		InText    bool   `json:"in_text"`
 	}
 	if err := c.bind(&args); err != nil {
@@ -72,7 +73,8 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 	}
 	q := storage.ListQuery{Mailbox: domains.MailboxRef(m.Name), Folder: folder, Limit: limit, Offset: args.Offset,
 		Cursor: strings.TrimSpace(args.Cursor), Unread: args.Unread, From: args.From, Subject: args.Subject,
-		ThreadID: strings.TrimSpace(args.ThreadID), MessageID: bareMessageID(args.MessageID), Trusted: args.Trusted}
+		ThreadID: strings.TrimSpace(args.ThreadID), MessageID: bareMessageID(args.MessageID), Trusted: args.Trusted,
+		Label: args.Label}
 	if args.Since != "" {
 		q.Since, err = parseSince(args.Since)
 		if err != nil {
@@ -80,6 +82,9 @@ func (s *Server) emailList(ctx context.Context, c *call) (any, string, error) {
 		}
 	}
 	page, err := s.deps.Store.List(ctx, q)
+	if errors.Is(err, storage.ErrInvalidLabel) {
+		return nil, "", errorf("label must be 1 to %d characters without control, bidi or zero-width characters, not %q.", storage.MaxLabelChars, cleanHeader(args.Label))
+	}
 	if errors.Is(err, storage.ErrBadCursor) {
 		return nil, "", errorf("cursor is not one email_list returned; pass next_cursor from the previous page unchanged, or leave cursor out to start from the newest email.")
 	}

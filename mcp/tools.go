@@ -177,6 +177,7 @@ func (s *Server) toolDefs() []*toolDef {
 				opt("thread_id", str("Only the emails of this thread (thread_id as listed). thread_read returns a whole conversation with bodies.")),
 				opt("message_id", str("Only the email with this Message-ID (with or without <>), such as the one another email's in_reply_to names.")),
 				opt("trusted", enum("Only emails with this trust verdict: true (verified sender on the trusted list), false or none.", "true", "false", "none")),
+				opt("label", str("Only emails carrying this label (email_label adds them; case does not matter).")),
 				opt("in_text", boolean("Put the rows in the text rendering instead of structuredContent, for clients that show only text.").with("default", false)),
 			),
 			out:     resultSchema[EmailListResult](""),

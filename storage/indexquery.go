@@ -201,12 +201,13 @@ type matcher struct {
 	thread, msgID       uint32 // hashed filters: 0 when not asked for
 	trust               uint8
 	hasTrust            bool
-	threadID, messageID string // the exact values the hashed filters stand for
+	threadID, messageID string          // the exact values the hashed filters stand for
+	labeled             map[string]bool // ids carrying the label asked for; nil: no label filter
 }
 
 func newMatcher(q ListQuery) matcher {
 	m := matcher{unread: q.Unread, from: []byte(strings.ToLower(q.From)), subject: []byte(strings.ToLower(q.Subject)),
-		thread: hashOf(q.ThreadID), msgID: hashOf(q.MessageID), threadID: q.ThreadID, messageID: q.MessageID}
+		thread: hashOf(q.ThreadID), msgID: hashOf(q.MessageID), threadID: q.ThreadID, messageID: q.MessageID, labeled: q.labeled}
 	if !q.Since.IsZero() {
 		m.since, m.hasSince = q.Since.Truncate(time.Second).Unix(), true
 	}
@@ -217,7 +218,7 @@ func newMatcher(q ListQuery) matcher {
 }
 
 func (m *matcher) filters() bool {
-	return m.unread || len(m.from) > 0 || len(m.subject) > 0 || m.hasSince || m.hasTrust || m.hashed()
+	return m.unread || len(m.from) > 0 || len(m.subject) > 0 || m.hasSince || m.hasTrust || m.hashed() || m.labeled != nil
 }
 
 // hashed reports a filter the index answers with candidates only.
@@ -245,6 +246,9 @@ func (m *matcher) match(sl *slot, arena []byte) bool {
 		return false
 	}
 	if (m.thread != 0 && sl.thread != m.thread) || (m.msgID != 0 && sl.msgID != m.msgID) {
+		return false
+	}
+	if m.labeled != nil && !m.labeled[string(arena[sl.off:sl.off+uint32(sl.idLen)])] {
 		return false
 	}
 	if len(m.from) == 0 && len(m.subject) == 0 {

@@ -40,6 +40,12 @@ type ListQuery struct {
 	ThreadID  string    // exactly this thread_id
 	MessageID string    // exactly this message_id (without <>)
 	Trusted   string    // exactly this trusted verdict: "true", "false" or "none"
+	// Label keeps the messages carrying this label (book/storage.md,
+	// "Trash, archive and labels"); ErrInvalidLabel when it is not one.
+	Label string
+
+	// labeled are the ids carrying Label, looked up by listOnce.
+	labeled map[string]bool
 }
 
 // Summary is one listed message: its id and its frontmatter.
@@ -291,6 +297,16 @@ func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) 
 		if ck, err = decodeCursor(q.Cursor, q.Oldest); err != nil {
 			return nil, err
 		}
+	}
+	if q.Label != "" {
+		keep, err := s.labeledIDs(ctx, q.Mailbox, q.Folder, q.Label)
+		if err != nil {
+			return nil, err
+		}
+		if keep == nil {
+			keep = map[string]bool{}
+		}
+		q.labeled = keep
 	}
 	idx, err := s.index(ctx, q.Mailbox, q.Folder, true)
 	if err != nil {
