@@ -1,15 +1,8 @@
 package daemon
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,6 +12,7 @@ import (
 	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/internal/safefs"
+	"github.com/aimx-dev/aimx/internal/selfsigned"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -151,39 +145,7 @@ func seedToken(d *DevDir, owner string) error {
 // writeSelfSigned makes the dev dir's STARTTLS certificate: ECDSA P-256,
 // valid for the SMTP hostname, localhost and the loopback addresses.
 func writeSelfSigned(certPath, keyPath, hostname string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generate TLS key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		return fmt.Errorf("TLS serial: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: hostname, Organization: []string{"aimx dev mode"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(5, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{hostname, "localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return fmt.Errorf("self-sign TLS certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encode TLS key: %w", err)
-	}
-	var w storage.Writer
-	if err := w.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), storage.WriteOptions{Mode: 0o600}); err != nil {
-		return fmt.Errorf("write TLS key: %w", err)
-	}
-	if err := w.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), storage.WriteOptions{Mode: 0o644}); err != nil {
-		return fmt.Errorf("write TLS certificate: %w", err)
-	}
-	return nil
+	return selfsigned.Write(certPath, keyPath, selfsigned.Spec{CommonName: hostname, Organization: "aimx dev mode",
+		DNSNames: []string{hostname, "localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		NotBefore: time.Now().Add(-time.Hour), Years: 5})
 }

@@ -2,21 +2,14 @@ package setup
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"time"
 
 	"github.com/aimx-dev/aimx/internal/safefs"
-	"github.com/aimx-dev/aimx/storage"
+	"github.com/aimx-dev/aimx/internal/selfsigned"
 )
 
 // selfSignedYears is how long a self-signed certificate setup makes is
@@ -83,37 +76,6 @@ func WriteSelfSigned(certPath, keyPath, host string, now time.Time) error {
 		return fmt.Errorf("TLS dir: %w", err)
 	}
 	dir.Close()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("generate TLS key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		return fmt.Errorf("TLS serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: host},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(selfSignedYears, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{host},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return fmt.Errorf("self-sign TLS certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encode TLS key: %w", err)
-	}
-	var w storage.Writer
-	if err := w.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), storage.WriteOptions{Mode: 0o600}); err != nil {
-		return fmt.Errorf("write TLS key: %w", err)
-	}
-	if err := w.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), storage.WriteOptions{Mode: 0o644}); err != nil {
-		return fmt.Errorf("write TLS certificate: %w", err)
-	}
-	return nil
+	return selfsigned.Write(certPath, keyPath, selfsigned.Spec{CommonName: host, DNSNames: []string{host},
+		NotBefore: now.Add(-time.Hour), Years: selfSignedYears})
 }
