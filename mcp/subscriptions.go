@@ -96,6 +96,7 @@ func (s *Server) addMailResources() {
 		mcp.WithTemplateMIMEType("application/json"),
 	), s.readMailboxResource)
 	s.deps.NewMail.Watch(s.subs.published)
+	s.deps.NewMail.Watch(s.prefetchNewMail)
 }
 
 // mailboxOfURI resolves a mailbox resource URI for c: the mailbox, or the

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -74,4 +76,37 @@ func (c *fmCache) get(ctx context.Context, key string, load func() (*storage.Fro
 		return load()
 	}
 	return e.fm, nil
+}
+
+// newMailFrontmatter is the frontmatter of a message the broadcast
+// announced, read once for every wait that asks for it.
+func (s *Server) newMailFrontmatter(ctx context.Context, mailbox, id string) (*storage.Frontmatter, error) {
+	return s.subs.fm.get(ctx, mailbox+"/"+id, func() (*storage.Frontmatter, error) {
+		msg, err := s.deps.Store.Read(ctx, domains.MailboxRef(mailbox), storage.Inbox, id)
+		if err != nil {
+			return nil, err
+		}
+		return msg.Frontmatter, nil
+	})
+}
+
+// prefetchNewMail starts reading a new message's frontmatter as soon as it
+// is announced, when several waits will want it: they then find it read
+// instead of queueing behind one another's reads, message after message.
+// It runs in the bus's Publish, so the read goes to a goroutine of its own,
+// which ends with the read.
+func (s *Server) prefetchNewMail(ev mailbus.Event) {
+	if s.deps.NewMail.Waiting(ev.Mailbox) < 2 {
+		return // a lone wait reads it when it wakes, at once
+	}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.deps.Panics.Recovered(s.deps.Log, "email_wait prefetch", p)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), fmCacheTTL)
+		defer cancel()
+		_, _ = s.newMailFrontmatter(ctx, ev.Mailbox, ev.ID) // a failure is the waits' to see
+	}()
 }

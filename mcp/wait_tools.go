@@ -318,13 +318,7 @@ func (w *waiter) take(ctx context.Context, evs []mailbus.Event) error {
 				w.more = true
 				return nil
 			}
-			fm, err := w.s.subs.fm.get(ctx, key, func() (*storage.Frontmatter, error) {
-				msg, err := w.s.deps.Store.Read(ctx, domains.MailboxRef(ev.Mailbox), storage.Inbox, ev.ID)
-				if err != nil {
-					return nil, err
-				}
-				return msg.Frontmatter, nil
-			})
+			fm, err := w.s.newMailFrontmatter(ctx, ev.Mailbox, ev.ID)
 			if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrInvalidID) {
 				break // gone again (a hook moved or deleted it)
 			}

@@ -192,6 +192,13 @@ func (b *Bus) Subscribers() int {
 	return n
 }
 
+// Waiting counts the subscribers an event of mailbox reaches.
+func (b *Bus) Waiting(mailbox string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.byBox[mailbox]) + len(b.all)
+}
+
 // Watch calls fn with every event published from now on, synchronously in
 // Publish (so fn must not block) and outside the bus's lock. The returned
 // function stops it.

@@ -46,6 +46,9 @@ func TestAllMailboxesAndClose(t *testing.T) {
 	if n := b.Subscribers(); n != 2 {
 		t.Fatalf("%d subscribers, want 2", n)
 	}
+	if n, m := b.Waiting("a@x"), b.Waiting("z@x"); n != 2 || m != 1 {
+		t.Fatalf("waiting on a@x %d, z@x %d; want 2 and 1", n, m)
+	}
 	b.Publish("z@x", "1", t0)
 	if evs, _ := all.Take(); len(evs) != 1 {
 		t.Fatalf("all took %+v", evs)
