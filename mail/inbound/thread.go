@@ -2,10 +2,15 @@ package inbound
 
 import (
 	"context"
+	"time"
 
 	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/storage"
 )
+
+// threadLookupTimeout bounds the parent lookup of threadFor. The index
+// load it may wait for goes on without it, so later replies find it ready.
+const threadLookupTimeout = 2 * time.Second
 
 // threadFor returns the thread_id of the copy stored in one mailbox
 // (book/storage.md, thread_id; book/mcp.md, "Threads"). It is
@@ -15,13 +20,17 @@ import (
 // a new thread, so when the parent (by its Message-ID) is stored in this
 // mailbox, sent copies first, then the inbox, the reply takes the
 // parent's thread_id. A failed lookup keeps message.ThreadID: threading is
-// a convenience, never a reason to refuse or delay mail.
+// a convenience, never a reason to refuse mail, and the lookup gives up
+// after threadLookupTimeout (a large folder's index still loading after a
+// start) rather than hold the sender's 250.
 func (x *delivery) threadFor(ctx context.Context, ref storage.MailboxRef) string {
 	m := x.msg
 	own := message.ThreadID(m)
 	if len(m.References) > 0 || m.InReplyTo == "" || m.InReplyTo == m.MessageID {
 		return own
 	}
+	ctx, cancel := context.WithTimeout(ctx, threadLookupTimeout)
+	defer cancel()
 	for _, f := range []storage.Folder{storage.Sent, storage.Inbox} {
 		res, err := x.d.cfg.Store.List(ctx, storage.ListQuery{Mailbox: ref, Folder: f, MessageID: m.InReplyTo, Limit: 1})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aimx-dev/aimx/mail/message"
 	"github.com/aimx-dev/aimx/storage"
@@ -65,5 +66,40 @@ func TestReplyJoinsParentThread(t *testing.T) {
 	withRefs := &message.Message{References: []string{"root@example.org"}}
 	if got := deliver(reply("re4@example.org", "sent1@agent.example.com", true, "Re: Offer")); got != message.ThreadID(withRefs) {
 		t.Errorf("a reply with References: thread %s, want %s", got, message.ThreadID(withRefs))
+	}
+}
+
+// slowList is a store whose listings wait for their context to end, as a
+// large folder's first index load would.
+type slowList struct{ storage.MessageStore }
+
+func (s slowList) List(ctx context.Context, q storage.ListQuery) (*storage.ListResult, error) {
+	if q.MessageID == "" {
+		return s.MessageStore.List(ctx, q)
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// The parent lookup gives up after threadLookupTimeout: the reply is
+// stored in the thread its headers name, and the transaction goes on.
+func TestReplyParentLookupBounded(t *testing.T) {
+	t.Parallel()
+	e := newDeliverEnv(t, envOpts{wrap: func(s storage.MessageStore) storage.MessageStore { return slowList{s} }})
+	start := time.Now()
+	out, err := e.del.Deliver(context.Background(), Envelope{RemoteIP: netip.MustParseAddr("192.0.2.7"), Helo: "h.example.org",
+		MailFrom: "pat@example.org", Recipients: []string{"support@agent.example.com"}, ID: "t"}, reply("re@example.org", "p@example.org", false, "Re: x"))
+	if err != nil || len(out.Mailboxes) != 1 || out.Mailboxes[0].Err != nil {
+		t.Fatalf("deliver: %+v %v", out, err)
+	}
+	if d := time.Since(start); d > threadLookupTimeout+5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+	m, err := e.files.Read(context.Background(), ref("support@agent.example.com"), storage.Inbox, out.Mailboxes[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := message.ThreadID(&message.Message{InReplyTo: "p@example.org"}); m.Frontmatter.ThreadID != want {
+		t.Fatalf("thread %s, want %s", m.Frontmatter.ThreadID, want)
 	}
 }
