@@ -244,7 +244,7 @@ func (f *FTS) Search(ctx context.Context, q Query) (*Result, error) {
 	if len(ids) <= q.Offset {
 		return res, nil
 	}
-	ranked, err := f.rank(ctx, ids, q.Expr, expr, filter)
+	ranked, err := f.rank(ctx, ids, q.Expr, expr)
 	if err != nil {
 		return nil, err
 	}

@@ -40,9 +40,9 @@ type candidate struct {
 }
 
 // rank scores the candidate rows ids (newest first), the matches of the
-// FTS5 expression match (the query and its folder filter, filter), for e
-// and returns them best first (newer first on ties).
-func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, match, filter string) ([]candidate, error) {
+// FTS5 expression match (the query and its folder filter), for e and
+// returns them best first (newer first on ties).
+func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, match string) ([]candidate, error) {
 	cands := make([]candidate, len(ids))
 	pos := make(map[int64]int, len(ids))
 	for i, id := range ids {
@@ -60,7 +60,13 @@ func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, match, filter stri
 	}
 	for _, t := range e.Positive() {
 		for i, w := range t.Words {
-			word := quoteWord(w, t.Prefix && i == len(t.Words)-1)
+			if t.Prefix && i == len(t.Words)-1 {
+				// A prefix expands to every word it begins, and FTS5
+				// merges their rows for each query that names it: it
+				// counts for matching, not for ranking (book/search.md).
+				continue
+			}
+			word := quoteWord(w, false)
 			idf, err := f.idf(ctx, word, nRows)
 			if err != nil {
 				return nil, err
@@ -70,15 +76,8 @@ func (f *FTS) rank(ctx context.Context, ids []int64, e *Expr, match, filter stri
 					continue
 				}
 				// Within the matches only: FTS5 then skips through the
-				// word's rows instead of reading all of them. A prefix
-				// expands to many words; it is not expanded twice.
+				// word's rows instead of reading all of them.
 				expr := "(" + match + ") AND " + col.name + " : " + word
-				if t.Prefix && i == len(t.Words)-1 {
-					expr = col.name + " : " + word
-					if filter != "" {
-						expr = filter + " AND " + expr
-					}
-				}
 				rows, err := f.r.QueryContext(ctx, `SELECT rowid FROM fts WHERE fts MATCH ? AND rowid BETWEEN ? AND ?`, expr, lo, hi)
 				if err != nil {
 					return nil, queryErr(err)
