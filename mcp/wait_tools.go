@@ -271,7 +271,7 @@ func (w *waiter) list(ctx context.Context, from time.Time) error {
 	var all []found
 	for _, name := range w.names {
 		page, err := w.s.deps.Store.List(ctx, storage.ListQuery{Mailbox: domains.MailboxRef(name), Folder: storage.Inbox,
-			Limit: maxListLimit, Since: from, From: w.filter.from, Subject: w.filter.subject})
+			Limit: maxListLimit, Since: from, From: w.filter.from, Subject: w.filter.subject, ThreadID: w.filter.thread})
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // nothing stored yet
 		}
