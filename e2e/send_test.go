@@ -88,7 +88,8 @@ func startSink(t *testing.T, rcpt func(n int, to string) *gosmtp.SMTPError) *sin
 	srv.Domain = "sink.example.org"
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	// Closing l too: srv.Close before Serve registered it would leave it open.
+	t.Cleanup(func() { _ = srv.Close(); _ = l.Close() })
 	return s
 }
 

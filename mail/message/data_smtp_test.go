@@ -84,6 +84,7 @@ func startServer(t *testing.T, be *testBackend) string {
 	}()
 	t.Cleanup(func() {
 		_ = s.Close()
+		_ = ln.Close() // in case Close ran before Serve registered ln
 		<-done
 	})
 	return ln.Addr().String()
