@@ -109,6 +109,9 @@ func (b *builder) build(r *rawCommon, overrides map[string]rawOverride) {
 	c.MCP.AllowedHosts = r.MCP.AllowedHosts
 	set(&c.Metrics.Listen, r.Metrics.Listen)
 	set(&c.Storage.TrashRetention, r.Storage.TrashRetention)
+	set(&c.Storage.Backend, r.Storage.Backend)
+	set(&c.Storage.DSN, r.Storage.DSN)
+	set(&c.Storage.Node, r.Storage.Node)
 
 	b.rustKeys(r)
 	set(&o.IPv6, r.Outbound.IPv6)

@@ -236,7 +236,28 @@ type StorageSettings struct {
 	// TrashRetention is how long a deleted email stays in its mailbox's
 	// trash before it is removed for good.
 	TrashRetention Duration
+	// Backend is where mail and shared state live: `files` (the
+	// default: files under data_dir on this host) or `postgres` (one
+	// database shared by several nodes, book/scale-out.md).
+	Backend string
+	// DSN is the connection string of the `postgres` backend, as in
+	// `postgres://aimx@db.internal/aimx`; AIMX_STORAGE_DSN beats it, so a
+	// password need not be in the file.
+	DSN string
+	// Node names this daemon among the nodes sharing one database (hook
+	// jobs and queued sends are claimed in its name); "" means the host
+	// name. AIMX_NODE beats it.
+	Node string
 }
+
+// The storage backends of `[storage] backend` (book/scale-out.md).
+const (
+	BackendFiles    = "files"
+	BackendPostgres = "postgres"
+)
+
+// IsPostgres reports whether the postgres backend is configured.
+func (s StorageSettings) IsPostgres() bool { return s.Backend == BackendPostgres }
 
 // DomainOverride is a `[domain."a.com"]` table: the settings of one domain
 // that differ from the global ones. The domain must be one of `domains`;

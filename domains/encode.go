@@ -74,6 +74,9 @@ func (c *Config) Encode() []byte {
 	e.str("listen", c.Metrics.Listen, "")
 	e.table("storage")
 	e.dur("trash_retention", c.Storage.TrashRetention, d.Storage.TrashRetention)
+	e.str("backend", c.Storage.Backend, "")
+	e.str("dsn", c.Storage.DSN, "")
+	e.str("node", c.Storage.Node, "")
 
 	for _, dom := range sortedKeys(c.Overrides) {
 		ov := c.Overrides[dom]

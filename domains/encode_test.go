@@ -85,6 +85,7 @@ func everything() *Config {
 	c.DKIMSelector, c.Trust, c.TrustedSenders, c.Signature = "sel", TrustVerified, []string{"*@x.com"}, ""
 	c.DedupWindow = Duration(DefaultDedupWindow * 2)
 	c.Storage.TrashRetention = Duration(DefaultTrashRetention / 2)
+	c.Storage.Backend, c.Storage.DSN, c.Storage.Node = BackendPostgres, "postgres://aimx@db/aimx", "node-a"
 	c.Send = SendPolicy{Allow: []string{"*@partner.com"}, QuotaHour: Ptr(10), QuotaDay: Ptr(0), Approval: Ptr(ApprovalRequired)}
 	c.SMTP = SMTP{Listen: ":2525", Hostname: "mx.a.com", TLSCert: "/c.pem", TLSKey: "/k.pem", MaxMessageBytes: 1,
 		MaxRecipients: 2, MaxConnections: 3, MaxConnectionsPerIP: 4, VerifyTimeout: Duration(1)}

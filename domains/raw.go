@@ -83,6 +83,9 @@ type rawMCP struct {
 
 type rawStorage struct {
 	TrashRetention *Duration `toml:"trash_retention"`
+	Backend        *string   `toml:"backend"`
+	DSN            *string   `toml:"dsn"`
+	Node           *string   `toml:"node"`
 }
 
 type rawMetrics struct {

@@ -122,6 +122,15 @@ func (c *Config) check() []issue {
 	k.text(p("signature"), c.Signature)
 	k.positive(p("dedup_window"), c.DedupWindow)
 	k.positive(p("storage", "trash_retention"), c.Storage.TrashRetention)
+	switch c.Storage.Backend {
+	case "", BackendFiles, BackendPostgres:
+	default:
+		k.add(p("storage", "backend"), "backend %q is not one of %q, %q", c.Storage.Backend, BackendFiles, BackendPostgres)
+	}
+	if c.Storage.Backend != BackendPostgres && c.Storage.DSN != "" {
+		k.add(p("storage", "dsn"), "dsn is only used with backend = %q", BackendPostgres)
+	}
+	k.text(p("storage", "node"), c.Storage.Node)
 	k.sendPolicy(nil, c.Send)
 	c.checkSections(&k)
 
