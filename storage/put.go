@@ -47,7 +47,26 @@ type PutRequest struct {
 	BodyFrom Source
 	// Attachments make the message a bundle dir.
 	Attachments []Attachment
+
+	// ID, when set, is the id to store under instead of one made from At
+	// and the subject: `aimx storage export|import` keeps ids, so cursors,
+	// threads and links stay valid (book/scale-out.md). A taken id fails
+	// with an error wrapping ErrExist.
+	ID string
+	// DedupKey and DedupWindow, when set on an inbox Put, let a store
+	// shared by several nodes refuse a re-delivery that another node
+	// stored within the window: such a Put stores nothing and fails with
+	// an error wrapping ErrDuplicate (book/smtp.md, "Deduplication"). The
+	// file store leaves dedup to intake's in-process index and ignores
+	// them.
+	DedupKey    string
+	DedupWindow time.Duration
 }
+
+// ErrDuplicate is returned by a Put that a shared store refused as a
+// re-delivery (PutRequest.DedupKey): nothing was stored, and intake
+// answers 250 and fires nothing, as for any duplicate.
+var ErrDuplicate = errors.New("duplicate delivery")
 
 // Attachment is one attachment file to store in a bundle.
 type Attachment struct {
@@ -96,8 +115,19 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 		at = s.now()
 	}
 	base := BaseStem(at, req.Frontmatter.Subject)
+	if req.ID != "" {
+		if err := ValidateID(req.ID); err != nil {
+			return nil, err
+		}
+		if !f.reserveExact(req.ID) {
+			return nil, fmt.Errorf("store message in %s/%s as %s: %w", req.Mailbox, req.Folder, req.ID, ErrExist)
+		}
+	}
 	for range maxStemAttempts {
-		stem := f.reserve(base)
+		stem := req.ID
+		if stem == "" {
+			stem = f.reserve(base)
+		}
 		var st *Stored
 		bundle := len(req.Attachments) > 0
 		if bundle {
@@ -106,6 +136,9 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (*Stored, error) {
 			st, err = s.putFlat(fdir, stem, &req, fo)
 		}
 		if errors.Is(err, ErrExist) {
+			if req.ID != "" {
+				return nil, fmt.Errorf("store message in %s/%s as %s: %w", req.Mailbox, req.Folder, req.ID, ErrExist)
+			}
 			continue // published by someone else; the stem stays taken
 		}
 		if err != nil {

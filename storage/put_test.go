@@ -268,3 +268,28 @@ func TestPutAfterDirsRemovedBehindTheStore(t *testing.T) {
 		t.Fatalf("the second message is not readable: %v", err)
 	}
 }
+
+func TestPutKeepsGivenID(t *testing.T) {
+	s, _ := openTestStore(t, Options{})
+	ctx := context.Background()
+	ref := MailboxRef{Domain: "a.com", Local: "hello"}
+	req := PutRequest{Mailbox: ref, Folder: Inbox, ID: "2025-01-02-030405-kept", Raw: []byte("Subject: x\r\n\r\nbody\r\n"),
+		Frontmatter: Frontmatter{Subject: "x"}, Body: "body"}
+	st, err := s.Put(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ID != req.ID {
+		t.Fatalf("stored as %q, want the given id %q", st.ID, req.ID)
+	}
+	if _, err := s.Read(ctx, ref, Inbox, req.ID); err != nil {
+		t.Fatalf("read the kept id: %v", err)
+	}
+	if _, err := s.Put(ctx, req); !errors.Is(err, ErrExist) {
+		t.Fatalf("second Put with the same id: err = %v, want ErrExist", err)
+	}
+	req.ID = "../escape"
+	if _, err := s.Put(ctx, req); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("Put with id %q: err = %v, want ErrInvalidID", req.ID, err)
+	}
+}

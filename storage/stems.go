@@ -87,6 +87,17 @@ func (f *folderState) scan(d *safefs.Dir) error {
 }
 
 // reserve takes the first free stem among base, base-2, base-3, ...
+// reserveExact takes stem itself, reporting false when it is taken.
+func (f *folderState) reserveExact(stem string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.taken[stem] {
+		return false
+	}
+	f.taken[stem] = true
+	return true
+}
+
 func (f *folderState) reserve(base string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
