@@ -34,6 +34,9 @@ type DB struct {
 	Pool *pgxpool.Pool
 	// Node is this daemon's name among the nodes.
 	Node string
+	// Started is this node's incarnation, set by Register: claims are
+	// taken in the name of (Node, Started).
+	Started time.Time
 }
 
 // Open connects to dsn, checks the server answers, and brings the schema up

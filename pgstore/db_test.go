@@ -125,7 +125,10 @@ func TestHeartbeatAndNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Heartbeat(ctx, []string{"alice", "bob"}); err != nil {
+	if err := db.Heartbeat(ctx, nil); err == nil {
+		t.Fatal("Heartbeat before Register succeeded")
+	}
+	if err := db.Register(ctx, []string{"alice", "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Heartbeat(ctx, []string{"alice"}); err != nil {
@@ -137,5 +140,56 @@ func TestHeartbeatAndNodes(t *testing.T) {
 	}
 	if len(ns) != 1 || ns[0].Name != "a" || len(ns[0].Owners) != 1 || ns[0].Owners[0] != "alice" {
 		t.Fatalf("nodes = %+v", ns)
+	}
+}
+
+// TestClaimAlive: a claim dies when its node restarts (a new incarnation)
+// or stops beating for longer than the lease.
+func TestClaimAlive(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	db, err := Open(ctx, dsn, Options{Node: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Register(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	alive := func(node string, started time.Time, lease string) bool {
+		t.Helper()
+		var ok bool
+		if err := db.Pool.QueryRow(ctx, "SELECT aimx.claim_alive($1, $2, $3::interval)", node, started, lease).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	first := db.Started
+	if !alive("a", first, "30 seconds") {
+		t.Fatal("a fresh claim is dead")
+	}
+	if alive("b", first, "30 seconds") {
+		t.Fatal("a claim of an unknown node is alive")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if alive("a", first, "1 millisecond") {
+		t.Fatal("a claim whose heartbeat is older than the lease is alive")
+	}
+	again, err := Open(ctx, dsn, Options{Node: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := again.Register(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if alive("a", first, "30 seconds") {
+		t.Fatal("a claim of the node's previous incarnation is alive after it restarted")
+	}
+	if !alive("a", again.Started, "30 seconds") {
+		t.Fatal("the new incarnation's claim is dead")
+	}
+	if err := db.Heartbeat(ctx, nil); err == nil {
+		t.Fatal("the old incarnation's heartbeat succeeded after a restart")
 	}
 }

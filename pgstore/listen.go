@@ -98,18 +98,69 @@ type NodeInfo struct {
 	SeenAt    time.Time
 }
 
-// Heartbeat records that this node runs and which owners it can run hooks
-// for (book/scale-out.md, "Hooks that need a host").
+// DefaultLease is how long a node's claims outlive its last heartbeat.
+const DefaultLease = 30 * time.Second
+
+// DefaultBeat is how often Beat refreshes this node's heartbeat.
+const DefaultBeat = 5 * time.Second
+
+// Register starts this node's incarnation: its row in aimx.nodes gets a new
+// started_at (kept in db.Started), so every claim it held before a restart
+// is dead at once, and owners lists the mailbox owners it can run hooks for
+// (book/scale-out.md, "Hooks that need a host"). Call it once at start,
+// before taking any claim.
+func (db *DB) Register(ctx context.Context, owners []string) error {
+	if owners == nil {
+		owners = []string{}
+	}
+	err := db.Pool.QueryRow(ctx, `INSERT INTO aimx.nodes (name, owners, started_at, seen_at) VALUES ($1, $2, clock_timestamp(), clock_timestamp())
+ON CONFLICT (name) DO UPDATE SET owners = excluded.owners, started_at = excluded.started_at, seen_at = excluded.seen_at
+RETURNING started_at`, db.Node, owners).Scan(&db.Started)
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", db.Node, err)
+	}
+	return nil
+}
+
+// Heartbeat refreshes this node's row: it still runs, and can run hooks for
+// owners.
 func (db *DB) Heartbeat(ctx context.Context, owners []string) error {
 	if owners == nil {
 		owners = []string{}
 	}
-	_, err := db.Pool.Exec(ctx, `INSERT INTO aimx.nodes (name, owners) VALUES ($1, $2)
-ON CONFLICT (name) DO UPDATE SET owners = excluded.owners, seen_at = now()`, db.Node, owners)
+	tag, err := db.Pool.Exec(ctx, `UPDATE aimx.nodes SET owners = $3, seen_at = clock_timestamp() WHERE name = $1 AND started_at = $2`,
+		db.Node, db.Started, owners)
 	if err != nil {
 		return fmt.Errorf("node heartbeat: %w", err)
 	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("node heartbeat: node %s was registered again by another process (two nodes share the name?)", db.Node)
+	}
 	return nil
+}
+
+// Beat calls Heartbeat every interval (DefaultBeat when 0) until ctx ends,
+// logging nothing: errors go to onErr (may be nil).
+func (db *DB) Beat(ctx context.Context, interval time.Duration, owners func() []string, onErr func(error)) {
+	if interval <= 0 {
+		interval = DefaultBeat
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var o []string
+			if owners != nil {
+				o = owners()
+			}
+			if err := db.Heartbeat(ctx, o); err != nil && onErr != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
 }
 
 // Nodes lists the nodes that have run, most recently seen first.
