@@ -19,7 +19,6 @@ import (
 	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/internal/sdnotify"
-	"github.com/aimx-dev/aimx/storage"
 	"github.com/aimx-dev/aimx/upgrade"
 )
 
@@ -110,6 +109,9 @@ func (a *app) serve(f serveFlags) error {
 		}
 		return cfg
 	}
+	devOverrides := overrides
+	// AIMX_STORAGE_DSN and AIMX_NODE beat [storage] (book/scale-out.md).
+	overrides = func(cfg *domains.Config) *domains.Config { return storageEnv(a.env, devOverrides(cfg)) }
 	fileCfg, paths, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -125,13 +127,12 @@ func (a *app) serve(f serveFlags) error {
 	if _, err := upgrade.Run(up); err != nil {
 		return err
 	}
-	store, err := storage.Open(paths.DataDir, a.storeOptions(cfg))
+	be, err := a.openBackend(a.ctx, cfg, paths)
 	if err != nil {
-		return fmt.Errorf("open data dir: %w", err)
-	}
-	if err := a.repairStorage(a.ctx, cfg, store); err != nil {
 		return err
 	}
+	defer be.close()
+	store := be.store
 	registry := domains.NewRegistry(cfg)
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
 	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer, Panics: a.panics})
@@ -141,7 +142,12 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	d.AddComponent("hooks", hookSched)
-	d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
+	if be.files != nil {
+		d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
+	}
+	if be.db != nil {
+		d.AddComponent("node", &nodeBeat{a: a, db: be.db, owners: func() []string { return configOwners(registry.Current()) }})
+	}
 	// The search index (book/search.md): fed by intake's OnStored, and by
 	// the send path and the doors through the store srch.watch wraps.
 	srch := newSearch(a, paths, store, registry)
@@ -194,8 +200,8 @@ func (a *app) serve(f serveFlags) error {
 	}
 	// Every listener and component finished in time: nothing was left in
 	// flight, so the next start skips the leftover scan (book/storage.md).
-	if d.CleanStop() {
-		if err := store.MarkCleanStop(); err != nil {
+	if d.CleanStop() && be.files != nil {
+		if err := be.files.MarkCleanStop(); err != nil {
 			a.log.Warn().Err(err).Msg("clean stop not recorded; the next start scans for leftovers")
 		}
 	}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+// Environment variables that beat `[storage] dsn` and `node`
+// (book/scale-out.md), so a DSN's password need not be in config.toml.
+const (
+	envStorageDSN = "AIMX_STORAGE_DSN"
+	envNode       = "AIMX_NODE"
+)
+
+// storageEnv layers AIMX_STORAGE_DSN and AIMX_NODE over cfg's [storage]
+// section; cfg is returned as it is when neither is set.
+func storageEnv(env map[string]string, cfg *domains.Config) *domains.Config {
+	dsn, node := env[envStorageDSN], env[envNode]
+	if dsn == "" && node == "" {
+		return cfg
+	}
+	cfg = cfg.Clone()
+	if dsn != "" {
+		cfg.Storage.DSN = dsn
+	}
+	if node != "" {
+		cfg.Storage.Node = node
+	}
+	return cfg
+}
+
+// nodeBeat is the daemon component that keeps this node's row in
+// aimx.nodes fresh (book/scale-out.md, "Claims"): every claim the node
+// holds lives as long as its heartbeat.
+type nodeBeat struct {
+	a      *app
+	db     *pgstore.DB
+	owners func() []string
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start begins beating.
+func (b *nodeBeat) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel, b.done = cancel, make(chan struct{})
+	go func() {
+		defer close(b.done)
+		b.db.Beat(ctx, 0, b.owners, func(err error) {
+			b.a.log.Error().Err(err).Msg("node heartbeat failed; claims held by this node may be taken over")
+		})
+	}()
+	return nil
+}
+
+// Stop ends the heartbeat; the node's claims then die after the lease.
+func (b *nodeBeat) Stop(ctx context.Context) error {
+	if b.cancel == nil {
+		return nil
+	}
+	b.cancel()
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// configOwners lists the distinct owners of cfg's mailboxes, sorted.
+func configOwners(cfg *domains.Config) []string {
+	seen := map[string]bool{}
+	for _, mb := range cfg.Mailboxes {
+		if mb.Owner != "" {
+			seen[mb.Owner] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for o := range seen {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// openDB opens the shared database of the postgres backend, brings its
+// schema up to date and registers this node.
+func (a *app) openDB(ctx context.Context, cfg *domains.Config) (*pgstore.DB, error) {
+	db, err := pgstore.Open(ctx, cfg.Storage.DSN, pgstore.Options{Node: cfg.Storage.Node})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Register(ctx, nil); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.log.Info().Str("node", db.Node).Msg("postgres backend: schema current, node registered")
+	return db, nil
+}
+
+// backend is where a run keeps its mail and shared state: files under
+// data_dir (files is set), or the postgres database (db is set).
+type backend struct {
+	files *storage.Store
+	db    *pgstore.DB
+	store storage.MessageStore
+}
+
+// openBackend opens the configured backend before any listener binds: the
+// file store (repaired after a crash), or the database.
+func (a *app) openBackend(ctx context.Context, cfg *domains.Config, paths domains.Paths) (*backend, error) {
+	if !cfg.Storage.IsPostgres() {
+		store, err := storage.Open(paths.DataDir, a.storeOptions(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("open data dir: %w", err)
+		}
+		if err := a.repairStorage(ctx, cfg, store); err != nil {
+			return nil, err
+		}
+		return &backend{files: store, store: store}, nil
+	}
+	db, err := a.openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &backend{db: db, store: nil}, fmt.Errorf("postgres backend: the message store is not wired yet")
+}
+
+// close releases the database, if any.
+func (b *backend) close() {
+	if b.db != nil {
+		b.db.Close()
+	}
+}
