@@ -159,6 +159,11 @@ func (a *app) localAdmin(withStore bool) (*admin.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Storage.IsPostgres() {
+		// The shared config, mail and tokens are in the database; this
+		// host's files are not the truth (book/scale-out.md).
+		return nil, errors.New("daemon not running: with the postgres backend, start aimx serve on this node (or run the command on another node)")
+	}
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: domains.NewRegistry(cfg)}
 	// No log: the command prints what it did.
 	adm := &admin.Admin{Config: changer, Hooks: &operations.Hooks{Config: changer}, Tokens: tokenStore(paths), Log: zerolog.Nop()}
