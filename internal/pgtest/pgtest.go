@@ -168,22 +168,65 @@ func start() (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
+	s, err := startIn(dir, bin, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartCluster starts a throwaway cluster for a caller that is not a test
+// (the benchmark, bench/README.md): initdb and pg_ctl as in the tests (as
+// nobody when the caller is root), data under dir/data, the server reached
+// over a Unix socket in dir, so dir's path must stay short (socket paths
+// are limited to 107 bytes). dsn names the cluster's postgres database as
+// the superuser postgres. settings are extra server settings
+// ("name=value") applied after the tests' defaults (fsync, synchronous
+// commit and full page writes off), so a caller measuring durable commits
+// passes "fsync=on", "synchronous_commit=on", "full_page_writes=on". stop
+// stops the server; dir stays for the caller to remove.
+func StartCluster(dir string, settings ...string) (dsn string, stop func(), err error) {
+	bin, err := findBin()
+	if err != nil {
+		return "", nil, err
+	}
+	for _, kv := range settings {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsAny(kv, " '\"\\") {
+			return "", nil, fmt.Errorf("start cluster: setting %q is not name=value without spaces or quotes", kv)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("start cluster: %w", err)
+	}
+	s, err := startIn(dir, bin, settings)
+	if err != nil {
+		return "", nil, fmt.Errorf("start cluster: %w", err)
+	}
+	return s.admin, func() {
+		_, _ = s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop")
+	}, nil
+}
+
+// startIn runs initdb and starts a server in dir (which it hands to nobody
+// when we are root), with extra settings after the defaults.
+func startIn(dir, bin string, settings []string) (*server, error) {
 	s := &server{dir: dir, bin: bin, admin: fmt.Sprintf("host=%s port=5432 user=postgres dbname=postgres sslmode=disable", dir)}
 	if os.Geteuid() == 0 {
 		if err := os.Chown(dir, nobodyUID, nobodyUID); err != nil {
-			os.RemoveAll(dir)
 			return nil, fmt.Errorf("chown %s: %w", dir, err)
 		}
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := s.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--no-locale"); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
 	opts := fmt.Sprintf("-k %s -p 5432 -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400", dir)
+	for _, kv := range settings {
+		opts += " -c " + kv
+	}
 	if out, err := s.run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pg_ctl start: %w: %s %s", err, out, log)
 	}
 	return s, nil

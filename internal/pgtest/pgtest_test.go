@@ -49,3 +49,39 @@ func TestWithDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestStartClusterSettings: a cluster for a non-test caller takes the
+// caller's settings over the tests' defaults and is gone after stop.
+func TestStartClusterSettings(t *testing.T) {
+	_ = DSN(t) // the one skip: no binaries and no AIMX_TEST_PG_DSN
+	if _, _, err := StartCluster("/tmp/x", "fsync=on; DROP"); err == nil {
+		t.Fatal("a setting with a space was accepted")
+	}
+	dir, err := os.MkdirTemp("", "pgc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	dsn, stop, err := StartCluster(dir, "fsync=on", "synchronous_commit=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"fsync": "on", "synchronous_commit": "on", "full_page_writes": "off"} {
+		var got string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&got); err != nil || got != want {
+			t.Errorf("%s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+	conn.Close(ctx)
+	stop()
+	if c, err := pgx.Connect(ctx, dsn); err == nil {
+		c.Close(ctx)
+		t.Fatal("the cluster still answers after stop")
+	}
+}
