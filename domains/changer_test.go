@@ -97,3 +97,49 @@ func TestChangerNeverGoesBack(t *testing.T) {
 		t.Fatalf("live config has %d mailboxes, want all %d", got, n)
 	}
 }
+
+// TestChangerBackend: with a Backend set, changes and reloads go to it and
+// the host's own file (Store) is left alone.
+func TestChangerBackend(t *testing.T) {
+	t.Parallel()
+	ch := newTestChanger(t)
+	before, err := os.ReadFile(ch.Store.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := &Store{Path: filepath.Join(t.TempDir(), "shared.toml"), Options: ch.Store.Options}
+	if err := shared.Save(Default("a.test")); err != nil {
+		t.Fatal(err)
+	}
+	ch.Backend = shared
+	if _, err := ch.Update(addMailbox("x@a.test")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ch.Registry.Current().Mailboxes["x@a.test"]; !ok {
+		t.Fatal("change not live")
+	}
+	after, err := os.ReadFile(ch.Store.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(before) {
+		t.Fatal("the change was written to Store, not to Backend")
+	}
+	// A change made to the backend by someone else goes live on Reload.
+	if _, err := shared.Update(addMailbox("y@a.test")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ch.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Mailboxes["y@a.test"]; !ok || ch.Registry.Current() != cfg {
+		t.Fatal("Reload did not publish the backend's config")
+	}
+	if err := os.WriteFile(shared.Path, []byte("bogus = 1\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.Reload(); err == nil || ch.Registry.Current() != cfg {
+		t.Fatalf("a backend that does not load: Reload = %v, live config replaced: %v", err, ch.Registry.Current() != cfg)
+	}
+}
