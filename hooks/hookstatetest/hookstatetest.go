@@ -195,7 +195,9 @@ func assertRounds(t *testing.T, st hooks.StateStore, want []hooks.AfterSendRecor
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := func(r hooks.AfterSendRecord) string { return r.Mailbox + "\x00" + r.ID + "\x00" + string(rune('0'+r.Round)) }
+	key := func(r hooks.AfterSendRecord) string {
+		return r.Mailbox + "\x00" + r.ID + "\x00" + string(rune('0'+r.Round))
+	}
 	sort.Slice(got, func(i, j int) bool { return key(got[i]) < key(got[j]) })
 	want = slices.Clone(want)
 	sort.Slice(want, func(i, j int) bool { return key(want[i]) < key(want[j]) })
