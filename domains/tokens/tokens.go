@@ -15,7 +15,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,7 +22,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -132,9 +130,9 @@ func (s *Store) now() time.Time {
 	return time.Now()
 }
 
-func (s *Store) random(n int) ([]byte, error) {
+// random reads n bytes from r (crypto/rand when nil).
+func random(r io.Reader, n int) ([]byte, error) {
 	b := make([]byte, n)
-	r := s.Rand
 	if r == nil {
 		r = rand.Reader
 	}
@@ -153,30 +151,17 @@ func HashSecret(secret string) string {
 // Create mints a token and returns it (without its hash) and the secret,
 // which is shown to the operator once and never again.
 func (s *Store) Create(n New) (Token, string, error) {
-	n.Owner = strings.TrimSpace(n.Owner)
-	if n.Owner == "" {
-		return Token{}, "", fmt.Errorf("create token: %w: an owner is required", ErrInvalid)
-	}
-	if len(n.Name) > MaxNameLen || strings.ContainsFunc(n.Name, isControl) {
-		return Token{}, "", fmt.Errorf("create token: %w: name must be at most %d printable characters", ErrInvalid, MaxNameLen)
-	}
-	raw, err := s.random(secretBytes)
+	t, secret, err := Mint(n, s.now(), s.Rand)
 	if err != nil {
 		return Token{}, "", fmt.Errorf("create token: %w", err)
 	}
-	secret := SecretPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	mailboxes := slices.Clone(n.Mailboxes)
-	slices.Sort(mailboxes)
-	mailboxes = slices.Compact(mailboxes)
-	t := Token{Name: n.Name, Owner: n.Owner, Mailboxes: mailboxes, AllowHooks: n.AllowHooks,
-		CreatedAt: s.now().UTC().Truncate(time.Second), Hash: HashSecret(secret)}
 	err = s.update(func(f *file) error {
 		for {
-			idb, err := s.random(6)
+			id, err := NewID(s.Rand)
 			if err != nil {
 				return err
 			}
-			t.ID = "tok_" + hex.EncodeToString(idb)
+			t.ID = id
 			if !slices.ContainsFunc(f.Tokens, func(o Token) bool { return o.ID == t.ID }) {
 				break
 			}
@@ -230,7 +215,7 @@ func (s *Store) Revoke(id string) (Token, error) {
 // read the file (which is logged by nobody: the caller answers 401 and
 // the operator sees the file error on the next CLI use).
 func (s *Store) Verify(secret string) (Token, bool) {
-	if !strings.HasPrefix(secret, SecretPrefix) {
+	if !Plausible(secret) {
 		return Token{}, false
 	}
 	h := HashSecret(secret)
