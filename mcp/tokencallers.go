@@ -9,7 +9,7 @@ import "github.com/aimx-dev/aimx/domains/tokens"
 // operator work is admin.sock's, and a leaked token must not reach every
 // mailbox.
 type TokenCallers struct {
-	Store *tokens.Store
+	Store tokens.Backend
 }
 
 var _ TokenVerifier = TokenCallers{}

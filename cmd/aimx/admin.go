@@ -41,7 +41,7 @@ func tokenStore(paths domains.Paths) *tokens.Store {
 
 // addAdminSocket serves the operator API on admin.sock (book/admin.md) in the
 // daemon: any-owner mailbox and hook CRUD, tokens, reload and status.
-func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, out *outboundParts, toks *tokens.Store, paths domains.Paths, recovered *panics.Counter) {
+func (a *app) addAdminSocket(d *daemon.Daemon, changer *domains.Changer, store storage.MessageStore, sched *hooks.Scheduler, out *outboundParts, toks tokens.Backend, paths domains.Paths, recovered *panics.Counter) {
 	started := time.Now()
 	version := buildVersion().Version
 	queue := out.queue

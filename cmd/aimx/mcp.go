@@ -70,7 +70,7 @@ type mcpWiring struct {
 	changer  *domains.Changer
 	paths    domains.Paths
 	// tokens checks the bearer tokens of the TCP transport.
-	tokens *tokens.Store
+	tokens tokens.Backend
 	// panics counts the panics the transports and tools recover.
 	panics *panics.Counter
 	// sender sends mail for the send tools.

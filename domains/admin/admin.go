@@ -44,8 +44,9 @@ type Admin struct {
 	// Drafts are the sends held for approval; nil when the daemon is
 	// down (the queue is the daemon's).
 	Drafts *operations.Drafts
-	// Tokens is the token store.
-	Tokens *tokens.Store
+	// Tokens is the token store: the file store, or the shared
+	// database's with the postgres backend.
+	Tokens tokens.Backend
 	// LookupOwner resolves the owner of a new token; nil means
 	// domains.LookupOwner.
 	LookupOwner func(name string) (domains.Owner, error)

@@ -287,7 +287,7 @@ func TestTokens(t *testing.T) {
 	wantCode(t, "revoke again", err, CodeNotFound, 404)
 
 	// A token file that cannot be read is an internal error.
-	if err := os.WriteFile(f.admin.Tokens.Path, []byte("{"), 0o600); err != nil {
+	if err := os.WriteFile(f.admin.Tokens.(*tokens.Store).Path, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.ListTokens(ctx)
