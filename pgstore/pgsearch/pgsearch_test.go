@@ -1,0 +1,106 @@
+package pgsearch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aimx-dev/aimx/internal/pgtest"
+	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/search"
+	"github.com/aimx-dev/aimx/search/indextest"
+	"github.com/aimx-dev/aimx/storage"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openIndex opens an index over a fresh database as node.
+func openIndex(t *testing.T, dsn, node string) *Index {
+	t.Helper()
+	db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Node: node})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	ix, err := New(db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+func TestConformance(t *testing.T) {
+	indextest.Run(t, func(t *testing.T) search.Index { return openIndex(t, pgtest.DSN(t), "a") })
+}
+
+// TestTwoNodesShareTheIndex: what one node indexes, another finds, and
+// both adding the same messages at once count them once.
+func TestTwoNodesShareTheIndex(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	a, b := openIndex(t, dsn, "a"), openIndex(t, dsn, "b")
+	box := search.Box{Mailbox: "a@x.test", Folder: storage.Inbox}
+	var docs []search.Doc
+	for i := range 200 {
+		docs = append(docs, search.Doc{Key: search.Key{Box: box, ID: fmt.Sprintf("m%03d", i)}, At: time.Unix(int64(1e9+i), 0),
+			Subject: "shared", Body: fmt.Sprintf("message %d", i)})
+	}
+	var wg sync.WaitGroup
+	for _, ix := range []*Index{a, b, a, b} {
+		wg.Go(func() {
+			for start := 0; start < len(docs); start += 30 {
+				if err := ix.Add(ctx, docs[start:min(start+30, len(docs))]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	e, err := search.ParseQuery("shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ix := range map[string]*Index{"a": a, "b": b} {
+		res, err := ix.Search(ctx, search.Query{Expr: e, Boxes: []search.Box{box}, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != 200 || len(res.Hits) != 5 || res.Hits[0].ID != "m199" {
+			t.Errorf("node %s: total %d, hits %v", name, res.Total, res.Hits)
+		}
+		boxes, err := ix.Boxes(ctx)
+		if err != nil || boxes[box] != 200 {
+			t.Errorf("node %s: Boxes %v, %v; want 200", name, boxes, err)
+		}
+	}
+}
+
+func TestQueryText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"invoice", `('invoice')`},
+		{`Invoice from:alice@example.test -paid "export fails" plan*`,
+			`(('invoice') & ('alice':B & 'example':B & 'test':B) & ('export' & 'fails') & ('plan':*)) & !(('paid'))`},
+		{`subject:"a b" to:x body:y* -subject:z`, `(('a':A & 'b':A) & ('x':C) & ('y':*D)) & !(('z':A))`},
+		{`CAFÉ İstanbul`, `('cafe') & ('istanbul')`},
+		{`box:b1 OR NEAR(x y) & !z <->`, `('box' & 'b1') & ('or') & ('near' & 'x') & ('y') & ('z')`},
+	} {
+		e, err := search.ParseQuery(tc.in)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := queryText(e); got != tc.want {
+			t.Errorf("%q:\n got %s\nwant %s", tc.in, got, tc.want)
+		}
+	}
+	v, lens := docVector(search.Doc{Subject: "Hello hello", From: "Bob <bob@x.test>", To: "hello@x.test", Body: "Café, café; x"})
+	if want := `'hello':1A,3C 'bob':2B 'x':2B,3C,4D 'test':2B,3C 'cafe':4D`; v != want {
+		t.Errorf("docVector = %s, want %s", v, want)
+	}
+	if lens != [nFields]int{2, 4, 3, 3} {
+		t.Errorf("lengths %v", lens)
+	}
+}
