@@ -9,6 +9,7 @@
 //	go run ./bench -quick     # a smoke run with small N, not recorded
 //	go run ./bench -send-only # the sending phase alone, not recorded
 //	go run ./bench -search-only [-search-n N] # the search phase alone, not recorded
+//	go run ./bench -postgres  # the postgres backend against the files backend, not recorded
 //
 // It needs no root and no network, and removes its temp dir at the end
 // unless -keep.
@@ -48,6 +49,8 @@ type options struct {
 	// runs that phase alone.
 	SearchN    int
 	SearchOnly bool
+	// Postgres runs the postgres phase alone (pgintake.go, pglist.go).
+	Postgres bool
 	// Fixture, when set, is a dir that keeps the dev dir and its seeded
 	// messages across runs (seeding a million files takes minutes); each
 	// run drops its index cache and the intake mailboxes first.
@@ -64,10 +67,11 @@ func main() {
 	flag.StringVar(&o.Fixture, "fixture", "", "keep the seeded dev dir here and reuse it on later runs")
 	flag.BoolVar(&o.SendOnly, "send-only", false, "run the sending phase alone (not recorded unless -record)")
 	flag.BoolVar(&o.SearchOnly, "search-only", false, "run the search phase alone (not recorded unless -record)")
+	flag.BoolVar(&o.Postgres, "postgres", false, "run the postgres backend phase alone (not recorded unless -record)")
 	flag.IntVar(&o.SearchN, "search-n", 0, "messages of the search phase (default 100,000; 5,000 with -quick)")
 	flag.Parse()
 	o.Record = *record
-	if o.Quick || o.SendOnly || o.SearchOnly {
+	if o.Quick || o.SendOnly || o.SearchOnly || o.Postgres {
 		recordSet := false
 		flag.Visit(func(f *flag.Flag) { recordSet = recordSet || f.Name == "record" })
 		o.Record = *record && recordSet
@@ -144,6 +148,9 @@ func run(ctx context.Context, o options) error {
 	if o.SearchOnly {
 		phases = phases[4:]
 	}
+	if o.Postgres {
+		phases = []func(context.Context) error{s.postgres}
+	}
 	searchOffElsewhere() // the search phase turns it on for its daemon
 	for _, phase := range phases {
 		if err := phase(ctx); err != nil {
@@ -204,7 +211,10 @@ func (s *session) notes(m machine) string {
 	if s.o.SearchOnly {
 		b.WriteString(" -search-only:")
 	}
-	if !s.o.SendOnly && !s.o.SearchOnly {
+	if s.o.Postgres {
+		b.WriteString(" -postgres:")
+	}
+	if !s.o.SendOnly && !s.o.SearchOnly && !s.o.Postgres {
 		fmt.Fprintf(&b, ": largest mailbox %s messages, %s stored in %d mailboxes; %d MCP calls per latency figure.",
 			count(s.o.Big), count(s.o.Total), s.o.Boxes, s.o.Calls)
 	}
