@@ -3,8 +3,10 @@
 // DKIM key and its published record, MX, SPF, DMARC and a postmaster
 // (RFC 5321 4.5.1); for the host, `[smtp] hostname`'s addresses, the
 // reverse DNS of the sending IP and the TLS certificate; every mailbox's
-// counts, owner and storage mode, and storage no mailbox claims; the
-// daemon's status, queue and hook backlog over admin.sock.
+// counts, owner and storage mode, and storage no mailbox claims; with the
+// postgres backend, the shared database (reachable, migrated, the nodes'
+// heartbeats, the standbys' lag); the daemon's status, queue and hook
+// backlog over admin.sock.
 //
 // Every finding is OK, WARN or FAIL, and every FAIL says what to do.
 // `aimx setup` reuses the DNS checks in its verify loop (book/install.md).
@@ -72,6 +74,12 @@ type Doctor struct {
 	Progress io.Writer
 	// ProgressMode forces bar or lines (tests); Auto by default.
 	ProgressMode progress.Mode
+	// DSN is the shared database's connection string with `[storage]
+	// backend = "postgres"` (book/scale-out.md); "" on a files install,
+	// which has no database checks. Its password is never printed.
+	DSN string
+	// DatabaseTimeout bounds the database checks (DatabaseTimeout when 0).
+	DatabaseTimeout time.Duration
 }
 
 // maxParallel bounds the domains checked at once.
@@ -102,6 +110,7 @@ func (d *Doctor) Run(ctx context.Context) *Report {
 	tr.Done("")
 
 	rep.Mailboxes, rep.Storage = d.mailboxes(ctx)
+	rep.Database = d.database(ctx)
 	rep.Daemon = d.daemon(ctx)
 	rep.finish()
 	return rep

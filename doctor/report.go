@@ -66,7 +66,9 @@ type Report struct {
 	// Storage holds the findings about the data dir as a whole: storage
 	// without a mailbox (orphans).
 	Storage []Check `json:"storage"`
-	Daemon  Daemon  `json:"daemon"`
+	// Database is there only with the postgres backend.
+	Database *Database `json:"database,omitempty"`
+	Daemon   Daemon    `json:"daemon"`
 }
 
 // Summary counts the checks by verdict.
@@ -157,6 +159,9 @@ func (r *Report) finish() {
 		count(m.Checks)
 	}
 	count(r.Storage)
+	if r.Database != nil {
+		count(r.Database.Checks)
+	}
 	count(r.Daemon.Checks)
 	r.OK = r.Summary.Fail == 0
 }
@@ -172,6 +177,9 @@ func (r *Report) All() []Check {
 		out = append(out, m.Checks...)
 	}
 	out = append(out, r.Storage...)
+	if r.Database != nil {
+		out = append(out, r.Database.Checks...)
+	}
 	return append(out, r.Daemon.Checks...)
 }
 

@@ -19,7 +19,8 @@ func (s Status) label() string {
 }
 
 // WriteText prints the report for a person (book/doctor.md): a block for
-// the server, each domain, the mailboxes, storage and the daemon, one
+// the server, each domain, the mailboxes, storage, the shared database
+// (postgres backend only) and the daemon, one
 // line per check. A WARN or FAIL line ends with what to do, after "->".
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
@@ -65,6 +66,10 @@ func WriteText(w io.Writer, r *Report) error {
 	if len(r.Storage) > 0 {
 		b.WriteString("\nStorage\n")
 		writeChecks(&b, r.Storage)
+	}
+	if r.Database != nil {
+		fmt.Fprintf(&b, "\nDatabase %s\n", r.Database.Target)
+		writeChecks(&b, r.Database.Checks)
 	}
 	b.WriteString("\nDaemon\n")
 	writeChecks(&b, r.Daemon.Checks)
