@@ -115,7 +115,10 @@ func TestRefusedChangeChangesNothing(t *testing.T) {
 		name string
 		fn   func(*domains.Config) error
 	}{
-		{"error", func(c *domains.Config) error { c.Mailboxes["x@a.test"] = domains.Mailbox{Name: "x@a.test", Owner: "u"}; return boom }},
+		{"error", func(c *domains.Config) error {
+			c.Mailboxes["x@a.test"] = domains.Mailbox{Name: "x@a.test", Owner: "u"}
+			return boom
+		}},
 		{"no domains", func(c *domains.Config) error { c.Domains = nil; return nil }},
 		{"mailbox of no domain", addMailbox("x@elsewhere.test")},
 		{"bad hook", func(c *domains.Config) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +36,17 @@ type node struct {
 	w         *pgconfig.Watcher
 	init      *pgconfig.InitResult
 	published atomic.Int32
+
+	mu      sync.Mutex
+	noKeyed map[string]bool // domains published while the ring had no key for them
+}
+
+// keyless reports whether a config naming d was published while the
+// node's keyring had no key for d.
+func (n *node) keyless(d string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.noKeyed[d]
 }
 
 // localConfig is a node's config.toml: the domain a.test, one mailbox
@@ -84,7 +96,19 @@ func (n *node) start(t *testing.T) {
 	}
 	n.ring = ring
 	n.ch = &domains.Changer{Store: n.local, Backend: n.store, Registry: domains.NewRegistry(res.Config),
-		OnPublish: func(*domains.Config) { n.published.Add(1) }}
+		OnPublish: func(c *domains.Config) {
+			n.published.Add(1)
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			for _, d := range c.Domains {
+				if _, err := ring.KeySet(d); err != nil {
+					if n.noKeyed == nil {
+						n.noKeyed = map[string]bool{}
+					}
+					n.noKeyed[d] = true
+				}
+			}
+		}}
 	n.w = &pgconfig.Watcher{DB: n.db, Store: n.store, Changer: n.ch, Keys: n.keys, Ring: n.ring,
 		Interval: time.Hour, Log: zerolog.Nop()}
 	if err := n.w.Start(ctx); err != nil {
