@@ -356,3 +356,33 @@ func BenchmarkEnqueue(b *testing.B) {
 		}
 	})
 }
+
+// TestAnyReplyRoundTrips: a remote reply is the peer's text; a NUL or bytes
+// that are not UTF-8 neither fail the round's record nor change what
+// another node reads.
+func TestAnyReplyRoundTrips(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	a := newQueue(t, node(t, dsn, "a"), QueueOptions{})
+	b := newQueue(t, node(t, dsn, "b"), QueueOptions{})
+	it, err := a.Enqueue(ctx, submission("x@b.test"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Committed before Enqueue returned: another node reads it.
+	if _, err := b.Get(ctx, it.ID); err != nil {
+		t.Fatalf("b cannot see a's enqueue: %v", err)
+	}
+	detail := "451 \x00 nul \u2028 ok"
+	if _, err := a.Record(ctx, it.ID, []outbound.Recipient{{Address: "x@b.test", Status: outbound.StatusDeferred, Detail: detail + "\xff"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Get(ctx, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// encoding/json turns the invalid byte into U+FFFD, as in the file queue.
+	if want := detail + "\ufffd"; got.Recipients[0].Detail != want {
+		t.Errorf("detail %q, want %q", got.Recipients[0].Detail, want)
+	}
+}
