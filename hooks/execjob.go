@@ -41,13 +41,17 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 		s.skip(ctx, log, j, js, reasonHookGone, nil)
 		return false
 	}
-	if js.Attempts >= MaxAttempts {
-		log.Error().Int("attempts", js.Attempts).Str("reason", reasonInterrupted).
-			Msg("hook run was interrupted twice; giving up")
-		s.put(ctx, log, j, JobState{Attempts: js.Attempts, Done: true, Outcome: OutcomeAbandoned, Reason: reasonInterrupted, UpdatedAt: s.now().UTC()})
+	// With a shared state the claim checks the starts left (recordStart):
+	// another node may be running the last one.
+	if !s.shared() && js.Attempts >= MaxAttempts {
+		s.abandon(ctx, log, j, js)
 		return false
 	}
 	owner, err := s.cfg.LookupOwner(mb.Owner)
+	if err != nil && s.shared() {
+		s.waitElsewhere(log, j, mb.Owner, err)
+		return false
+	}
 	if err != nil {
 		s.skip(ctx, log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
 		return false
@@ -81,13 +85,11 @@ func (s *Scheduler) run(ctx context.Context, j job) (retry bool) {
 	if ctx.Err() != nil {
 		return false
 	}
-	js.Attempts++
-	js.UpdatedAt = s.now().UTC()
 	// The start is durable before the hook exists: a crash from here on
 	// is an interrupted run.
-	if err := s.state.PutJob(ctx, j.id, js); err != nil {
-		log.Error().Err(err).Msg("hook state not written; job not run, retrying later")
-		return true
+	js, started, retry := s.recordStart(ctx, log, j, js)
+	if !started {
+		return retry
 	}
 	// With the file store the hook reads the very descriptor checked
 	// above, and AIMX_FILEPATH names it for the owner to read again with

@@ -14,19 +14,29 @@ const scanPage = 200
 
 // scanner runs the recovery scan at start and whenever the queue had to
 // drop work.
+// With a shared state it also runs every RescanInterval.
 func (s *Scheduler) scanner(ctx context.Context) {
 	defer s.wg.Done()
+	var tick <-chan time.Time
+	if s.shared() {
+		t := time.NewTicker(s.cfg.RescanInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
+		periodic := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.rescan:
+		case <-tick:
+			periodic = true
 		}
-		s.scanSafe(ctx)
+		s.scanSafe(ctx, periodic)
 	}
 }
 
-func (s *Scheduler) scanSafe(ctx context.Context) {
+func (s *Scheduler) scanSafe(ctx context.Context, periodic bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Panics.Recovered(s.cfg.Log, "hook recovery scan", p)
@@ -48,7 +58,12 @@ func (s *Scheduler) scanSafe(ctx context.Context) {
 	}()
 	n := s.scan(ctx, from)
 	if n > 0 {
-		s.cfg.Log.Info().Int("jobs", n).Time("since", from).Msg("hook recovery: due and interrupted runs queued")
+		// A periodic scan re-offers jobs other nodes run or wait for.
+		ev := s.cfg.Log.Info()
+		if periodic {
+			ev = s.cfg.Log.Debug()
+		}
+		ev.Int("jobs", n).Time("since", from).Msg("hook recovery: due and interrupted runs queued")
 	}
 	s.prune(ctx)
 }
@@ -85,6 +100,9 @@ func (s *Scheduler) scan(ctx context.Context, from time.Time) int {
 			continue
 		}
 		jobs = append(jobs, left...)
+	}
+	if s.shared() {
+		s.holdBack(jobs)
 	}
 	n := 0
 	for _, j := range jobs {

@@ -79,6 +79,11 @@ type SchedulerConfig struct {
 	Now func() time.Time
 	// CheckpointLag: zero means DefaultCheckpointLag.
 	CheckpointLag time.Duration
+	// RescanInterval is how often the recovery scan runs again when State
+	// is shared by several nodes (it implements JobClaimer); zero means
+	// DefaultRescanInterval. With a state of one host the scan runs at
+	// start and when the queue dropped work, and this is ignored.
+	RescanInterval time.Duration
 	// Log receives skips, recovery and state errors; the one line per run
 	// is the Runner's.
 	Log zerolog.Logger
@@ -133,8 +138,11 @@ type Scheduler struct {
 	now   func() time.Time
 	lag   time.Duration
 	state StateStore
-	queue *fairQueue
-	seams seams
+	// claimer is State as a JobClaimer when it is shared by several
+	// nodes, nil on one host (shared.go).
+	claimer JobClaimer
+	queue   *fairQueue
+	seams   seams
 	// rescan asks the scanner to look for work the queue could not take.
 	rescan chan struct{}
 	// webhookClient posts webhooks (webhook_http.go).
@@ -146,6 +154,11 @@ type Scheduler struct {
 	scanFloor time.Time            // the time the running scan started from
 	scanning  bool
 	persisted time.Time // checkpoint last decided
+	// waiting holds, with a shared state, the jobs the last scan found
+	// not done (receipt times), and waitLogged the jobs whose wait for a
+	// node with their owner was logged (shared.go).
+	waiting    map[string]time.Time
+	waitLogged map[string]bool
 
 	cpMu    sync.Mutex // serializes checkpoint writes
 	written time.Time
@@ -191,14 +204,22 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.WebhookGiveUp <= 0 {
 		cfg.WebhookGiveUp = DefaultWebhookGiveUp
 	}
+	if cfg.RescanInterval <= 0 {
+		cfg.RescanInterval = DefaultRescanInterval
+	}
+	claimer, _ := cfg.State.(JobClaimer)
 	s := &Scheduler{
-		cfg:     cfg,
-		gate:    Gate{LookupOwner: cfg.LookupOwner, Log: cfg.Log},
-		now:     cfg.Now,
-		lag:     cfg.CheckpointLag,
-		queue:   newFairQueue(cfg.QueueSize, cfg.PerOwner),
-		rescan:  make(chan struct{}, 1),
-		pending: map[string]time.Time{},
+		cfg: cfg,
+		// With a shared state an owner that is not a user here may be one
+		// on another node: its hooks are recorded and wait for that node.
+		gate:       Gate{LookupOwner: cfg.LookupOwner, Log: cfg.Log, AnyHost: claimer != nil},
+		now:        cfg.Now,
+		lag:        cfg.CheckpointLag,
+		claimer:    claimer,
+		queue:      newFairQueue(cfg.QueueSize, cfg.PerOwner),
+		rescan:     make(chan struct{}, 1),
+		pending:    map[string]time.Time{},
+		waitLogged: map[string]bool{},
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -114,6 +114,18 @@ func (s *Scheduler) deliver(ctx context.Context, j job) (retry bool, wait time.D
 	if js.Done {
 		return false, 0
 	}
+	if s.shared() {
+		// One node delivers: the claim stays with it while it retries.
+		cjs, status, err := s.claimer.ClaimJob(ctx, j.id, Claim{At: s.now().UTC()})
+		if err != nil {
+			log.Error().Err(err).Msg("webhook job not claimed; retrying later")
+			return true, s.cfg.RetryBackoff
+		}
+		if status != ClaimTaken {
+			return false, 0
+		}
+		js = cjs
+	}
 	if now := s.now(); now.Before(js.NextAttemptAt) {
 		// Recovered after a restart before its next try is due.
 		return true, js.NextAttemptAt.Sub(now)
@@ -128,7 +140,9 @@ func (s *Scheduler) deliver(ctx context.Context, j job) (retry bool, wait time.D
 		s.skipWebhook(ctx, log, j, js, reasonWebhookGone, nil)
 		return false, 0
 	}
-	if _, err := s.cfg.LookupOwner(mb.Owner); err != nil {
+	// A webhook runs nothing as the owner: with a shared state any node
+	// delivers it.
+	if _, err := s.cfg.LookupOwner(mb.Owner); err != nil && !s.shared() {
 		s.skipWebhook(ctx, log.With().Str("owner", mb.Owner).Logger(), j, js, reasonOwnerUnknown, err)
 		return false, 0
 	}

@@ -133,9 +133,11 @@ func (s *Scheduler) advance(ctx context.Context) {
 
 func (s *Scheduler) checkpointLocked() time.Time {
 	cp := s.now().UTC().Add(-s.lag)
-	for _, at := range s.pending {
-		if !at.IsZero() && at.Before(cp) {
-			cp = at
+	for _, held := range []map[string]time.Time{s.pending, s.waiting} {
+		for _, at := range held {
+			if !at.IsZero() && at.Before(cp) {
+				cp = at
+			}
 		}
 	}
 	if !s.dropped.IsZero() && s.dropped.Before(cp) {
