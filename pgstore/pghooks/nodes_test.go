@@ -124,7 +124,9 @@ func (c *cluster) put(subject string, at time.Time) *storage.Stored {
 	return st
 }
 
-func jobID(st *storage.Stored) string { return hooks.JobID(hooks.EventOnReceive, mailbox, st.ID, "h1", 0) }
+func jobID(st *storage.Stored) string {
+	return hooks.JobID(hooks.EventOnReceive, mailbox, st.ID, "h1", 0)
+}
 
 // runCounts counts the job ids the hook wrote.
 func (c *cluster) runCounts() map[string]int {
