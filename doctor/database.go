@@ -43,8 +43,12 @@ const fixDSN = "check [storage] dsn (or AIMX_STORAGE_DSN), that PostgreSQL runs 
 // primary, its schema is this binary's, the nodes' heartbeats, and the
 // standbys' replay lag. Nothing is changed: the schema is not migrated.
 func (d *Doctor) database(ctx context.Context) *Database {
-	if d.DSN == "" {
+	if !d.Postgres {
 		return nil
+	}
+	if d.DSN == "" {
+		return &Database{Target: "(none)", Checks: []Check{fail(CheckDatabase, "[storage] backend is \"postgres\" but no dsn is set",
+			"set [storage] dsn in config.toml, or AIMX_STORAGE_DSN in the daemon's environment (book/scale-out.md)")}}
 	}
 	timeout := d.DatabaseTimeout
 	if timeout <= 0 {

@@ -35,7 +35,7 @@ func byCheck(db *Database, name string) []Check {
 func TestDatabaseChecks(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
-	d := &Doctor{DSN: dsn}
+	d := &Doctor{Postgres: true, DSN: dsn}
 
 	db := d.database(ctx)
 	if db == nil || db.Target == "" || strings.Contains(db.Target, "password") {
@@ -116,7 +116,7 @@ func TestDatabaseInReport(t *testing.T) {
 	if strings.Contains(text, "Database") || strings.Contains(js, `"database"`) {
 		t.Errorf("a files install reports a database:\n%s", text)
 	}
-	d.DSN = pgtest.DSN(t)
+	d.Postgres, d.DSN = true, pgtest.DSN(t)
 	rep, text, js := render(t, f, d)
 	if rep.Database == nil || !strings.Contains(text, "\nDatabase ") || !strings.Contains(text, "FAIL  db_schema") ||
 		!strings.Contains(js, `"check": "db_schema"`) {
@@ -160,7 +160,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}()
 	for _, tc := range []struct{ name, addr string }{{"refused", refusedAddr}, {"silent", silent.Addr().String()}} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Doctor{DSN: "postgres://aimx:" + password + "@" + tc.addr + "/aimx?sslmode=disable", DatabaseTimeout: 2 * time.Second}
+			d := &Doctor{Postgres: true, DSN: "postgres://aimx:" + password + "@" + tc.addr + "/aimx?sslmode=disable", DatabaseTimeout: 2 * time.Second}
 			start := time.Now()
 			db := d.database(context.Background())
 			if took := time.Since(start); took > 5*time.Second {
@@ -186,6 +186,18 @@ func TestDatabaseUnreachable(t *testing.T) {
 				t.Errorf("the password is printed:\n%s", text.String())
 			}
 		})
+	}
+}
+
+// TestDatabaseNoDSN: the postgres backend without a DSN is a FAIL that
+// says where to set one.
+func TestDatabaseNoDSN(t *testing.T) {
+	db := (&Doctor{Postgres: true}).database(context.Background())
+	if db == nil || len(db.Checks) != 1 || db.Checks[0].Status != Fail || !strings.Contains(db.Checks[0].Fix, "AIMX_STORAGE_DSN") {
+		t.Errorf("no dsn: %+v", db)
+	}
+	if db := (&Doctor{DSN: "postgres://x@y/z"}).database(context.Background()); db != nil {
+		t.Errorf("a files install got database checks: %+v", db)
 	}
 }
 

@@ -74,9 +74,12 @@ type Doctor struct {
 	Progress io.Writer
 	// ProgressMode forces bar or lines (tests); Auto by default.
 	ProgressMode progress.Mode
-	// DSN is the shared database's connection string with `[storage]
-	// backend = "postgres"` (book/scale-out.md); "" on a files install,
-	// which has no database checks. Its password is never printed.
+	// Postgres is set with `[storage] backend = "postgres"`
+	// (book/scale-out.md): the shared database at DSN is checked. A files
+	// install has no database checks.
+	Postgres bool
+	// DSN is the shared database's connection string; its password is
+	// never printed.
 	DSN string
 	// DatabaseTimeout bounds the database checks (DatabaseTimeout when 0).
 	DatabaseTimeout time.Duration

@@ -33,7 +33,8 @@ func (a *app) doctorCommand() *cobra.Command {
 		Long: "Check the install as a receiving mail server and the operator see it (book/doctor.md): per domain\n" +
 			"the DKIM key and its published record, MX, SPF, DMARC and postmaster; the hostname, the reverse DNS\n" +
 			"of the sending IP and the TLS certificate; every mailbox's counts, owner and mode, storage no\n" +
-			"mailbox claims; the daemon's status, SMTP greeting, queue and hook backlog. Each line is OK, WARN\n" +
+			"mailbox claims; with the postgres backend, the shared database (reachable, migrated, the nodes,\n" +
+			"the standbys' lag); the daemon's status, SMTP greeting, queue and hook backlog. Each line is OK, WARN\n" +
 			"or FAIL; a FAIL ends with what to do, and any FAIL makes the exit status 1. --json prints the\n" +
 			"report in the schema of book/doctor.md. Nothing is changed.",
 		Args: exactArgs(0),
@@ -106,6 +107,9 @@ func (a *app) newDoctor(cfg *domains.Config, paths domains.Paths, f doctorFlags)
 			return client.DaemonStatus(ctx)
 		},
 		Version: buildVersion().Version, DaemonUID: daemonUID(paths),
+	}
+	if st := storageEnv(a.env, cfg).Storage; st.IsPostgres() {
+		d.Postgres, d.DSN = true, st.DSN
 	}
 	closeStore := func() {}
 	counter, err := a.openCountsReadOnly(cfg, paths)
