@@ -136,6 +136,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.logsCommand(),
 		a.uninstallCommand(),
 		a.agentsCommand(),
+		a.storageCommand(),
 	)
 	return root
 }
