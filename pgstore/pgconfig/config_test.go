@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,12 @@ func TestChangeLiveOnEveryNode(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	if !a.init.Imported || b.init.Imported {
 		t.Fatalf("imported: a %v, b %v; want the first node only", a.init.Imported, b.init.Imported)
+	}
+	// No node had a key for a.test: the importer generated one, the other
+	// node took it.
+	if !slices.Equal(a.init.KeysGenerated, []string{"a.test"}) || len(b.init.KeysGenerated) != 0 ||
+		!slices.Equal(b.init.Keys.Written, []string{"a.test"}) {
+		t.Errorf("keys: a generated %v, b generated %v and wrote %v", a.init.KeysGenerated, b.init.KeysGenerated, b.init.Keys.Written)
 	}
 	if !b.init.LocalDiffers {
 		t.Error("b's config.toml names another mailbox than the database, LocalDiffers not set")

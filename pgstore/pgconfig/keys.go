@@ -21,45 +21,45 @@ import (
 // config far larger than any real one.
 const maxKeyRows = 100000
 
-// publishKeys inserts, for every domain of now that has no RSA key in
-// aimx.dkim_keys, the keys this node's key store has for it. A domain new
-// in this change (not in before) without a local key gets one generated,
-// so it never goes live without a key every node shares. A local key that
-// does not load is left out: the node's own key loading reports it.
-func (s *Store) publishKeys(ctx context.Context, tx pgx.Tx, before, now []string) error {
+// publishKeys makes sure every domain of now has its keys in
+// aimx.dkim_keys: for a domain with no RSA key there, it inserts the keys
+// this node's key store has for it, or generates them when it has none
+// (under the config lock, so one node generates), and returns the domains
+// it generated keys for. A local key that does not load is left out: the
+// node's own key loading reports it.
+func (s *Store) publishKeys(ctx context.Context, tx pgx.Tx, now []string) (generated []string, err error) {
 	if s.keys == nil || len(now) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows, err := tx.Query(ctx, "SELECT domain FROM aimx.dkim_keys WHERE algorithm = 'rsa' AND domain = ANY($1)", now)
 	if err != nil {
-		return fmt.Errorf("read DKIM keys: %w", err)
+		return nil, fmt.Errorf("read DKIM keys: %w", err)
 	}
 	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("read DKIM keys: %w", err)
+		return nil, fmt.Errorf("read DKIM keys: %w", err)
 	}
 	for _, d := range now {
 		if slices.Contains(have, d) {
 			continue
 		}
 		set, err := s.keys.LoadSet(d)
-		if errors.Is(err, dkimkey.ErrNoKey) && !slices.Contains(before, d) {
-			var k *dkimkey.Key
-			if k, err = s.keys.Generate(d, dkimkey.RSA, false); err == nil {
-				set = &dkimkey.KeySet{Domain: d, RSA: k}
+		if errors.Is(err, dkimkey.ErrNoKey) {
+			k, gerr := s.keys.Generate(d, dkimkey.RSA, false)
+			if gerr != nil {
+				return nil, fmt.Errorf("DKIM key of %s: %w", d, gerr)
 			}
-			if err != nil {
-				return fmt.Errorf("DKIM key of new domain %s: %w", d, err)
-			}
+			set, err = &dkimkey.KeySet{Domain: d, RSA: k}, nil
+			generated = append(generated, d)
 		}
 		if err != nil {
 			continue
 		}
 		if err := insertKeys(ctx, tx, s.db.Node, set, false); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return generated, nil
 }
 
 // insertKeys writes a key set's keys; replace overwrites existing rows,

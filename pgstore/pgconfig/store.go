@@ -78,15 +78,19 @@ type InitResult struct {
 	// (domains, mailboxes, ...) that differ from the database's, which
 	// win: the file's shared part is only read by the first import.
 	LocalDiffers bool
+	// KeysGenerated are the domains that had a DKIM key neither in the
+	// database nor on this node: Init generated one (their DNS record is
+	// still to publish).
+	KeysGenerated []string
 	// Keys is the DKIM key sync into the local key store.
 	Keys SyncResult
 }
 
 // Init prepares the store at a node's start. On an empty table it imports
-// the shared part of this node's config.toml as version 1, with the local
-// DKIM keys of its domains; two nodes starting at once import once (the
-// table lock). Then it publishes the local keys of any domain the database
-// has none for, and writes the database's keys this node's key store lacks.
+// the shared part of this node's config.toml as version 1; two nodes
+// starting at once import once (the table lock). Every domain the database
+// has no DKIM key for gets this node's key, or a new one when it has none;
+// then the database's keys this node's key store lacks are written to it.
 func (s *Store) Init(ctx context.Context) (*InitResult, error) {
 	local, err := s.local.Load()
 	if err != nil {
@@ -116,7 +120,8 @@ func (s *Store) Init(ctx context.Context) (*InitResult, error) {
 			return err
 		}
 		res.Version = cur
-		return s.publishKeys(ctx, tx, shared.Domains, shared.Domains)
+		res.KeysGenerated, err = s.publishKeys(ctx, tx, shared.Domains)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shared config: init: %w", err)
@@ -157,8 +162,8 @@ func (s *Store) Load() (*domains.Config, error) {
 
 // Update applies fn to the current config (merged with this host's
 // settings) in one transaction: lock, load, fn, validate, store the shared
-// part as the next version, publish the keys of domains it adds, NOTIFY,
-// commit. An error from fn, or a config that fails validation, changes
+// part as the next version, store the DKIM keys of domains it adds (this
+// node's, generated when it has none), NOTIFY, commit. An error from fn, or a config that fails validation, changes
 // nothing; a change that leaves the shared part as it was stores no new
 // version. It returns the merged config, ready to publish.
 func (s *Store) Update(fn func(*domains.Config) error) (*domains.Config, error) {
@@ -201,7 +206,7 @@ func (s *Store) Update(fn func(*domains.Config) error) (*domains.Config, error) 
 		if err != nil {
 			return err
 		}
-		if err := s.publishKeys(ctx, tx, old.Domains, back.Domains); err != nil {
+		if _, err := s.publishKeys(ctx, tx, back.Domains); err != nil {
 			return err
 		}
 		if err := s.insert(ctx, tx, cur+1, enc); err != nil {
