@@ -87,8 +87,10 @@ type QueueFigures struct {
 	// OutboundClaimed counts those this node holds a live claim on (it
 	// delivers them).
 	OutboundClaimed int64
-	// HookJobsPending counts the hook jobs not done yet, of every node.
-	HookJobsPending int64
+	// HookJobsUnfinished counts the hook jobs a node started that are not
+	// done yet (running, or waiting for a retry), of every node. Jobs due
+	// that no node has started yet are not among them.
+	HookJobsUnfinished int64
 }
 
 // QueueTimeout bounds the figures' work at each scrape.
@@ -105,8 +107,8 @@ func (m *Metrics) SharedQueue(figures func(ctx context.Context) (QueueFigures, e
 			"Messages in the shared outbound queue, of every node.", nil, nil),
 		claimed: prometheus.NewDesc(prometheus.BuildFQName(namespace, "shared", "outbound_claimed"),
 			"Messages of the shared outbound queue this node holds a live claim on.", nil, nil),
-		hookJobs: prometheus.NewDesc(prometheus.BuildFQName(namespace, "shared", "hook_jobs_pending"),
-			"Hook jobs not done yet, of every node.", nil, nil),
+		hookJobs: prometheus.NewDesc(prometheus.BuildFQName(namespace, "shared", "hook_jobs_unfinished"),
+			"Hook jobs started and not done yet (running, or waiting for a retry), of every node.", nil, nil),
 	})
 }
 
@@ -136,7 +138,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range []struct {
 		d *prometheus.Desc
 		n int64
-	}{{c.queued, f.OutboundQueued}, {c.claimed, f.OutboundClaimed}, {c.hookJobs, f.HookJobsPending}} {
+	}{{c.queued, f.OutboundQueued}, {c.claimed, f.OutboundClaimed}, {c.hookJobs, f.HookJobsUnfinished}} {
 		if v.n >= 0 {
 			ch <- prometheus.MustNewConstMetric(v.d, prometheus.GaugeValue, float64(v.n))
 		}

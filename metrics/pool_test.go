@@ -88,9 +88,9 @@ func TestSharedQueueFigures(t *testing.T) {
 		err                      error
 		queued, claimed, pending float64
 	}{
-		{"counts", QueueFigures{OutboundQueued: 12, OutboundClaimed: 5, HookJobsPending: 3}, nil, 12, 5, 3},
+		{"counts", QueueFigures{OutboundQueued: 12, OutboundClaimed: 5, HookJobsUnfinished: 3}, nil, 12, 5, 3},
 		{"empty", QueueFigures{}, nil, 0, 0, 0},
-		{"hook jobs unknown", QueueFigures{OutboundQueued: 2, OutboundClaimed: 1, HookJobsPending: -1}, nil, 2, 1, -1},
+		{"hook jobs unknown", QueueFigures{OutboundQueued: 2, OutboundClaimed: 1, HookJobsUnfinished: -1}, nil, 2, 1, -1},
 		{"database down", QueueFigures{OutboundQueued: 9}, errors.New("no database"), -1, -1, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,7 +102,7 @@ func TestSharedQueueFigures(t *testing.T) {
 			if v := value(fams, "aimx_shared_outbound_claimed"); v != tc.claimed {
 				t.Errorf("claimed = %v, want %v", v, tc.claimed)
 			}
-			if v := value(fams, "aimx_shared_hook_jobs_pending"); v != tc.pending {
+			if v := value(fams, "aimx_shared_hook_jobs_unfinished"); v != tc.pending {
 				t.Errorf("hook jobs = %v, want %v", v, tc.pending)
 			}
 			if v := value(fams, "aimx_build_info", "version", "test"); v != 1 {
