@@ -69,3 +69,13 @@ func (c ClaimStatus) String() string {
 	}
 	return "unknown"
 }
+
+// JobsReader is an optional StateStore method for a state where one read
+// of many jobs costs about what one read of one does (a database): the
+// recovery scan, which a shared state runs every RescanInterval, asks it
+// once per page of messages instead of once per job.
+type JobsReader interface {
+	// JobsDone reports which of ids are done; a job not in the result
+	// is not done (or was never started).
+	JobsDone(ctx context.Context, ids []string) (map[string]bool, error)
+}

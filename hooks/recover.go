@@ -127,17 +127,17 @@ func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time
 			}
 			return out
 		}
+		var js []job
 		for _, m := range res.Messages {
 			fm := m.Frontmatter
-			var js []job
 			for _, h := range fm.HooksDue {
 				js = append(js, job{
 					id: JobID(EventOnReceive, name, m.ID, h, 0), event: EventOnReceive, mailbox: name,
 					ref: ref, folder: storage.Inbox, msgID: m.ID, hook: h, at: fm.ReceivedAt,
 				})
 			}
-			out = append(out, s.notDone(ctx, js)...)
 		}
+		out = append(out, s.notDone(ctx, js)...)
 		if offset+scanPage >= res.Total {
 			return out
 		}
@@ -145,9 +145,23 @@ func (s *Scheduler) scanMailbox(ctx context.Context, name string, from time.Time
 }
 
 // notDone keeps the jobs whose state is not done (unreadable state counts
-// as not done: the worker reports it).
+// as not done: the worker reports it). A state that reads many jobs at
+// once (JobsReader) is asked once.
 func (s *Scheduler) notDone(ctx context.Context, jobs []job) []job {
 	var out []job
+	if r, ok := s.state.(JobsReader); ok && len(jobs) > 0 {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.id
+		}
+		done, err := r.JobsDone(ctx, ids)
+		for _, j := range jobs {
+			if err != nil || !done[j.id] {
+				out = append(out, j)
+			}
+		}
+		return out
+	}
 	for _, j := range jobs {
 		js, err := s.state.Job(ctx, j.id)
 		if err == nil && js.Done {

@@ -2,6 +2,7 @@ package pghooks_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +99,36 @@ func TestClaimLifecycle(t *testing.T) {
 	step("a2 on a done job", a2, hooks.Claim{At: time.Now()}, hooks.ClaimDone, 2)
 	if _, _, err := pghooks.New(openDBUnregistered(t, dsn, "d"), pghooks.Options{}).ClaimJob(ctx, id, start); err == nil {
 		t.Fatal("an unregistered node took a claim")
+	}
+}
+
+func TestJobsDone(t *testing.T) {
+	ctx := context.Background()
+	st := pghooks.New(openDB(t, pgtest.DSN(t), "a"), pghooks.Options{})
+	now := time.Now()
+	for id, js := range map[string]hooks.JobState{
+		"00000000000000d1": {Attempts: 1, Done: true, Outcome: hooks.OutcomeRan, UpdatedAt: now},
+		"00000000000000d2": {Done: true, Outcome: hooks.OutcomeSkipped, UpdatedAt: now},
+		"00000000000000a1": {Attempts: 1, UpdatedAt: now},
+	} {
+		if err := st.PutJob(ctx, id, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.JobsDone(ctx, []string{"00000000000000d1", "00000000000000a1", "00000000000000n1", "00000000000000d2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got["00000000000000d1"] || !got["00000000000000d2"] {
+		t.Fatalf("JobsDone = %v, want d1 and d2", got)
+	}
+	// Past one batch: the done job at the end is found too.
+	many := make([]string, 2500)
+	for i := range many {
+		many[i] = fmt.Sprintf("%016x", i+1<<20)
+	}
+	many = append(many, "00000000000000d2")
+	if got, err := st.JobsDone(ctx, many); err != nil || len(got) != 1 || !got["00000000000000d2"] {
+		t.Fatalf("JobsDone of %d ids = %v, %v; want d2", len(many), got, err)
 	}
 }

@@ -40,6 +40,7 @@ type State struct {
 var (
 	_ hooks.StateStore = (*State)(nil)
 	_ hooks.JobClaimer = (*State)(nil)
+	_ hooks.JobsReader = (*State)(nil)
 )
 
 // New returns the hook state in db. Claims are taken in the name of
@@ -99,6 +100,31 @@ func (s *State) Job(ctx context.Context, id string) (hooks.JobState, error) {
 		return hooks.JobState{}, fmt.Errorf("read hook job %s: %w", id, err)
 	}
 	return js, nil
+}
+
+// jobsDoneBatch is how many ids one query of JobsDone asks about.
+const jobsDoneBatch = 1000
+
+// JobsDone reports which of ids are done, a query per thousand ids (see
+// hooks.JobsReader).
+func (s *State) JobsDone(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), jobsDoneBatch)
+		rows, err := s.db.Pool.Query(ctx, "SELECT id FROM aimx.hook_jobs WHERE id = ANY($1) AND done", ids[:n])
+		if err != nil {
+			return nil, fmt.Errorf("read hook jobs: %w", err)
+		}
+		done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("read hook jobs: %w", err)
+		}
+		for _, id := range done {
+			out[id] = true
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // PutJob records a job's state (see hooks.StateStore). A done job drops
