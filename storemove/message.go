@@ -19,7 +19,7 @@ func (c *copier) copyMessage(folder storage.Folder, id string) error {
 	}
 	path := stagePath(folder, m.Frontmatter)
 	if _, err := c.dst.Read(c.ctx, ref, folder, id); err == nil {
-		c.res.Skipped++
+		c.skipped++
 		return nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("read the target: %w", err)
@@ -41,7 +41,7 @@ func (c *copier) copyMessage(folder storage.Folder, id string) error {
 		if err := c.moveOn(path, i, id); err != nil {
 			return err
 		}
-		c.res.Copied++
+		c.copied++
 		return nil
 	}
 	if err := c.put(folder, path[0], m); err != nil {
@@ -50,7 +50,7 @@ func (c *copier) copyMessage(folder storage.Folder, id string) error {
 	if err := c.moveOn(path, 0, id); err != nil {
 		return err
 	}
-	c.res.Copied++
+	c.copied++
 	return nil
 }
 

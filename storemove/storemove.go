@@ -18,7 +18,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -42,6 +47,21 @@ type Options struct {
 	// PageSize is how many messages one List call returns (0:
 	// DefaultPageSize).
 	PageSize int
+	// Workers is how many mailboxes are copied (and verified) at once
+	// (0: DefaultWorkers). The messages of one folder are copied one by
+	// one, oldest first.
+	Workers int
+}
+
+// DefaultWorkers is how many mailboxes are copied at once when
+// Options.Workers is zero.
+const DefaultWorkers = 4
+
+func (o *Options) workers() int {
+	if o.Workers <= 0 {
+		return DefaultWorkers
+	}
+	return o.Workers
 }
 
 func (o *Options) pageSize() int {
@@ -51,11 +71,20 @@ func (o *Options) pageSize() int {
 	return o.PageSize
 }
 
-// progressf writes one progress line, if anyone listens.
-func (o *Options) progressf(format string, args ...any) {
-	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, format+"\n", args...)
+// progress writes whole lines to Options.Progress, one at a time.
+type progress struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// linef writes one progress line, if anyone listens.
+func (p *progress) linef(format string, args ...any) {
+	if p == nil || p.w == nil {
+		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format+"\n", args...)
 }
 
 // Result says what a Copy did and what its verification found.
@@ -126,30 +155,21 @@ func (e *FailedError) Error() string {
 // The error is nil only when every message was copied and the
 // verification found both sides equal.
 func Copy(ctx context.Context, src, dst storage.MessageStore, opts Options) (*Result, error) {
-	res := &Result{}
-	total := 0
 	for _, mb := range opts.Mailboxes {
 		if err := mb.Ref.Validate(); err != nil {
-			return res, fmt.Errorf("copy mailbox %s: %w", mb.Ref, err)
+			return &Result{}, fmt.Errorf("copy mailbox %s: %w", mb.Ref, err)
 		}
-		if err := dst.EnsureMailbox(ctx, mb.Ref, mb.Owner); err != nil {
-			return res, fmt.Errorf("copy mailbox %s: create it on the target: %w", mb.Ref, err)
-		}
-		c := &copier{ctx: ctx, src: src, dst: dst, mb: mb, opts: &opts, res: res}
-		counts := map[storage.Folder]int{}
-		for _, folder := range copyOrder {
-			n, err := c.folder(folder)
-			counts[folder] = n
-			if err != nil {
-				return res, err
-			}
-		}
-		res.Mailboxes++
-		n := counts[storage.Inbox] + counts[storage.Sent] + counts[storage.Archive] + counts[storage.Trash]
-		total += n
-		opts.progressf("%s: %d messages (inbox %d, sent %d, archive %d, trash %d); %d copied, %d skipped, %d failed so far; total %d",
-			mb.Ref, n, counts[storage.Inbox], counts[storage.Sent], counts[storage.Archive], counts[storage.Trash],
-			res.Copied, res.Skipped, len(res.Failed), total)
+	}
+	run := &run{opts: &opts, progress: &progress{w: opts.Progress}}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.workers())
+	for _, mb := range opts.Mailboxes {
+		g.Go(func() error { return run.mailbox(gctx, src, dst, mb) })
+	}
+	err := g.Wait()
+	res := run.result()
+	if err != nil {
+		return res, err
 	}
 	checks, verr := Verify(ctx, src, dst, opts)
 	res.Folders = checks
@@ -158,6 +178,69 @@ func Copy(ctx context.Context, src, dst storage.MessageStore, opts Options) (*Re
 		ferr = &FailedError{Failures: res.Failed}
 	}
 	return res, errors.Join(ferr, verr)
+}
+
+// run is one Copy's shared state: its counts, under mu.
+type run struct {
+	opts     *Options
+	progress *progress
+
+	mu  sync.Mutex
+	res Result
+	// total is the running total of messages gone through.
+	total int
+}
+
+// result returns the counts, the failures sorted by place.
+func (r *run) result() *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := r.res
+	res.Failed = slices.Clone(res.Failed)
+	slices.SortFunc(res.Failed, func(a, b Failure) int {
+		return strings.Compare(a.Mailbox.String()+"/"+string(a.Folder)+"/"+a.ID, b.Mailbox.String()+"/"+string(b.Folder)+"/"+b.ID)
+	})
+	return &res
+}
+
+// mailbox copies one mailbox, after making it on the target.
+func (r *run) mailbox(ctx context.Context, src, dst storage.MessageStore, mb storage.MailboxOwner) error {
+	if err := dst.EnsureMailbox(ctx, mb.Ref, mb.Owner); err != nil {
+		return fmt.Errorf("copy mailbox %s: create it on the target: %w", mb.Ref, err)
+	}
+	c := &copier{ctx: ctx, src: src, dst: dst, mb: mb, opts: r.opts, progress: r.progress}
+	counts := map[storage.Folder]int{}
+	for _, folder := range copyOrder {
+		n, err := c.folder(folder)
+		counts[folder] = n
+		if err != nil {
+			r.add(c)
+			return err
+		}
+	}
+	n := counts[storage.Inbox] + counts[storage.Sent] + counts[storage.Archive] + counts[storage.Trash]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addLocked(c)
+	r.res.Mailboxes++
+	r.total += n
+	r.progress.linef("%s: %d messages (inbox %d, sent %d, archive %d, trash %d); %d copied, %d skipped, %d failed so far; total %d",
+		mb.Ref, n, counts[storage.Inbox], counts[storage.Sent], counts[storage.Archive], counts[storage.Trash],
+		r.res.Copied, r.res.Skipped, len(r.res.Failed), r.total)
+	return nil
+}
+
+// add counts what one mailbox's copier did.
+func (r *run) add(c *copier) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addLocked(c)
+}
+
+func (r *run) addLocked(c *copier) {
+	r.res.Copied += c.copied
+	r.res.Skipped += c.skipped
+	r.res.Failed = append(r.res.Failed, c.failed...)
 }
 
 // copyOrder is the order folders are copied in (see Copy).
@@ -169,7 +252,10 @@ type copier struct {
 	src, dst storage.MessageStore
 	mb       storage.MailboxOwner
 	opts     *Options
-	res      *Result
+	progress *progress
+
+	copied, skipped int
+	failed          []Failure
 }
 
 // folder copies one folder of the mailbox, oldest first, and returns how
@@ -190,7 +276,7 @@ func (c *copier) folder(folder storage.Folder) (int, error) {
 			}
 			n++
 			if n%progressEvery == 0 {
-				c.opts.progressf("%s: %s %d/%d", c.mb.Ref, folder, n, page.Total)
+				c.progress.linef("%s: %s %d/%d", c.mb.Ref, folder, n, page.Total)
 			}
 		}
 		if page.NextCursor == "" || len(page.Messages) == 0 {
@@ -213,8 +299,8 @@ func (c *copier) message(folder storage.Folder, id string) error {
 	var se *sourceError
 	if errors.As(err, &se) || messageFault(err) {
 		f := Failure{Mailbox: c.mb.Ref, Folder: folder, ID: id, Err: err}
-		c.res.Failed = append(c.res.Failed, f)
-		c.opts.progressf("not copied: %s", f)
+		c.failed = append(c.failed, f)
+		c.progress.linef("not copied: %s", f)
 		return nil
 	}
 	return fmt.Errorf("copy %s/%s/%s: %w", c.mb.Ref, folder, id, err)

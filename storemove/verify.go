@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -67,23 +69,41 @@ func (e *MismatchError) Error() string {
 // *MismatchError naming them. A message that cannot be read on either
 // side counts as a difference.
 func Verify(ctx context.Context, src, dst storage.MessageStore, opts Options) ([]FolderCheck, error) {
-	var checks, bad []FolderCheck
-	for _, mb := range opts.Mailboxes {
-		line := make([]string, 0, len(storage.Folders))
-		for _, folder := range storage.Folders {
-			ch, err := verifyFolder(ctx, src, dst, mb.Ref, folder, opts.pageSize())
-			if err != nil {
-				return checks, err
+	prog := &progress{w: opts.Progress}
+	per := make([][]FolderCheck, len(opts.Mailboxes))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.workers())
+	for i, mb := range opts.Mailboxes {
+		g.Go(func() error {
+			line := make([]string, 0, len(storage.Folders))
+			for _, folder := range storage.Folders {
+				ch, err := verifyFolder(gctx, src, dst, mb.Ref, folder, opts.pageSize())
+				if err != nil {
+					return err
+				}
+				per[i] = append(per[i], ch)
+				state := "ok"
+				if !ch.OK() {
+					state = "DIFFERS"
+				}
+				line = append(line, fmt.Sprintf("%s %d %s", folder, ch.Source, state))
 			}
+			prog.linef("verified %s: %s", mb.Ref, strings.Join(line, ", "))
+			return nil
+		})
+	}
+	err := g.Wait()
+	var checks, bad []FolderCheck
+	for _, p := range per {
+		for _, ch := range p {
 			checks = append(checks, ch)
-			state := "ok"
 			if !ch.OK() {
 				bad = append(bad, ch)
-				state = "DIFFERS"
 			}
-			line = append(line, fmt.Sprintf("%s %d %s", folder, ch.Source, state))
 		}
-		opts.progressf("verified %s: %s", mb.Ref, strings.Join(line, ", "))
+	}
+	if err != nil {
+		return checks, err
 	}
 	if len(bad) > 0 {
 		return checks, &MismatchError{Folders: bad}
