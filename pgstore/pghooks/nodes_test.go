@@ -94,7 +94,7 @@ func (c *cluster) node(name string, lookup func(string) (hooks.Owner, error), le
 	s, err := hooks.NewScheduler(hooks.SchedulerConfig{
 		Registry: c.reg, Store: c.store, State: st, Workers: 2, LookupOwner: lookup,
 		Runner:         nodeExec{c: c, node: name, r: hooks.NewRunner(zerolog.Nop())},
-		RescanInterval: 100 * time.Millisecond, Log: zerolog.Nop(),
+		RescanInterval: 100 * time.Millisecond, WebhookRetries: []time.Duration{10 * time.Millisecond}, Log: zerolog.Nop(),
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -106,15 +106,19 @@ func (c *cluster) node(name string, lookup func(string) (hooks.Owner, error), le
 	return s, st
 }
 
-// put stores an inbound message with h1 due, received at at.
-func (c *cluster) put(subject string, at time.Time) *storage.Stored {
+// put stores an inbound message with due (h1 when none) due, received at
+// at.
+func (c *cluster) put(subject string, at time.Time, due ...string) *storage.Stored {
 	c.t.Helper()
+	if len(due) == 0 {
+		due = []string{"h1"}
+	}
 	st, err := c.store.Put(context.Background(), storage.PutRequest{
 		Mailbox: ref, Folder: storage.Inbox, At: at,
 		Frontmatter: storage.Frontmatter{
 			MessageID: subject + "@x.test", From: "bob@x.test", To: []string{mailbox}, Subject: subject,
 			Date: at.UTC().Format(time.RFC3339), ReceivedAt: at, DKIM: "none", SPF: "none", DMARC: "none",
-			Trusted: "true", HooksDue: []string{"h1"},
+			Trusted: "true", HooksDue: due,
 		},
 		Body: "body of " + subject + "\n",
 	})
