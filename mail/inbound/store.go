@@ -97,11 +97,20 @@ func (x *delivery) store(ctx context.Context, t target) MailboxOutcome {
 		RawFrom:     storage.ConcatSource(bytes.NewReader([]byte(trace)), x.clean),
 		Frontmatter: x.frontmatter(t.mb, deliveredTo, mo.Trusted, x.threadFor(ctx, t.ref)),
 		Attachments: attachments(x.msg),
+		// A store shared by several nodes refuses a re-delivery another
+		// node stored within the window (book/scale-out.md).
+		DedupKey:    x.msg.DedupKey,
+		DedupWindow: window,
 	}
 	if x.msg.BodySource != nil {
 		req.BodyFrom = x.msg.BodySource
 	}
 	st, err := x.d.cfg.Store.Put(ctx, req)
+	if errors.Is(err, storage.ErrDuplicate) {
+		// As claim.Duplicate(): 250, nothing stored, nothing fired.
+		mo.Duplicate = true
+		return mo
+	}
 	if err != nil {
 		mo.Err = err
 		return mo
