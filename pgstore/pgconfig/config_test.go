@@ -257,3 +257,32 @@ func TestCatchUp(t *testing.T) {
 		t.Fatal("the missed version is not live after a check")
 	}
 }
+
+// TestReconnectCatchesUp: a version committed while a node's LISTEN
+// connection is down (its notification lost) goes live once the watcher
+// reconnects, without waiting for the backstop check.
+func TestReconnectCatchesUp(t *testing.T) {
+	nodes := startNodes(t, "a", "b") // the backstop interval is an hour
+	a, b := nodes[0], nodes[1]
+	ctx := context.Background()
+	var killed int
+	if err := a.db.Pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed != 2 {
+		t.Fatalf("terminated %d LISTEN connections, want both nodes'", killed)
+	}
+	eventually(t, time.Second, "the LISTEN connections gone", func() bool {
+		var left int
+		err := a.db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&left)
+		return err == nil && left == 0
+	})
+	// Committed at once (through a's store: a's Changer would publish it on
+	// a): the watchers reconnect after a second at the soonest.
+	if _, err := a.store.Update(addMailbox("missed@a.test")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the missed version live on b after the reconnect", func() bool { return hasMailbox(b, "missed@a.test") })
+}

@@ -165,7 +165,8 @@ func (s *Store) Load() (*domains.Config, error) {
 // part as the next version, store the DKIM keys of domains it adds (this
 // node's, generated when it has none), NOTIFY, commit. An error from fn, or a config that fails validation, changes
 // nothing; a change that leaves the shared part as it was stores no new
-// version. It returns the merged config, ready to publish.
+// version, and what fn changes in the per-host settings is not kept (they
+// are config.toml's). It returns the merged config, ready to publish.
 func (s *Store) Update(fn func(*domains.Config) error) (*domains.Config, error) {
 	ctx, cancel := s.context()
 	defer cancel()
