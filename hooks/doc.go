@@ -16,4 +16,10 @@
 // job named "webhook:<name>" in hooks_due or an after_send record, and a
 // worker delivers it as a Standard Webhooks signed POST instead of running
 // a command, retrying a failed delivery with backoff for a day.
+//
+// A StateStore shared by several nodes also implements JobClaimer
+// (book/scale-out.md, "Hooks across nodes"): a job then starts only under
+// its claim, so it fires once across the nodes; the recovery scan runs
+// every RescanInterval too; and a hook whose owner is not a Unix user on
+// this node waits for a node where it is (claim.go, shared.go).
 package hooks
