@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/storage"
 	"github.com/aimx-dev/aimx/storemove"
 )
@@ -161,11 +161,12 @@ func configMailboxes(cfg *domains.Config) []storage.MailboxOwner {
 	return out
 }
 
-// openPGMessages opens the database at dsn, bringing its schema up to
-// date, and refuses one that a node is serving from: mail it takes in
-// during the copy would be missed (import) or mixed in (export).
+// openPGMessages opens the message store of the database at dsn, bringing
+// its schema up to date, and refuses a database a node is serving from:
+// mail it takes in during the copy would be missed (import) or mixed in
+// (export).
 func openPGMessages(ctx context.Context, cfg *domains.Config, dsn string) (storage.MessageStore, func(), error) {
-	db, err := pgstore.Open(ctx, dsn, pgstore.Options{Node: cfg.Storage.Node, MaxConns: 4})
+	db, err := pgstore.Open(ctx, dsn, pgstore.Options{Node: cfg.Storage.Node, MaxConns: 8})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,8 +174,8 @@ func openPGMessages(ctx context.Context, cfg *domains.Config, dsn string) (stora
 		db.Close()
 		return nil, nil, err
 	}
-	db.Close()
-	return nil, nil, errors.New("the postgres message store is not built yet")
+	store := pgmessages.New(db, pgmessages.Options{MaxFileBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
+	return store, db.Close, nil
 }
 
 // refuseLiveNodes fails when a node of the database beat within the lease.
