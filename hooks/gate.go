@@ -117,11 +117,12 @@ func (g *Gate) DueFor(mb domains.Mailbox, a Arrival) []string {
 		return nil
 	}
 	lookup := g.LookupOwner
-	if lookup == nil {
-		lookup = domains.LookupOwner
-	}
-	if g.AnyHost {
+	switch {
+	case g.AnyHost:
+		// The owner is looked up where the hook runs.
 		lookup = func(string) (Owner, error) { return Owner{}, nil }
+	case lookup == nil:
+		lookup = domains.LookupOwner
 	}
 	if _, err := lookup(mb.Owner); err != nil {
 		g.Log.Warn().Err(err).Str("mailbox", mb.Name).Str("owner", mb.Owner).Str("reason", reasonOwnerUnknown).

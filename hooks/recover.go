@@ -13,8 +13,7 @@ import (
 const scanPage = 200
 
 // scanner runs the recovery scan at start and whenever the queue had to
-// drop work.
-// With a shared state it also runs every RescanInterval.
+// drop work, and with a shared state also every RescanInterval.
 func (s *Scheduler) scanner(ctx context.Context) {
 	defer s.wg.Done()
 	var tick <-chan time.Time
