@@ -19,6 +19,7 @@ import (
 // B's live config within a second, and each node keeps its own per-host
 // settings.
 func TestChangeLiveOnEveryNode(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	a, b := nodes[0], nodes[1]
 	if !a.init.Imported || b.init.Imported {
@@ -78,6 +79,7 @@ func TestChangeLiveOnEveryNode(t *testing.T) {
 // TestConcurrentUpdatesAllLand: changes made at once through two nodes
 // all land; none overwrites another.
 func TestConcurrentUpdatesAllLand(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	const each = 10
 	var wg sync.WaitGroup
@@ -114,6 +116,7 @@ func TestConcurrentUpdatesAllLand(t *testing.T) {
 // that does not validate stores no version and publishes nothing on any
 // node.
 func TestRefusedChangeChangesNothing(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	a, b := nodes[0], nodes[1]
 	liveB := b.ch.Registry.Current()
@@ -165,6 +168,7 @@ func TestRefusedChangeChangesNothing(t *testing.T) {
 // TestFirstStartImportsOnce: nodes starting together on an empty database
 // import one config.toml, once; every node then runs it.
 func TestFirstStartImportsOnce(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	const n = 4
 	nodes := make([]*node, n)
@@ -219,6 +223,7 @@ func TestFirstStartImportsOnce(t *testing.T) {
 // TestLoadBeforeInit: a store nobody initialised says so rather than
 // serving an empty config.
 func TestLoadBeforeInit(t *testing.T) {
+	t.Parallel()
 	nd := newNode(t, pgtest.DSN(t), "a", localConfig("a", ":25"))
 	if _, err := nd.store.Load(); !errors.Is(err, pgconfig.ErrNotInitialized) {
 		t.Fatalf("Load = %v", err)
@@ -232,6 +237,7 @@ func TestLoadBeforeInit(t *testing.T) {
 // notification) goes live at the next check, and a broken local
 // config.toml holds it back without replacing the running config.
 func TestCatchUp(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	a, b := nodes[0], nodes[1]
 	if err := b.w.Stop(context.Background()); err != nil {
@@ -262,6 +268,7 @@ func TestCatchUp(t *testing.T) {
 // connection is down (its notification lost) goes live once the watcher
 // reconnects, without waiting for the backstop check.
 func TestReconnectCatchesUp(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b") // the backstop interval is an hour
 	a, b := nodes[0], nodes[1]
 	ctx := context.Background()

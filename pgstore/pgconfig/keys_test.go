@@ -38,6 +38,7 @@ func signsLike(t *testing.T, set *dkimkey.KeySet, pub crypto.PublicKey) bool {
 // DNS record publishes) by the time B serves it, and B keeps the key in
 // its own key store.
 func TestDomainAddedOnASignsOnB(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	a, b := nodes[0], nodes[1]
 	ops := &operations.Domains{Config: a.ch, Keys: a.keys, Ring: a.ring, Log: zerolog.Nop()}
@@ -73,6 +74,7 @@ func TestDomainAddedOnASignsOnB(t *testing.T) {
 // differs from the shared one signs with the shared one, reports the
 // conflict, and leaves its file alone.
 func TestKeyConflictDatabaseWins(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
 	var nodes []*node
 	for i, name := range []string{"a", "b"} {
@@ -107,6 +109,7 @@ func TestKeyConflictDatabaseWins(t *testing.T) {
 
 // TestPutKeysRotates: a replaced key reaches every node's signer.
 func TestPutKeysRotates(t *testing.T) {
+	t.Parallel()
 	nodes := startNodes(t, "a", "b")
 	gen := dkimkey.NewStore(t.TempDir())
 	for round := range 2 {
@@ -149,6 +152,7 @@ func TestPutKeysRotates(t *testing.T) {
 // key, is skipped and reported; the other rows sync; nothing is written
 // outside the key dir.
 func TestSyncKeysDistrustsRows(t *testing.T) {
+	t.Parallel()
 	nd := newNode(t, pgtest.DSN(t), "a", localConfig("a", ":25"))
 	ctx := context.Background()
 	gen := dkimkey.NewStore(t.TempDir())
