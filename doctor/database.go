@@ -65,16 +65,16 @@ func (d *Doctor) database(ctx context.Context) *Database {
 	}
 	defer db.Close()
 	var (
-		now     time.Time
-		standby bool
-		version string
+		now        time.Time
+		inRecovery bool
+		version    string
 	)
-	err = db.Pool.QueryRow(ctx, "SELECT now(), pg_is_in_recovery(), current_setting('server_version')").Scan(&now, &standby, &version)
+	err = db.Pool.QueryRow(ctx, "SELECT now(), pg_is_in_recovery(), current_setting('server_version')").Scan(&now, &inRecovery, &version)
 	if err != nil {
 		out.Checks = append(out.Checks, fail(CheckDatabase, "asking "+out.Target+": "+scrub(err), fixDSN))
 		return out
 	}
-	if standby {
+	if inRecovery {
 		out.Checks = append(out.Checks, fail(CheckDatabase, out.Target+" is a standby (read-only): PostgreSQL "+version,
 			"point [storage] dsn at the primary: every node writes mail, hook jobs and the queue there"))
 	} else {
@@ -94,7 +94,7 @@ func (d *Doctor) database(ctx context.Context) *Database {
 			out.Checks = append(out.Checks, nodeChecks(nodes, now)...)
 		}
 	}
-	if standby {
+	if inRecovery {
 		return out
 	}
 	standbys, err := replication(ctx, db)
@@ -146,8 +146,8 @@ func nodeChecks(nodes []pgstore.NodeInfo, now time.Time) []Check {
 	return out
 }
 
-// Standby is one row of pg_stat_replication on the primary.
-type Standby struct {
+// standby is one row of pg_stat_replication on the primary.
+type standby struct {
 	// Name is the standby's application_name, else its address.
 	Name string
 	// State is the WAL sender's state ("streaming"); "" when the aimx
@@ -159,17 +159,17 @@ type Standby struct {
 }
 
 // replication lists the standbys streaming from the primary.
-func replication(ctx context.Context, db *pgstore.DB) ([]Standby, error) {
+func replication(ctx context.Context, db *pgstore.DB) ([]standby, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT coalesce(nullif(application_name, ''), host(client_addr), 'pid ' || pid), coalesce(state, ''),
 	extract(epoch FROM replay_lag)::float8 FROM pg_stat_replication ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_stat_replication: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Standby, error) {
-		var s Standby
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (standby, error) {
+		var s standby
 		var lag *float64
 		if err := r.Scan(&s.Name, &s.State, &lag); err != nil {
-			return Standby{}, err
+			return standby{}, err
 		}
 		if lag != nil {
 			d := time.Duration(*lag * float64(time.Second))
@@ -185,7 +185,7 @@ func replication(ctx context.Context, db *pgstore.DB) ([]Standby, error) {
 
 // replicationChecks is one finding per standby; none is fine (a standby is
 // the operator's choice, not aimx's need).
-func replicationChecks(standbys []Standby) []Check {
+func replicationChecks(standbys []standby) []Check {
 	if len(standbys) == 0 {
 		return []Check{ok(CheckDBReplication, "no standby streams from this primary (none is needed)")}
 	}

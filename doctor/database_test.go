@@ -222,18 +222,18 @@ func lag(d time.Duration) *time.Duration { return &d }
 func TestReplicationChecks(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		standbys []Standby
+		standbys []standby
 		want     []Status
 		detail   string
 	}{
 		{"none", nil, []Status{OK}, "no standby"},
-		{"caught up", []Standby{{Name: "db2", State: "streaming"}}, []Status{OK}, "db2 is streaming, caught up"},
-		{"small lag", []Standby{{Name: "db2", State: "streaming", ReplayLag: lag(1500 * time.Millisecond)}}, []Status{OK}, "1.5s behind"},
-		{"at the threshold", []Standby{{Name: "db2", State: "streaming", ReplayLag: lag(ReplicationLagWarn)}}, []Status{OK}, "10s behind"},
-		{"lagging", []Standby{{Name: "db2", State: "streaming", ReplayLag: lag(42 * time.Second)}}, []Status{Warn}, "replays 42s behind"},
-		{"catching up", []Standby{{Name: "db2", State: "catchup"}}, []Status{Warn}, "catchup, not streaming"},
-		{"hidden", []Standby{{Name: "10.0.0.2"}}, []Status{Warn}, "hidden"},
-		{"two", []Standby{{Name: "a", State: "streaming"}, {Name: "b", State: "streaming", ReplayLag: lag(time.Minute)}}, []Status{OK, Warn}, "b replays 1m0s"},
+		{"caught up", []standby{{Name: "db2", State: "streaming"}}, []Status{OK}, "db2 is streaming, caught up"},
+		{"small lag", []standby{{Name: "db2", State: "streaming", ReplayLag: lag(1500 * time.Millisecond)}}, []Status{OK}, "1.5s behind"},
+		{"at the threshold", []standby{{Name: "db2", State: "streaming", ReplayLag: lag(ReplicationLagWarn)}}, []Status{OK}, "10s behind"},
+		{"lagging", []standby{{Name: "db2", State: "streaming", ReplayLag: lag(42 * time.Second)}}, []Status{Warn}, "replays 42s behind"},
+		{"catching up", []standby{{Name: "db2", State: "catchup"}}, []Status{Warn}, "catchup, not streaming"},
+		{"hidden", []standby{{Name: "10.0.0.2"}}, []Status{Warn}, "hidden"},
+		{"two", []standby{{Name: "a", State: "streaming"}, {Name: "b", State: "streaming", ReplayLag: lag(time.Minute)}}, []Status{OK, Warn}, "b replays 1m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := replicationChecks(tc.standbys)
