@@ -3,10 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/mail/outbound"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgmessages"
+	"github.com/aimx-dev/aimx/pgstore/pgqueue"
+	"github.com/aimx-dev/aimx/pgstore/pgtokens"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -109,6 +116,8 @@ type backend struct {
 	files *storage.Store
 	db    *pgstore.DB
 	store storage.MessageStore
+	// closers run at close, before the database is closed.
+	closers []func() error
 }
 
 // openBackend opens the configured backend before any listener binds: the
@@ -128,12 +137,48 @@ func (a *app) openBackend(ctx context.Context, cfg *domains.Config, paths domain
 	if err != nil {
 		return nil, err
 	}
-	return &backend{db: db, store: nil}, fmt.Errorf("postgres backend: the message store is not wired yet")
+	store := pgmessages.New(db, pgmessages.Options{MaxFileBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
+	return &backend{db: db, store: store}, nil
 }
 
-// close releases the database, if any.
+// close releases what the backend holds: the queue's dir, the database.
 func (b *backend) close() {
+	for _, c := range b.closers {
+		_ = c() // at exit: nothing is left to tell
+	}
 	if b.db != nil {
 		b.db.Close()
 	}
+}
+
+// tokens returns the MCP bearer token store: tokens.json in the config
+// dir, or the database's, shared by every node (book/tokens.md).
+func (b *backend) tokens(paths domains.Paths) tokens.Backend {
+	if b.db != nil {
+		return pgtokens.New(b.db, pgtokens.Options{})
+	}
+	return tokenStore(paths)
+}
+
+// sendState returns the outbound queue and the idempotency keys of sends
+// (book/sending.md): files under <data>/.spool, or tables in the database.
+func (b *backend) sendState(cfg *domains.Config, paths domains.Paths) (outbound.Queue, operations.Idempotency, error) {
+	maxMsg := cfg.SMTP.MaxMessageBytes + storage.FileHeadroom
+	if b.db != nil {
+		q, err := pgqueue.NewQueue(b.db, pgqueue.QueueOptions{MaxMessageBytes: maxMsg})
+		if err != nil {
+			return nil, nil, err
+		}
+		return q, pgqueue.NewIdempotency(b.db), nil
+	}
+	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"), outbound.FileQueueOptions{MaxMessageBytes: maxMsg})
+	if err != nil {
+		return nil, nil, fmt.Errorf("outbound queue: %w", err)
+	}
+	b.closers = append(b.closers, q.Close)
+	idem, err := operations.OpenFileIdempotency(filepath.Join(paths.DataDir, ".spool", "idempotency"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return q, idem, nil
 }

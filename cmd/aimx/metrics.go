@@ -58,7 +58,7 @@ func (s *serveMetrics) setReady(ready bool) {
 }
 
 // gauges registers the queue depth and the hook backlog, read at scrape.
-func (s *serveMetrics) gauges(queue *outbound.FileQueue, sched *hooks.Scheduler) {
+func (s *serveMetrics) gauges(queue outbound.Queue, sched *hooks.Scheduler) {
 	if s == nil {
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +23,7 @@ import (
 // its delivery worker, the keys, and the send and bounce operations the
 // tools and intake call (book/sending.md).
 type outboundParts struct {
-	queue    *outbound.FileQueue
+	queue    outbound.Queue
 	worker   *outbound.Worker
 	keys     *dkimkey.Keyring
 	keyStore *dkimkey.Store
@@ -40,7 +39,7 @@ type outboundParts struct {
 // settings (relay, port, IPv6, retries, DNS servers) apply at start; the
 // domains and mailboxes a send checks are read live.
 func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store storage.MessageStore,
-	paths domains.Paths, intake *inbound.Deliverer, sched *hooks.Scheduler) (*outboundParts, error) {
+	paths domains.Paths, intake *inbound.Deliverer, sched *hooks.Scheduler, be *backend) (*outboundParts, error) {
 	registry := changer.Registry
 	keyStore := dkimkey.NewStore(paths.ConfigDir)
 	keys, missing, err := dkimkey.LoadKeyring(keyStore, cfg.Domains)
@@ -48,10 +47,9 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 		return nil, err
 	}
 	warnKeyless(a, missing)
-	q, err := outbound.OpenFileQueue(filepath.Join(paths.DataDir, ".spool", "outbound"),
-		outbound.FileQueueOptions{MaxMessageBytes: cfg.SMTP.MaxMessageBytes + storage.FileHeadroom})
+	q, idem, err := be.sendState(cfg, paths)
 	if err != nil {
-		return nil, fmt.Errorf("outbound queue: %w", err)
+		return nil, err
 	}
 	resolver, err := dnsresolver.New(dnsresolver.Config{Servers: cfg.DNS.Servers})
 	if err != nil {
@@ -106,10 +104,6 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 			}
 			return nil
 		}}
-	idem, err := operations.OpenFileIdempotency(filepath.Join(paths.DataDir, ".spool", "idempotency"))
-	if err != nil {
-		return nil, err
-	}
 	p.sender = &operations.Sender{
 		Registry: registry, Store: store, Keys: keys, Queue: q, Log: a.log, Idempotency: idem,
 		AfterSend: func(ctx context.Context, mailbox, id string, round int, status string) error {

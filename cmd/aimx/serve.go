@@ -168,15 +168,14 @@ func (a *app) serve(f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if out, err = newOutbound(a, cfg, changer, srch.watch(store), paths, intake, hookSched); err != nil {
+	if out, err = newOutbound(a, cfg, changer, srch.watch(store), paths, intake, hookSched, be); err != nil {
 		return err
 	}
-	defer out.queue.Close()
 	d.AddComponent("outbound", out.worker)
 	out.observeRound = sm.round
 	sm.gauges(out.queue, hookSched)
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
-	toks := tokenStore(paths)
+	toks := be.tokens(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: srch.watch(store), search: srch.searcher(), changer: changer, paths: paths, tokens: toks, panics: a.panics,
 		sender: out.sender, drafts: out.drafts, metrics: sm, newMail: newMail, hookSched: hookSched, dev: dev})
 	a.addAdminSocket(d, changer, srch.watch(store), hookSched, out, toks, paths, a.panics)
