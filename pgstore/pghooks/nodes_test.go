@@ -322,3 +322,29 @@ func TestOwnerOnOtherNode(t *testing.T) {
 		t.Fatalf("job %+v, want 1 attempt", js)
 	}
 }
+
+// TestWaitingJobHoldsCheckpoint: a job no node can run yet keeps the
+// shared checkpoint at or before its mail, however old, so the node that
+// can run it still finds it when it comes.
+func TestWaitingJobHoldsCheckpoint(t *testing.T) {
+	c := newCluster(t, "alice")
+	ctx := context.Background()
+	now := time.Now()
+	m := c.put("old", now.Add(-2*time.Hour))
+	setup := pghooks.New(openDB(t, c.dsn, "setup"), pghooks.Options{})
+	setCheckpoint(t, setup, now.Add(-3*time.Hour))
+	_, a := c.node("a", owners("tester"), 0)
+	time.Sleep(500 * time.Millisecond) // several scans of a, each moving the checkpoint
+	cp, ok, err := a.Checkpoint(ctx)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if cp.After(m.Frontmatter.ReceivedAt) {
+		t.Fatalf("checkpoint %v passed the waiting job's mail (%v)", cp, m.Frontmatter.ReceivedAt)
+	}
+	if !cp.After(now.Add(-3 * time.Hour)) {
+		t.Errorf("checkpoint %v did not move at all", cp)
+	}
+	c.node("b", owners("alice"), 0)
+	waitDone(t, a, jobID(m))
+}
