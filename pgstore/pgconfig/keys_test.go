@@ -198,4 +198,12 @@ func TestSyncKeysDistrustsRows(t *testing.T) {
 	if len(res.Written)+len(res.Published)+len(res.Conflicts) != 0 {
 		t.Errorf("second sync: %+v", res)
 	}
+	// A node still starts over bad rows, and is told about them.
+	init, err := nd.store.Init(ctx)
+	if err != nil {
+		t.Fatalf("Init over bad key rows: %v", err)
+	}
+	if init.KeysErr == nil || !strings.Contains(init.KeysErr.Error(), "../evil") {
+		t.Errorf("Init's key error: %v", init.KeysErr)
+	}
 }

@@ -89,6 +89,9 @@ func (n *node) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if res.KeysErr != nil {
+		t.Fatal(res.KeysErr)
+	}
 	n.init = res
 	ring, _, err := dkimkey.LoadKeyring(n.keys, res.Config.Domains)
 	if err != nil {

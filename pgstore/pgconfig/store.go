@@ -82,8 +82,11 @@ type InitResult struct {
 	// database nor on this node: Init generated one (their DNS record is
 	// still to publish).
 	KeysGenerated []string
-	// Keys is the DKIM key sync into the local key store.
-	Keys SyncResult
+	// Keys is the DKIM key sync into the local key store, and KeysErr what
+	// failed in it (a key row or file that does not load): the node still
+	// starts, and keeps trying at each Watcher check.
+	Keys    SyncResult
+	KeysErr error
 }
 
 // Init prepares the store at a node's start. On an empty table it imports
@@ -130,9 +133,7 @@ func (s *Store) Init(ctx context.Context) (*InitResult, error) {
 	res.Config = Merge(shared, local)
 	res.LocalDiffers = !res.Imported && !domains.Equal(Shared(local), shared)
 	if s.keys != nil {
-		if res.Keys, err = SyncKeys(ctx, s.db, s.keys, nil); err != nil {
-			return res, err
-		}
+		res.Keys, res.KeysErr = SyncKeys(ctx, s.db, s.keys, nil)
 	}
 	return res, nil
 }
@@ -163,10 +164,11 @@ func (s *Store) Load() (*domains.Config, error) {
 // Update applies fn to the current config (merged with this host's
 // settings) in one transaction: lock, load, fn, validate, store the shared
 // part as the next version, store the DKIM keys of domains it adds (this
-// node's, generated when it has none), NOTIFY, commit. An error from fn, or a config that fails validation, changes
-// nothing; a change that leaves the shared part as it was stores no new
-// version, and what fn changes in the per-host settings is not kept (they
-// are config.toml's). It returns the merged config, ready to publish.
+// node's, generated when it has none), NOTIFY, commit. An error from fn,
+// or a config that fails validation, changes nothing; a change that leaves
+// the shared part as it was stores no new version, and what fn changes in
+// the per-host settings is not kept (they are config.toml's). It returns
+// the merged config, ready to publish.
 func (s *Store) Update(fn func(*domains.Config) error) (*domains.Config, error) {
 	ctx, cancel := s.context()
 	defer cancel()
