@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -247,5 +248,25 @@ func TestCaps(t *testing.T) {
 	}
 	if res, err := s.List(ctx, storage.ListQuery{Mailbox: storetest.Ref}); err != nil || res.Total != 0 {
 		t.Fatalf("refused Puts stored: %+v, %v", res, err)
+	}
+}
+
+// TestListHugeLimit: a limit of the largest int lists everything (the
+// page query's LIMIT does not overflow).
+func TestListHugeLimit(t *testing.T) {
+	s := New(openDB(t, pgtest.DSN(t), "a"), Options{})
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := s.Put(ctx, inbox(fmt.Sprint("m", i), storetest.T0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.List(ctx, storage.ListQuery{Mailbox: storetest.Ref, Limit: math.MaxInt, Offset: math.MaxInt32})
+	if err != nil || len(res.Messages) != 0 || res.Total != 3 {
+		t.Fatalf("List past the end = %+v, %v", res, err)
+	}
+	res, err = s.List(ctx, storage.ListQuery{Mailbox: storetest.Ref, Limit: math.MaxInt})
+	if err != nil || len(res.Messages) != 3 || res.NextCursor != "" {
+		t.Fatalf("List with the largest limit = %+v, %v", res, err)
 	}
 }

@@ -49,6 +49,9 @@ func decodeCursor(c string, oldest bool) (order int64, id string, err error) {
 	return int64(binary.BigEndian.Uint32(b[2:6])), id, nil
 }
 
+// maxListLimit bounds a page: more rows than any listing holds.
+const maxListLimit = 1 << 30
+
 // filter builds the WHERE clause of a listing from fixed fragments; every
 // value the caller gave is a query parameter.
 type filter struct {
@@ -83,6 +86,7 @@ func (s *Store) List(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 	if q.Limit == 0 {
 		q.Limit = storage.DefaultListLimit
 	}
+	q.Limit = min(q.Limit, maxListLimit) // LIMIT limit+1 must not overflow
 	res, err := s.list(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list %s/%s: %w", q.Mailbox, q.Folder, err)
