@@ -67,6 +67,12 @@ type WorkerConfig struct {
 	// MaxSleep caps the wait between two looks at the queue
 	// (DefaultMaxSleep when 0).
 	MaxSleep time.Duration
+	// RecoverInterval, when set, asks the queue for unacknowledged rounds
+	// again at that interval, not only at Start: with a queue shared by
+	// several nodes, a node that died leaves rounds recorded and not
+	// handed on, and a live node takes them over (book/scale-out.md,
+	// "Sending across nodes"). Zero: only at Start (one host).
+	RecoverInterval time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	Log zerolog.Logger
@@ -93,6 +99,9 @@ type Worker struct {
 	tasks    sync.WaitGroup
 	busy     map[string]bool     // items with a round or hand-off running
 	pending  map[string]*handOff // hand-offs still to make
+	// recovered is when the loop last asked for unacknowledged rounds
+	// (RecoverInterval); only the loop touches it.
+	recovered time.Time
 }
 
 // handOff is one round's outcome to hand on and acknowledge.
@@ -101,6 +110,9 @@ type handOff struct {
 	// handed: OnRound succeeded, only the Ack is left.
 	handed  bool
 	retryAt time.Time
+	// recheck: found by a periodic recovery, whose answer may be older
+	// than an Ack made meanwhile; the item is read again first.
+	recheck bool
 }
 
 // NewWorker returns a Worker for cfg; Start runs it.
@@ -236,6 +248,12 @@ func (w *Worker) pass(ctx context.Context) (sleep time.Duration) {
 	}()
 	now := w.cfg.Now()
 	next := now.Add(w.cfg.MaxSleep)
+	if iv := w.cfg.RecoverInterval; iv > 0 {
+		if !now.Before(w.recovered.Add(iv)) {
+			w.recoverUnacked(ctx, now)
+		}
+		next = earlier(next, w.recovered.Add(iv))
+	}
 
 	w.mu.Lock()
 	var retry []*handOff
@@ -358,10 +376,45 @@ func (w *Worker) round(ctx context.Context, id string) (o RoundOutcome, ok bool)
 	return RoundOutcome{Item: it, Round: round, Updated: updated}, true
 }
 
+// recoverUnacked adds a hand-off for every unacknowledged item that is
+// neither busy nor pending here (RecoverInterval).
+func (w *Worker) recoverUnacked(ctx context.Context, now time.Time) {
+	w.recovered = now
+	items, err := w.cfg.Queue.Unacked(ctx)
+	if err != nil {
+		w.cfg.Log.Error().Err(err).Msg("outbound queue: unacknowledged rounds unreadable")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, it := range items {
+		if w.busy[it.ID] || w.pending[it.ID] != nil {
+			continue
+		}
+		w.pending[it.ID] = &handOff{o: RoundOutcome{Item: it, Round: it.Rounds}, recheck: true}
+		w.cfg.Log.Info().Str("id", it.ID).Int("round", it.Rounds).Msg("outbound round left unacknowledged (by a node that stopped?): handing it on")
+	}
+}
+
 // handOn calls OnRound (unless it already succeeded) and acknowledges the
 // round; a failure keeps the hand-off pending for a later pass.
 func (w *Worker) handOn(ctx context.Context, h *handOff) {
 	id := h.o.Item.ID
+	if h.recheck && !h.handed {
+		cur, err := w.cfg.Queue.Get(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotQueued) || (err == nil && cur.Acked >= h.o.Round):
+			w.mu.Lock()
+			delete(w.pending, id)
+			w.mu.Unlock()
+			return // handed on meanwhile
+		case err != nil:
+			w.cfg.Log.Error().Err(err).Str("id", id).Msg("outbound queue: recovered round unreadable; will retry")
+			w.retryLater(h)
+			return
+		}
+		h.recheck = false
+	}
 	if !h.handed {
 		if err := w.onRound(ctx, h.o); err != nil {
 			w.cfg.Log.Error().Err(err).Str("id", id).Int("round", h.o.Round).Msg("outbound round not handed on; will retry")

@@ -288,3 +288,40 @@ func TestWorkerStopLeaksNothing(t *testing.T) {
 		t.Errorf("queue holds %d, want the deferred item", e.q.Len())
 	}
 }
+
+// TestWorkerRecoversUnackedPeriodically: with RecoverInterval, a round
+// recorded and left unacknowledged after Start (as a node that died leaves
+// one in a shared queue) is handed on once, without a restart.
+func TestWorkerRecoversUnackedPeriodically(t *testing.T) {
+	t.Parallel()
+	e := newDeliverEnv(t, sinkOpts{})
+	h := newHandOns()
+	startWorker(t, e, h, func(c *WorkerConfig) { c.RecoverInterval = 20 * time.Millisecond; c.MaxSleep = 20 * time.Millisecond })
+	// Another node's round: recorded, never acknowledged. The item is
+	// enqueued and recorded in one go, before this worker's pass can
+	// start a round of its own: its recipient is final at once.
+	ctx := context.Background()
+	it, err := e.q.Enqueue(ctx, Submission{From: "a@a.test", Recipients: []string{"x@b.test"}, Data: []byte("Subject: x\r\n\r\nx\r\n")}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.q.Record(ctx, it.ID, []Recipient{{Address: "x@b.test", Status: StatusDelivered}}); err != nil {
+		t.Fatal(err)
+	}
+	o := h.next(t)
+	if o.Round != 1 || o.Updated != nil || o.Item.ID != it.ID {
+		t.Fatalf("recovered hand-off: %+v", o)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.q.Len() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.q.Len(); n != 0 {
+		t.Fatalf("queue holds %d after the recovered hand-off", n)
+	}
+	time.Sleep(100 * time.Millisecond) // several more recovery passes
+	h.none(t)
+	if n := len(rcptCount(e.sink)); n != 0 {
+		t.Fatalf("the sink got %d recipients: a recovered round is handed on, not sent again", n)
+	}
+}
