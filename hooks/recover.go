@@ -89,17 +89,26 @@ func (s *Scheduler) scan(ctx context.Context, from time.Time) int {
 	if err != nil {
 		s.cfg.Log.Error().Err(err).Msg("hook recovery: after_send records")
 	}
+	// The rounds' jobs are looked up together; a round with none left is
+	// forgotten.
+	var all []job
 	for _, rec := range recs {
-		all := afterSendJobs(rec)
-		left := s.notDone(ctx, all)
-		if len(left) == 0 {
-			if err := s.state.RemoveAfterSend(ctx, rec.Mailbox, rec.ID, rec.Round); err != nil {
-				s.cfg.Log.Error().Err(err).Msg("hook state")
-			}
+		all = append(all, afterSendJobs(rec)...)
+	}
+	left := s.notDone(ctx, all)
+	open := map[string]bool{}
+	for _, j := range left {
+		open[afterSendKey(j.mailbox, j.msgID, j.round)] = true
+	}
+	for _, rec := range recs {
+		if open[afterSendKey(rec.Mailbox, rec.ID, rec.Round)] {
 			continue
 		}
-		jobs = append(jobs, left...)
+		if err := s.state.RemoveAfterSend(ctx, rec.Mailbox, rec.ID, rec.Round); err != nil {
+			s.cfg.Log.Error().Err(err).Msg("hook state")
+		}
 	}
+	jobs = append(jobs, left...)
 	if s.shared() {
 		s.holdBack(jobs)
 	}
