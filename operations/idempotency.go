@@ -44,6 +44,13 @@ type Idempotency interface {
 	Put(ctx context.Context, key string, rec SentRecord) error
 }
 
+// IdempotencyLocker is an Idempotency shared by several nodes: Lock makes
+// the sends with one key take turns across them, as the Sender's own lock
+// does within one process. unlock must be called.
+type IdempotencyLocker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
 // idemKey is the stored form of a caller's key: a digest, so neither the
 // key nor the caller appears in a file name.
 func idemKey(caller, key string) (string, error) {

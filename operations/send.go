@@ -160,6 +160,15 @@ func (s *Sender) Send(ctx context.Context, req SendRequest) (*SendResult, error)
 		}
 		idem = k
 		defer s.idemLocks.lock(k)()
+		if l, ok := s.Idempotency.(IdempotencyLocker); ok {
+			// Shared by several nodes: the key's sends take turns across
+			// them too (book/scale-out.md).
+			unlock, err := l.Lock(ctx, k)
+			if err != nil {
+				return nil, fmt.Errorf("send: idempotency key lock: %w", err)
+			}
+			defer unlock()
+		}
 		rec, ok, err := s.Idempotency.Get(ctx, k, s.now())
 		if err != nil {
 			return nil, fmt.Errorf("send: %w", err)

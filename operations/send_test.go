@@ -480,3 +480,62 @@ func TestApprovalHoldsSendsAsDrafts(t *testing.T) {
 		t.Fatalf("statuses: %+v / %+v", first, second)
 	}
 }
+
+// lockingIdem is a FileIdempotency that also takes a cross-node lock,
+// recording how it was used.
+type lockingIdem struct {
+	*FileIdempotency
+	mu              sync.Mutex
+	locks, unlocks  int
+	held            bool
+	heldDuringWrite bool
+}
+
+func (l *lockingIdem) Lock(_ context.Context, key string) (func(), error) {
+	l.mu.Lock()
+	l.locks++
+	l.held = true
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.unlocks++
+		l.held = false
+		l.mu.Unlock()
+	}, nil
+}
+
+func (l *lockingIdem) Put(ctx context.Context, key string, rec SentRecord) error {
+	l.mu.Lock()
+	l.heldDuringWrite = l.held
+	l.mu.Unlock()
+	return l.FileIdempotency.Put(ctx, key, rec)
+}
+
+// TestIdempotencySharedLock: an Idempotency shared by several nodes
+// (IdempotencyLocker) is locked around a keyed send, and released.
+func TestIdempotencySharedLock(t *testing.T) {
+	t.Parallel()
+	e := newSendEnv(t)
+	fi, err := OpenFileIdempotency(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &lockingIdem{FileIdempotency: fi}
+	e.sender.Idempotency = l
+	for range 2 {
+		if _, err := e.sender.Send(context.Background(), SendRequest{From: e.mailbox(testMailbox), To: "ann@example.org",
+			Subject: "once", Body: "b", Wait: -1, IdempotencyKey: "k1", Caller: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.locks != 2 || l.unlocks != 2 || !l.heldDuringWrite {
+		t.Fatalf("locks %d, unlocks %d, held while the record was written %v: want 2, 2, true", l.locks, l.unlocks, l.heldDuringWrite)
+	}
+	if _, err := e.sender.Send(context.Background(), SendRequest{From: e.mailbox(testMailbox), To: "ann@example.org",
+		Subject: "no key", Body: "b", Wait: -1, Caller: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if l.locks != 2 {
+		t.Fatalf("a send without a key took the lock")
+	}
+}
