@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -275,5 +277,60 @@ func TestDigest(t *testing.T) {
 	n, d, err := Digest(ctx, a, storage.MailboxRef{Domain: "agent.example.com", Local: "nobody"}, storage.Inbox)
 	if err != nil || n != 0 || d == "" {
 		t.Errorf("empty mailbox: %d %q %v", n, d, err)
+	}
+}
+
+// forgetfulStore stores mail without its read state, labels or delivery
+// state, as a target whose Put takes only what intake gives would.
+type forgetfulStore struct{ storage.MessageStore }
+
+func (f forgetfulStore) Put(ctx context.Context, req storage.PutRequest) (*storage.Stored, error) {
+	fm := req.Frontmatter
+	fm.Read, fm.ReadAt = false, time.Time{}
+	fm.Extra = slices.DeleteFunc(slices.Clone(fm.Extra), func(x storage.Field) bool { return x.Key == "labels" })
+	if fm.Outbound {
+		fm.DeliveryStatus = "queued"
+		fm.Recipients = []storage.Recipient{{Address: "bob@example.net", Status: "queued"}}
+	}
+	req.Frontmatter = fm
+	return f.MessageStore.Put(ctx, req)
+}
+
+// TestCopySetsWhatPutForgets: read state, labels and delivery state are
+// set after the Put when the target did not take them from it.
+func TestCopySetsWhatPutForgets(t *testing.T) {
+	ctx := context.Background()
+	src, files := openFiles(t), openFiles(t)
+	fill(t, src)
+	dst := forgetfulStore{files}
+	if _, err := Copy(ctx, src, dst, Options{Mailboxes: mailboxes()}); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, mb := range mailboxes() {
+		for _, folder := range storage.Folders {
+			for _, id := range folderIDs(t, src, mb.Ref, folder) {
+				a, err := src.Read(ctx, mb.Ref, folder, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := files.Read(ctx, mb.Ref, folder, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fa, fb := a.Frontmatter, b.Frontmatter
+				if fa.Read != fb.Read || !slices.Equal(fa.Labels(), fb.Labels()) ||
+					fa.DeliveryStatus != fb.DeliveryStatus || !sameRecipients(fa.Recipients, fb.Recipients) {
+					t.Errorf("%s: read %v labels %v delivery %s %v; want %v %v %s %v", id, fb.Read, fb.Labels(),
+						fb.DeliveryStatus, fb.Recipients, fa.Read, fa.Labels(), fa.DeliveryStatus, fa.Recipients)
+				}
+				if fa.Read || len(fa.Labels()) > 0 || fa.DeliveryStatus == "delivered" {
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("only %d messages with state to set: the fixture lost them", checked)
 	}
 }
