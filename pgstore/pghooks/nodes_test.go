@@ -45,10 +45,11 @@ func newCluster(t *testing.T, owner string) *cluster {
 	}
 	c := &cluster{t: t, dsn: pgtest.DSN(t), store: st, runs: filepath.Join(dir, "runs"), ran: map[string][]string{}}
 	cfg := domains.Default("a.test")
-	cfg.Mailboxes[mailbox] = domains.Mailbox{Name: mailbox, Owner: owner, Hooks: []domains.Hook{{
-		Name: "h1", Event: domains.EventOnReceive, TimeoutSecs: 30,
-		Cmd: []string{"/bin/sh", "-c", `echo "$AIMX_JOB_ID" >> ` + c.runs},
-	}}}
+	cmd := []string{"/bin/sh", "-c", `echo "$AIMX_JOB_ID" >> ` + c.runs}
+	cfg.Mailboxes[mailbox] = domains.Mailbox{Name: mailbox, Owner: owner, Hooks: []domains.Hook{
+		{Name: "h1", Event: domains.EventOnReceive, TimeoutSecs: 30, Cmd: cmd},
+		{Name: "s1", Event: domains.EventAfterSend, TimeoutSecs: 30, Cmd: cmd},
+	}}
 	cfg.Mailboxes["*@a.test"] = domains.Mailbox{Name: "*@a.test", Owner: owner}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -347,4 +348,45 @@ func TestWaitingJobHoldsCheckpoint(t *testing.T) {
 	}
 	c.node("b", owners("alice"), 0)
 	waitDone(t, a, jobID(m))
+}
+
+// TestAfterSendAcrossNodes: the after_send rounds one node records are
+// run once across two nodes (the other finds them in its scans), and
+// forgotten once done.
+func TestAfterSendAcrossNodes(t *testing.T) {
+	c := newCluster(t, "tester")
+	ctx := context.Background()
+	sa, a := c.node("a", owners("tester"), 0)
+	c.node("b", owners("tester"), 0)
+	var ids []string
+	for i := range 10 {
+		at := time.Now()
+		m, err := c.store.Put(ctx, storage.PutRequest{
+			Mailbox: ref, Folder: storage.Sent, At: at,
+			Frontmatter: storage.Frontmatter{
+				MessageID: "sent" + string(rune('a'+i)) + "@a.test", From: mailbox, To: []string{"bob@x.test"},
+				Subject: "sent", Date: at.UTC().Format(time.RFC3339), DeliveryStatus: "delivered",
+			},
+			Body: "sent\n",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sa.RecordAfterSend(ctx, hooks.AfterSend{Mailbox: mailbox, ID: m.ID, Round: 1, Status: "delivered"}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, hooks.JobID(hooks.EventAfterSend, mailbox, m.ID, "s1", 1))
+	}
+	waitDone(t, a, ids...)
+	time.Sleep(300 * time.Millisecond)
+	counts := c.runCounts()
+	for _, id := range ids {
+		if counts[id] != 1 {
+			t.Errorf("after_send job %s ran %d times, want once", id, counts[id])
+		}
+	}
+	recs, err := a.AfterSend(ctx)
+	if err != nil || len(recs) != 0 {
+		t.Errorf("after_send rounds left: %d, %v; want none", len(recs), err)
+	}
 }
