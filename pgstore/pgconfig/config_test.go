@@ -293,3 +293,21 @@ WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&left)
 	}
 	eventually(t, 5*time.Second, "the missed version live on b after the reconnect", func() bool { return hasMailbox(b, "missed@a.test") })
 }
+
+// TestOldVersionsPruned: the table keeps the newest KeepVersions versions.
+func TestOldVersionsPruned(t *testing.T) {
+	t.Parallel()
+	a := startNodes(t, "a")[0]
+	for i := range pgconfig.KeepVersions + 5 {
+		if _, err := a.ch.Update(addMailbox(fmt.Sprintf("m%d@a.test", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest, err := a.store.Latest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := versions(t, a.db); got != pgconfig.KeepVersions || latest != pgconfig.KeepVersions+6 {
+		t.Errorf("%d versions kept, latest %d; want %d, %d", got, latest, pgconfig.KeepVersions, pgconfig.KeepVersions+6)
+	}
+}
