@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"time"
 
+	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/pgstore"
 	"github.com/aimx-dev/aimx/pgstore/pgmessages"
+	"github.com/aimx-dev/aimx/pgstore/pgmetrics"
 	"github.com/aimx-dev/aimx/pgstore/pgqueue"
 	"github.com/aimx-dev/aimx/pgstore/pgtokens"
 	"github.com/aimx-dev/aimx/storage"
@@ -148,6 +151,55 @@ func (b *backend) close() {
 	}
 	if b.db != nil {
 		b.db.Close()
+	}
+}
+
+// sharedRecoverInterval is how often a node looks for work a dead node
+// left in the shared queue (book/scale-out.md, "Sending across nodes").
+const sharedRecoverInterval = 10 * time.Second
+
+// recoverInterval is the outbound Worker's RecoverInterval: none on one
+// host, where only a restart leaves rounds unacknowledged.
+func (b *backend) recoverInterval() time.Duration {
+	if b.db != nil {
+		return sharedRecoverInterval
+	}
+	return 0
+}
+
+// sendWorker is the delivery loop as a daemon component; with the shared
+// queue its Stop also gives up this node's claims, so another node takes
+// the items at once rather than after the lease.
+func (b *backend) sendWorker(a *app, w *outbound.Worker, q outbound.Queue) daemon.Component {
+	pq, ok := q.(*pgqueue.Queue)
+	if !ok {
+		return w
+	}
+	return releasingWorker{a: a, Worker: w, q: pq}
+}
+
+type releasingWorker struct {
+	a *app
+	*outbound.Worker
+	q *pgqueue.Queue
+}
+
+func (r releasingWorker) Stop(ctx context.Context) error {
+	err := r.Worker.Stop(ctx)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := r.q.ReleaseClaims(rctx); rerr != nil {
+		r.a.log.Warn().Err(rerr).Msg("outbound claims not released; other nodes take them after the lease")
+	}
+	return err
+}
+
+// sharedMetrics adds the database pool and shared queue figures to
+// /metrics (book/operations.md, "Metrics"); nothing without metrics or a
+// database.
+func (b *backend) sharedMetrics(sm *serveMetrics) {
+	if sm != nil && b.db != nil {
+		pgmetrics.Register(sm.m, b.db)
 	}
 }
 

@@ -112,7 +112,7 @@ func newOutbound(a *app, cfg *domains.Config, changer *domains.Changer, store st
 		Bounce: p.bounces.GaveUp,
 	}
 	p.worker = outbound.NewWorker(outbound.WorkerConfig{
-		Queue: q, Deliverer: deliverer, Log: a.log, Panics: a.panics,
+		Queue: q, Deliverer: deliverer, Log: a.log, Panics: a.panics, RecoverInterval: be.recoverInterval(),
 		OnRound: func(ctx context.Context, o outbound.RoundOutcome) error {
 			var failed []outbound.Recipient
 			if o.Updated != nil {

@@ -171,9 +171,10 @@ func (a *app) serve(f serveFlags) error {
 	if out, err = newOutbound(a, cfg, changer, srch.watch(store), paths, intake, hookSched, be); err != nil {
 		return err
 	}
-	d.AddComponent("outbound", out.worker)
+	d.AddComponent("outbound", be.sendWorker(a, out.worker, out.queue))
 	out.observeRound = sm.round
 	sm.gauges(out.queue, hookSched)
+	be.sharedMetrics(sm)
 	d.AddListener("smtp", "tcp", cfg.SMTP.Listen, sm.service("smtp", smtpSvc))
 	toks := be.tokens(paths)
 	a.addMCP(d, mcpWiring{cfg: cfg, registry: registry, store: srch.watch(store), search: srch.searcher(), changer: changer, paths: paths, tokens: toks, panics: a.panics,
