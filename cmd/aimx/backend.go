@@ -9,10 +9,12 @@ import (
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgconfig"
 	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/pgstore/pgmetrics"
 	"github.com/aimx-dev/aimx/pgstore/pgqueue"
@@ -192,6 +194,48 @@ func (r releasingWorker) Stop(ctx context.Context) error {
 		r.a.log.Warn().Err(rerr).Msg("outbound claims not released; other nodes take them after the lease")
 	}
 	return err
+}
+
+// sharedConfigParts is the config of the postgres backend: the database's
+// shared document merged with this host's config.toml.
+type sharedConfigParts struct {
+	store *pgconfig.Store
+	cfg   *domains.Config
+}
+
+// sharedConfig imports this node's config.toml into an empty database
+// (the first node to start) or loads the database's, writes the shared
+// DKIM keys into the local key store, and returns the merged config with
+// prepare applied; nil with the files backend.
+func (a *app) sharedConfig(b *backend, paths domains.Paths, prepare func(*domains.Config) *domains.Config) (*sharedConfigParts, error) {
+	if b.db == nil {
+		return nil, nil
+	}
+	cs := pgconfig.NewStore(b.db, &domains.Store{Path: paths.ConfigFile()}, dkimkey.NewStore(paths.ConfigDir))
+	res, err := cs.Init(a.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres backend: shared config: %w", err)
+	}
+	ev := a.log.Info().Int64("version", res.Version)
+	if res.Imported {
+		ev.Msg("shared config imported from this node's config.toml (the first node)")
+	} else {
+		ev.Msg("shared config loaded from the database")
+	}
+	if res.LocalDiffers {
+		a.log.Warn().Msg("this node's config.toml has shared settings (domains, mailboxes, hooks, ...) that differ from the database's; " +
+			"the database's apply: change them through admin.sock (book/scale-out.md)")
+	}
+	for _, d := range res.KeysGenerated {
+		a.log.Warn().Str("domain", d).Msg("generated a DKIM key for the domain; publish its record (aimx dkim-keygen --domain " + d + " prints it)")
+	}
+	for _, d := range res.Keys.Conflicts {
+		a.log.Warn().Str("domain", d).Msg("this node's DKIM key file differs from the database's; the database's key signs")
+	}
+	if res.KeysErr != nil {
+		a.log.Error().Err(res.KeysErr).Msg("DKIM keys from the database not all written to this node")
+	}
+	return &sharedConfigParts{store: cs, cfg: prepare(res.Config)}, nil
 }
 
 // sharedMetrics adds the database pool and shared queue figures to

@@ -19,6 +19,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/panics"
 	"github.com/aimx-dev/aimx/internal/sdnotify"
+	"github.com/aimx-dev/aimx/pgstore/pgconfig"
 	"github.com/aimx-dev/aimx/upgrade"
 )
 
@@ -133,8 +134,20 @@ func (a *app) serve(f serveFlags) error {
 	}
 	defer be.close()
 	store := be.store
+	// With the postgres backend the shared config is the database's
+	// (book/scale-out.md, "Configuration across nodes").
+	sharedCfg, err := a.sharedConfig(be, paths, overrides)
+	if err != nil {
+		return err
+	}
+	if sharedCfg != nil {
+		cfg = sharedCfg.cfg
+	}
 	registry := domains.NewRegistry(cfg)
 	changer := &domains.Changer{Store: &domains.Store{Path: paths.ConfigFile()}, Registry: registry, Prepare: overrides}
+	if sharedCfg != nil {
+		changer.Backend = sharedCfg.store
+	}
 	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer, Panics: a.panics})
 	sm := newServeMetrics(a, cfg) // nil without [metrics] listen (book/operations.md)
 	hookSched, err := newHookScheduler(a, cfg, registry, store, paths, sm.hookExecutor)
@@ -172,6 +185,10 @@ func (a *app) serve(f serveFlags) error {
 		return err
 	}
 	d.AddComponent("outbound", be.sendWorker(a, out.worker, out.queue))
+	if sharedCfg != nil {
+		d.AddComponent("config-watch", &pgconfig.Watcher{DB: be.db, Store: sharedCfg.store, Changer: changer,
+			Keys: out.keyStore, Ring: out.keys, Log: a.log})
+	}
 	out.observeRound = sm.round
 	sm.gauges(out.queue, hookSched)
 	be.sharedMetrics(sm)
