@@ -11,6 +11,7 @@ import (
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
+	"github.com/aimx-dev/aimx/internal/safefs"
 	"github.com/aimx-dev/aimx/pgstore"
 	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/storage"
@@ -135,7 +136,23 @@ func (a *app) storageMove(ctx context.Context, export bool, f storageFlags, open
 	}
 	_, err = fmt.Fprintf(a.stdout, "%s %d messages of %d mailboxes in %s (%d copied, %d already there); verified: counts and digests equal in all %d folders\n",
 		verb, res.Messages(), res.Mailboxes, time.Since(start).Round(time.Second), res.Copied, res.Skipped, len(res.Folders))
+	if !export && hasHookState(paths.DataDir) {
+		fmt.Fprintf(a.stderr, "note: %s/.spool/hooks is this host's hook state from before the move; remove it before starting aimx, "+
+			"or hooks due for mail received since then fire again (book/scale-out.md)\n", paths.DataDir)
+	}
 	return err
+}
+
+// hasHookState reports whether the data dir holds a file hook state
+// (book/hooks.md, "Hook state on disk").
+func hasHookState(dataDir string) bool {
+	d, err := safefs.OpenDir(dataDir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	_, err = d.Lstat(".spool/hooks")
+	return err == nil
 }
 
 // configMailboxes lists cfg's mailboxes with their owners, by name. Owners

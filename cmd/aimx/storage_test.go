@@ -120,6 +120,20 @@ func TestStorageMoveRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "imported 4 messages of 2 mailboxes") {
 		t.Errorf("import stdout %q", out)
 	}
+	if strings.Contains(errb.String(), "note:") {
+		t.Errorf("a fresh data dir got a note: %s", errb)
+	}
+	// Into a data dir with a hook state of its own: a note says to remove it.
+	if err := os.MkdirAll(filepath.Join(fresh, ".spool", "hooks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, out, errb = storageTestApp(configDir, fresh, runtimeDir)
+	if err := a.storageMove(ctx, false, storageFlags{dsn: "postgres://x"}, filesAsPG(t, middle)); err != nil {
+		t.Fatalf("second import: %v", err)
+	}
+	if !strings.Contains(out.String(), "(0 copied, 4 already there)") || !strings.Contains(errb.String(), "note: "+fresh+"/.spool/hooks is this host's hook state") {
+		t.Errorf("second import: %q %q", out, errb)
+	}
 	orig, err := storage.Open(dataDir, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
