@@ -140,8 +140,19 @@ func (s *Store) list(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 	if label != "" {
 		f.add("? = ANY (labels)", label)
 	}
+	// Without a filter (or with unread alone) the total is the folder's
+	// counts; with one, a count of the matching rows.
 	countSQL := "SELECT count(*) FROM aimx.messages WHERE " + f.sql()
 	countArgs := append([]any(nil), f.args...)
+	plain := q.From == "" && q.Subject == "" && q.Since.IsZero() && q.ThreadID == "" && q.MessageID == "" &&
+		q.Trusted == "" && label == ""
+	if plain {
+		countSQL = countsSQL
+		if q.Unread {
+			countSQL = unreadSQL
+		}
+		countArgs = []any{mbox, string(q.Folder)}
+	}
 	dir, cmp := "DESC", "<"
 	if q.Oldest {
 		dir, cmp = "ASC", ">"
@@ -155,7 +166,13 @@ func (s *Store) list(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 
 	b := &pgx.Batch{}
 	res := &storage.ListResult{}
-	b.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error { return row.Scan(&res.Total) })
+	deltas := 0
+	b.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+		if plain {
+			return row.Scan(&res.Total, &deltas)
+		}
+		return row.Scan(&res.Total)
+	})
 	b.Queue(pageSQL, f.args...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
@@ -180,7 +197,26 @@ func (s *Store) list(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 	if err := s.db.Pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
+	s.compactIf(ctx, mbox, q.Folder, deltas)
 	return res, nil
+}
+
+// The folder's counts, and how many delta rows they were summed from.
+const (
+	countsSQL = `SELECT coalesce(sum(total), 0), count(*) FROM aimx.folder_counts WHERE mailbox = $1 AND folder = $2`
+	unreadSQL = `SELECT coalesce(sum(unread), 0), count(*) FROM aimx.folder_counts WHERE mailbox = $1 AND folder = $2`
+)
+
+// compactAt is how many delta rows of a folder's counts are folded into
+// one when a listing or a count sums them.
+const compactAt = 64
+
+// compactIf folds a folder's count rows when there are many. It is an
+// optimization: an error leaves the rows as they were, still right.
+func (s *Store) compactIf(ctx context.Context, mbox int64, folder storage.Folder, deltas int) {
+	if deltas >= compactAt {
+		_, _ = s.db.Pool.Exec(ctx, `SELECT aimx.compact_folder_counts($1, $2)`, mbox, string(folder))
+	}
 }
 
 // Counts returns the inbox total, the inbox's unread count and the sent
@@ -190,15 +226,35 @@ func (s *Store) Counts(ctx context.Context, ref storage.MailboxRef) (storage.Cou
 		return storage.Counts{}, err
 	}
 	var c storage.Counts
-	err := s.db.Pool.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE m.folder = 'inbox'),
-		count(*) FILTER (WHERE m.folder = 'inbox' AND NOT m.read),
-		count(*) FILTER (WHERE m.folder = 'sent')
-		FROM aimx.messages m JOIN aimx.mailboxes b ON b.id = m.mailbox
-		WHERE b.domain = $1 AND b.local = $2 AND m.folder IN ('inbox', 'sent')`,
-		ref.Domain, ref.Local).Scan(&c.Total, &c.Unread, &c.Sent)
+	mbox, ok, err := mailboxID(ctx, s.db.Pool, ref, false)
+	if err != nil || !ok {
+		return c, err
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT folder, coalesce(sum(total), 0), coalesce(sum(unread), 0), count(*)
+		FROM aimx.folder_counts WHERE mailbox = $1 AND folder IN ('inbox', 'sent') GROUP BY folder`, mbox)
 	if err != nil {
 		return storage.Counts{}, fmt.Errorf("count %s: %w", ref, err)
+	}
+	deltas := map[storage.Folder]int{}
+	for rows.Next() {
+		var folder string
+		var total, unread, n int
+		if err := rows.Scan(&folder, &total, &unread, &n); err != nil {
+			rows.Close()
+			return storage.Counts{}, fmt.Errorf("count %s: %w", ref, err)
+		}
+		deltas[storage.Folder(folder)] = n
+		if storage.Folder(folder) == storage.Inbox {
+			c.Total, c.Unread = total, unread
+		} else {
+			c.Sent = total
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return storage.Counts{}, fmt.Errorf("count %s: %w", ref, err)
+	}
+	for f, n := range deltas {
+		s.compactIf(ctx, mbox, f, n)
 	}
 	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,13 @@ func (s *Store) Put(ctx context.Context, req storage.PutRequest) (*storage.Store
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store message in %s/%s: %w", req.Mailbox, req.Folder, err)
+	}
+	if rand.IntN(compactAt) == 0 {
+		// Now and then, fold the folder's count rows (a folder nobody
+		// lists would gather one per message).
+		if mbox, ok, err := mailboxID(ctx, s.db.Pool, req.Mailbox, false); err == nil && ok {
+			s.compactIf(ctx, mbox, req.Folder, compactAt)
+		}
 	}
 	return st, nil
 }
