@@ -11,10 +11,12 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
+	"github.com/aimx-dev/aimx/hooks"
 	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/pgstore"
 	"github.com/aimx-dev/aimx/pgstore/pgconfig"
+	"github.com/aimx-dev/aimx/pgstore/pghooks"
 	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/pgstore/pgmetrics"
 	"github.com/aimx-dev/aimx/pgstore/pgqueue"
@@ -82,22 +84,6 @@ func (b *nodeBeat) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	return nil
-}
-
-// configOwners lists the distinct owners of cfg's mailboxes, sorted.
-func configOwners(cfg *domains.Config) []string {
-	seen := map[string]bool{}
-	for _, mb := range cfg.Mailboxes {
-		if mb.Owner != "" {
-			seen[mb.Owner] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for o := range seen {
-		out = append(out, o)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // openDB opens the shared database of the postgres backend, brings its
@@ -236,6 +222,16 @@ func (a *app) sharedConfig(b *backend, paths domains.Paths, prepare func(*domain
 		a.log.Error().Err(res.KeysErr).Msg("DKIM keys from the database not all written to this node")
 	}
 	return &sharedConfigParts{store: cs, cfg: prepare(res.Config)}, nil
+}
+
+// hookState is the durable hook state of a shared backend (the database's,
+// whose claims make a hook fire once across nodes); nil on one host, where
+// the scheduler keeps its files in <data>/.spool/hooks.
+func (b *backend) hookState() hooks.StateStore {
+	if b.db == nil {
+		return nil
+	}
+	return pghooks.New(b.db, pghooks.Options{})
 }
 
 // sharedMetrics adds the database pool and shared queue figures to

@@ -24,12 +24,13 @@ import (
 //
 // observe wraps the runner (the metrics count every run through it).
 func newHookScheduler(a *app, cfg *domains.Config, registry *domains.Registry, store storage.MessageStore, paths domains.Paths,
-	observe func(hooks.Executor) hooks.Executor) (*hooks.Scheduler, error) {
+	observe func(hooks.Executor) hooks.Executor, state hooks.StateStore) (*hooks.Scheduler, error) {
 	runner := hooks.NewRunner(a.log)
 	runner.Panics = a.panics
 	s, err := hooks.NewScheduler(hooks.SchedulerConfig{
 		Registry: registry,
 		Store:    store,
+		State:    state, // nil: files in StateDir
 		StateDir: filepath.Join(paths.DataDir, ".spool", "hooks"),
 		Runner:   observe(runner),
 		Workers:  cfg.Hooks.Workers,

@@ -150,7 +150,7 @@ func (a *app) serve(f serveFlags) error {
 	}
 	d := daemon.New(daemon.Options{Log: a.log, RuntimeDir: paths.RuntimeDir, Changer: changer, Panics: a.panics})
 	sm := newServeMetrics(a, cfg) // nil without [metrics] listen (book/operations.md)
-	hookSched, err := newHookScheduler(a, cfg, registry, store, paths, sm.hookExecutor)
+	hookSched, err := newHookScheduler(a, cfg, registry, store, paths, sm.hookExecutor, be.hookState())
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (a *app) serve(f serveFlags) error {
 		d.AddComponent("index-warmer", &daemon.IndexWarmer{Registry: registry, Store: store, Log: a.log, Panics: a.panics})
 	}
 	if be.db != nil {
-		d.AddComponent("node", &nodeBeat{a: a, db: be.db, owners: func() []string { return configOwners(registry.Current()) }})
+		d.AddComponent("node", &nodeBeat{a: a, db: be.db, owners: hookSched.Owners})
 	}
 	// The search index (book/search.md): fed by intake's OnStored, and by
 	// the send path and the doors through the store srch.watch wraps.
