@@ -71,10 +71,29 @@ func (o *Options) pageSize() int {
 	return o.PageSize
 }
 
+// maxFailureLines caps the failures named on Progress; the rest are
+// counted (Result.Failed has them all).
+const maxFailureLines = 100
+
 // progress writes whole lines to Options.Progress, one at a time.
 type progress struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	failures int
+}
+
+// failure names a message not copied, up to maxFailureLines of them.
+func (p *progress) failure(f Failure) {
+	p.mu.Lock()
+	p.failures++
+	n := p.failures
+	p.mu.Unlock()
+	switch {
+	case n <= maxFailureLines:
+		p.linef("not copied: %s", f)
+	case n == maxFailureLines+1:
+		p.linef("more messages not copied: counted in the summary, not named here")
+	}
 }
 
 // linef writes one progress line, if anyone listens.
@@ -300,7 +319,7 @@ func (c *copier) message(folder storage.Folder, id string) error {
 	if errors.As(err, &se) || messageFault(err) {
 		f := Failure{Mailbox: c.mb.Ref, Folder: folder, ID: id, Err: err}
 		c.failed = append(c.failed, f)
-		c.progress.linef("not copied: %s", f)
+		c.progress.failure(f)
 		return nil
 	}
 	return fmt.Errorf("copy %s/%s/%s: %w", c.mb.Ref, folder, id, err)
