@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,6 +129,7 @@ func (s *session) postgres(ctx context.Context) error {
 		return err
 	}
 	defer pg.close()
+	s.note("Load average at the start of the postgres phase: %s.", loadAvg())
 	n := s.o.Intake[1]
 	rcpt := intakeBox + "@" + benchDomain
 	const conns, size = 20, 4 << 10
@@ -180,7 +182,25 @@ func (s *session) postgres(ctx context.Context) error {
 	}
 	s.note("The postgres phase ran PostgreSQL %s on the same machine with fsync, synchronous_commit and full_page_writes on; "+
 		"2 cores serve the driver, every node and the database, so the node figures are about overhead, not scaling.", pgVersion(ctx, pg.admin))
-	return s.pgList(ctx, pg)
+	if err := s.pgList(ctx, pg); err != nil {
+		return err
+	}
+	s.note("Load average at its end: %s.", loadAvg())
+	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages (/proc/loadavg,
+// proc(5)): other work on the machine shows in every figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 // intakeFigure is "N msg/s, p50 X, p99 Y".
