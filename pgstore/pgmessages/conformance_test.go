@@ -87,6 +87,22 @@ func TestDedupAcrossNodes(t *testing.T) {
 	if _, err := b.Put(ctx, req); err != nil {
 		t.Fatalf("Put of the key in another mailbox: %v", err)
 	}
+	// Keys past a window are pruned; those within it stay and refuse.
+	mbox, _, err := mailboxID(ctx, a.db.Pool, storetest.Ref, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.pruneDedup(ctx, mbox, time.Hour); err != nil || n != 0 {
+		t.Fatalf("pruneDedup(1h) = %d, %v; want 0", n, err)
+	}
+	if n, err := a.pruneDedup(ctx, mbox, 0); err != nil || n != 20 {
+		t.Fatalf("pruneDedup(0) = %d, %v; want 20", n, err)
+	}
+	req = inbox("after the prune", storetest.T0)
+	req.DedupKey, req.DedupWindow = "dedup-key-3", time.Hour
+	if _, err := a.Put(ctx, req); err != nil {
+		t.Fatalf("Put of a pruned key: %v", err)
+	}
 	// A sent copy is never deduplicated.
 	sent := storage.PutRequest{Mailbox: storetest.Ref, Folder: storage.Sent, Frontmatter: storage.Frontmatter{Subject: "s"},
 		DedupKey: "dedup-key-1", DedupWindow: time.Hour}

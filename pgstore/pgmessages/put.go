@@ -79,12 +79,27 @@ func (s *Store) Put(ctx context.Context, req storage.PutRequest) (*storage.Store
 	}
 	if rand.IntN(compactAt) == 0 {
 		// Now and then, fold the folder's count rows (a folder nobody
-		// lists would gather one per message).
+		// lists would gather one per message) and drop the dedup keys
+		// past their window.
 		if mbox, ok, err := mailboxID(ctx, s.db.Pool, req.Mailbox, false); err == nil && ok {
 			s.compactIf(ctx, mbox, req.Folder, compactAt)
+			if req.DedupKey != "" {
+				_, _ = s.pruneDedup(ctx, mbox, req.DedupWindow)
+			}
 		}
 	}
 	return st, nil
+}
+
+// pruneDedup removes a mailbox's dedup keys stored before the window
+// (they refuse nothing any more) and reports how many.
+func (s *Store) pruneDedup(ctx context.Context, mbox int64, window time.Duration) (int64, error) {
+	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM aimx.dedup WHERE mailbox = $1 AND received_at < now() - $2::bigint * interval '1 microsecond'`,
+		mbox, window.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune dedup keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // prepare reads the streamed parts, within the cap, and names the
