@@ -11,15 +11,19 @@ import (
 	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/domains/tokens"
 	"github.com/aimx-dev/aimx/hooks"
+	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/mail/outbound"
 	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgbus"
 	"github.com/aimx-dev/aimx/pgstore/pgconfig"
 	"github.com/aimx-dev/aimx/pgstore/pghooks"
 	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/pgstore/pgmetrics"
 	"github.com/aimx-dev/aimx/pgstore/pgqueue"
+	"github.com/aimx-dev/aimx/pgstore/pgsearch"
 	"github.com/aimx-dev/aimx/pgstore/pgtokens"
+	"github.com/aimx-dev/aimx/search"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -231,6 +235,26 @@ func (b *backend) hookState() hooks.StateStore {
 		return nil
 	}
 	return pghooks.New(b.db, pghooks.Options{})
+}
+
+// searchIndex opens the shared full-text index in the database; nil on
+// one host (SQLite under the data dir).
+func (b *backend) searchIndex() func(ctx context.Context, reset bool) (search.Index, error) {
+	if b.db == nil {
+		return nil
+	}
+	return pgsearch.Open(b.db, pgsearch.Options{})
+}
+
+// mailBridge publishes the mail other nodes store into this node's
+// new-mail broadcast, so email_wait and the resource subscriptions hear
+// of it (book/scale-out.md); nothing on one host.
+func (b *backend) mailBridge(d *daemon.Daemon, a *app, bus *mailbus.Bus, store storage.MessageStore, registry *domains.Registry) {
+	if b.db == nil {
+		return
+	}
+	d.AddComponent("mail-bridge", &pgbus.Bridge{DB: b.db, Bus: bus, Store: store, Log: a.log,
+		Mailboxes: func() []string { return registry.Current().MailboxNames() }})
 }
 
 // sharedMetrics adds the database pool and shared queue figures to

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/mail/inbound"
@@ -20,12 +22,18 @@ type searchParts struct{ svc *search.Service }
 
 // newSearch builds the search service over the data dir, or nil when it
 // is turned off.
-func newSearch(a *app, paths domains.Paths, store storage.MessageStore, registry *domains.Registry) *searchParts {
+func newSearch(a *app, paths domains.Paths, store storage.MessageStore, registry *domains.Registry,
+	open func(ctx context.Context, reset bool) (search.Index, error)) *searchParts {
 	if a.env[searchOffEnv] == "off" {
 		a.log.Info().Msg("search index turned off (" + searchOffEnv + "=off)")
 		return nil
 	}
-	return &searchParts{svc: &search.Service{DataDir: paths.DataDir, Store: store, Registry: registry, Log: a.log, Panics: a.panics}}
+	svc := &search.Service{DataDir: paths.DataDir, Store: store, Registry: registry, Log: a.log, Panics: a.panics}
+	if open != nil {
+		// A shared index in the database: no files here (book/search.md).
+		svc.DataDir, svc.Open = "", open
+	}
+	return &searchParts{svc: svc}
 }
 
 // add makes the index a daemon component: opened (or rebuilt) and

@@ -163,7 +163,7 @@ func (a *app) serve(f serveFlags) error {
 	}
 	// The search index (book/search.md): fed by intake's OnStored, and by
 	// the send path and the doors through the store srch.watch wraps.
-	srch := newSearch(a, paths, store, registry)
+	srch := newSearch(a, paths, store, registry, be.searchIndex())
 	srch.add(d)
 	d.AddComponent("trash", &daemon.TrashJanitor{Registry: registry, Store: store, Log: a.log, Panics: a.panics,
 		Retention: func(c *domains.Config) time.Duration { return c.Storage.TrashRetention.D() }})
@@ -177,6 +177,7 @@ func (a *app) serve(f serveFlags) error {
 	// listeners open until the shutdown deadline.
 	newMail := mailbus.New(mailbus.Options{})
 	context.AfterFunc(a.ctx, newMail.Close)
+	be.mailBridge(d, a, newMail, store, registry)
 	smtpSvc, intake, err := newSMTPService(a, cfg, changer, sm.timeStore(store), hookSched, reportWatcher(a, &out, newMailNotify(newMail, srch.onStored(hookEnqueue(hookSched)))), sm.inbound())
 	if err != nil {
 		return err
