@@ -162,7 +162,9 @@ func (e *FailedError) Error() string {
 // by folder: trash and archive before inbox and sent, because a message of
 // those is stored through its home folder and then moved (Put stores
 // into inbox or sent only), and doing them first keeps an inbox id that
-// an archived message shares from being in the way.
+// an archived message shares from being in the way. (The file store
+// keeps an id it gave out taken until it is opened again, so there such
+// an inbox message is refused with ErrExist and copied by the next run.)
 //
 // A message the target already holds in its folder is skipped, and one
 // left halfway by an interrupted run (stored, not yet moved) is moved on,
