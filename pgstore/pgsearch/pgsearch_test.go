@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openIndex opens an index over a fresh database as node.
-func openIndex(t *testing.T, dsn, node string) *Index {
+func openIndex(t testing.TB, dsn, node string) *Index {
 	t.Helper()
 	db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Node: node})
 	if err != nil {
@@ -102,5 +103,20 @@ func TestQueryText(t *testing.T) {
 	}
 	if lens != [nFields]int{2, 4, 3, 3} {
 		t.Errorf("lengths %v", lens)
+	}
+	e, err := search.ParseQuery(`subject:a B b* -c from:a`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []fieldCheck{{"a", fieldSubject}, {"b", fieldSubject}, {"b", fieldFrom}, {"b", fieldTo}, {"b", fieldBody}, {"a", fieldFrom}}
+	if got := fieldChecks(rankWords(e)); !slices.Equal(got, want) {
+		t.Errorf("fieldChecks = %v, want %v (the prefix and the excluded word do not rank)", got, want)
+	}
+	e, err = search.ParseQuery(`"a b c d e f g h i j k l m n o p q r s t u v w x y z aa bb cc dd ee ff gg hh ii jj"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fieldChecks(rankWords(e)); len(got) != 4*maxRankWords {
+		t.Errorf("%d checks, want at most %d", len(got), 4*maxRankWords)
 	}
 }

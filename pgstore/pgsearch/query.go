@@ -37,7 +37,7 @@ type candidate struct {
 	box   int32
 	id    string
 	lens  [nFields]int
-	found map[string]string // folded word → the weights (fields) holding it
+	held  []bool // per fieldChecks entry: the field holds the word
 	score float64
 }
 
@@ -67,7 +67,10 @@ func (ix *Index) Search(ctx context.Context, q search.Query) (*search.Result, er
 		args = append(args, filter)
 	}
 	var total int
-	err = ix.db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM aimx.search_docs WHERE `+where+` LIMIT `+fmt.Sprint(search.TotalCap+1)+`) s`, args...).Scan(&total)
+	// Exec mode: planned with the query's words (a prepared statement's
+	// generic plan cannot tell a rare word from a common one).
+	err = ix.db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM aimx.search_docs WHERE `+where+` LIMIT `+fmt.Sprint(search.TotalCap+1)+`) s`,
+		append([]any{pgx.QueryExecModeExec}, args...)...).Scan(&total)
 	if err != nil {
 		return nil, queryErr(err)
 	}
@@ -76,33 +79,37 @@ func (ix *Index) Search(ctx context.Context, q search.Query) (*search.Result, er
 		return res, nil
 	}
 	rw := rankWords(q.Expr)
-	lexemes := make([]string, 0, len(rw))
-	for _, w := range rw {
-		lexemes = append(lexemes, w.word)
-	}
-	lexemes = slices.Compact(slices.Sorted(slices.Values(lexemes)))
-	// The newest RankWindow matches, with the fields holding each word
-	// that ranks: the tsvector is unnested once per row, in the outer query
+	checks := fieldChecks(rw)
+	// The newest RankWindow matches, with which fields hold each word that
+	// ranks (one tsquery per word and field), computed in the outer query
 	// so only the window's rows pay for it.
-	wargs := append(slices.Clone(args), lexemes)
-	rows, err := ix.db.Pool.Query(ctx, `SELECT w.box, w.id, w.len_subject, w.len_sender, w.len_rcpt, w.len_body,
-	ARRAY(SELECT u.lexeme || ' ' || array_to_string(u.weights, '') FROM unnest(w.tsv) u WHERE u.lexeme = ANY($`+fmt.Sprint(len(wargs))+`::text[]))
+	found := `'{}'::boolean[]`
+	wargs := slices.Clone(args)
+	if len(checks) > 0 {
+		qs := make([]string, len(checks))
+		for i, c := range checks {
+			var b strings.Builder
+			quote(&b, c.word)
+			b.WriteByte(':')
+			b.WriteByte(weights[c.field])
+			qs[i] = b.String()
+		}
+		wargs = append(wargs, qs)
+		found = `ARRAY(SELECT w.tsv @@ c.q FROM unnest($` + fmt.Sprint(len(wargs)) + `::tsquery[]) WITH ORDINALITY AS c(q, n) ORDER BY c.n)`
+	}
+	rows, err := ix.db.Pool.Query(ctx, `SELECT w.box, w.id, w.len_subject, w.len_sender, w.len_rcpt, w.len_body, `+found+`
 FROM (SELECT box, id, at, seq, len_subject, len_sender, len_rcpt, len_body, tsv FROM aimx.search_docs
 	WHERE `+where+` ORDER BY at DESC, seq DESC LIMIT `+fmt.Sprint(search.RankWindow)+`) w
-ORDER BY w.at DESC, w.seq DESC`, wargs...)
+ORDER BY w.at DESC, w.seq DESC`, append([]any{pgx.QueryExecModeExec}, wargs...)...)
 	if err != nil {
 		return nil, queryErr(err)
 	}
 	var cands []*candidate
 	var c candidate
-	var found []string
-	if _, err := pgx.ForEachRow(rows, []any{&c.box, &c.id, &c.lens[0], &c.lens[1], &c.lens[2], &c.lens[3], &found}, func() error {
+	var held []bool
+	if _, err := pgx.ForEachRow(rows, []any{&c.box, &c.id, &c.lens[0], &c.lens[1], &c.lens[2], &c.lens[3], &held}, func() error {
 		cc := c
-		cc.found = make(map[string]string, len(found))
-		for _, s := range found {
-			w, ws, _ := strings.Cut(s, " ")
-			cc.found[w] = ws
-		}
+		cc.held = slices.Clone(held)
 		cands = append(cands, &cc)
 		return nil
 	}); err != nil {
@@ -111,7 +118,7 @@ ORDER BY w.at DESC, w.seq DESC`, wargs...)
 	if len(cands) <= q.Offset {
 		return res, nil
 	}
-	if err := ix.rank(ctx, cands, rw); err != nil {
+	if err := ix.rank(ctx, cands, checks); err != nil {
 		return nil, err
 	}
 	for _, c := range cands[q.Offset:min(len(cands), q.Offset+q.Limit)] {
@@ -161,9 +168,39 @@ FROM aimx.search_boxes WHERE docs > 0 AND (mailbox, folder) IN (SELECT * FROM un
 	return allowed, filter, true, nil
 }
 
+// fieldCheck is one word in one field that the ranking scores.
+type fieldCheck struct {
+	word  string
+	field int
+}
+
+// maxRankWords bounds the distinct words that count for ranking; further
+// ones count for matching only (book/search.md).
+const maxRankWords = 32
+
+// fieldChecks lists each ranking word in each field it counts in: the
+// term's field, or all four.
+func fieldChecks(rw []rankWord) []fieldCheck {
+	var out []fieldCheck
+	words := map[string]bool{}
+	for _, w := range rw {
+		if !words[w.word] && len(words) == maxRankWords {
+			continue
+		}
+		words[w.word] = true
+		for f := range nFields {
+			c := fieldCheck{w.word, f}
+			if (w.field < 0 || w.field == f) && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
 // rank scores the candidates (newest first) and sorts them best first,
 // newer first on ties.
-func (ix *Index) rank(ctx context.Context, cands []*candidate, rw []rankWord) error {
+func (ix *Index) rank(ctx context.Context, cands []*candidate, checks []fieldCheck) error {
 	var nRows int64
 	var sum [nFields]int64
 	err := ix.db.Pool.QueryRow(ctx, `SELECT coalesce(sum(docs), 0), coalesce(sum(len_subject), 0), coalesce(sum(len_sender), 0),
@@ -178,33 +215,30 @@ coalesce(sum(len_rcpt), 0), coalesce(sum(len_body), 0) FROM aimx.search_boxes`).
 		}
 	}
 	idfs := map[string]float64{}
-	for _, w := range rw {
-		if _, ok := idfs[w.word]; ok {
+	for _, c := range checks {
+		if _, ok := idfs[c.word]; ok {
 			continue
 		}
 		var b strings.Builder
-		quote(&b, w.word)
+		quote(&b, c.word)
 		var n int64
 		err := ix.db.Pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM aimx.search_docs WHERE tsv @@ $1::tsquery LIMIT `+fmt.Sprint(idfCap)+`) s`,
-			b.String()).Scan(&n)
+			pgx.QueryExecModeExec, b.String()).Scan(&n)
 		if err != nil {
 			return queryErr(err)
 		}
-		idfs[w.word] = math.Log(1 + (float64(nRows)-float64(n)+0.5)/(float64(n)+0.5))
+		idfs[c.word] = math.Log(1 + (float64(nRows)-float64(n)+0.5)/(float64(n)+0.5))
 	}
-	for _, c := range cands {
-		for _, w := range rw {
-			held := c.found[w.word]
-			for f := range nFields {
-				if w.field >= 0 && w.field != f || !strings.ContainsRune(held, rune(weights[f])) {
-					continue
-				}
-				norm := 1.0
-				if avg[f] > 0 {
-					norm = 1 - bm25B + bm25B*float64(c.lens[f])/avg[f]
-				}
-				c.score += idfs[w.word] * fieldWeight[f] * (bm25K1 + 1) / (1 + bm25K1*norm)
+	for _, cand := range cands {
+		for i, c := range checks {
+			if i >= len(cand.held) || !cand.held[i] {
+				continue
 			}
+			norm := 1.0
+			if avg[c.field] > 0 {
+				norm = 1 - bm25B + bm25B*float64(cand.lens[c.field])/avg[c.field]
+			}
+			cand.score += idfs[c.word] * fieldWeight[c.field] * (bm25K1 + 1) / (1 + bm25K1*norm)
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b *candidate) int {
