@@ -1,7 +1,7 @@
 // Package pgbus carries new mail between the nodes of the postgres backend
 // (book/scale-out.md, "Search and waiting for mail across nodes"): the
-// message store NOTIFYs every stored message on the "aimx_mail" channel in
-// the transaction that stores it, and each node's Bridge LISTENs there and
+// message store (pgstore/pgmessages) NOTIFYs every stored message on the
+// "aimx_mail" channel in the transaction that stores it, and each node's Bridge LISTENs there and
 // publishes the messages other nodes stored into its own new-mail
 // broadcast (internal/mailbus), so an email_wait on any node wakes for mail
 // received by any node. A node's own intake publishes its own messages.
@@ -9,7 +9,6 @@ package pgbus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,12 +21,13 @@ import (
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/storage"
 )
 
 // Channel is the NOTIFY channel of new mail, as the postgres message store
 // sends it.
-const Channel = "aimx_mail"
+const Channel = pgmessages.NotifyChannel
 
 // Limits on what a notice may be (book/scale-out.md): anything else on the
 // channel is logged and dropped.
@@ -53,16 +53,6 @@ const (
 	readTimeout = 5 * time.Second
 )
 
-// notice is the payload of a NOTIFY on Channel: which node stored which
-// message where. (pgstore/pgmessages sends it; its own type is not used
-// here so that the bridge depends on the wire format only.)
-type notice struct {
-	Node    string `json:"node"`
-	Mailbox string `json:"mailbox"`
-	Folder  string `json:"folder"`
-	ID      string `json:"id"`
-}
-
 // Bridge publishes other nodes' new mail into the local broadcast. It is
 // a daemon component (Start, Stop); set the fields before Start.
 type Bridge struct {
@@ -72,9 +62,10 @@ type Bridge struct {
 	// Bus is the local new-mail broadcast that email_wait and the
 	// resource subscriptions listen to.
 	Bus *mailbus.Bus
-	// Store reads a message's exact receipt time, and lists the inboxes
-	// after a reconnect. Nil: the receipt time is read from the id, and
-	// nothing is caught up after a reconnect.
+	// Store reads a message's exact receipt time when a wait of its
+	// mailbox is under way (else, and when nil, it is read from the id, to
+	// the second), and lists the inboxes after a reconnect (nil: nothing is
+	// caught up).
 	Store storage.MessageStore
 	// Mailboxes returns the configured mailbox names, whose inboxes are
 	// listed after a reconnect (nil: nothing is caught up).
@@ -169,24 +160,24 @@ func (b *Bridge) handle(ctx context.Context, n pgstore.Notification) {
 	b.mu.Lock()
 	b.lastAlive = time.Now()
 	b.mu.Unlock()
-	folder := storage.Folder(nt.Folder)
-	if folder == storage.Inbox {
+	if nt.Folder == storage.Inbox {
 		b.publish(ctx, nt.Mailbox, nt.ID, time.Time{})
 	}
 	if b.OnRemote != nil {
-		b.OnRemote(nt.Mailbox, folder, nt.ID)
+		b.OnRemote(nt.Mailbox, nt.Folder, nt.ID)
 	}
 }
 
-// parse reads and checks a notice: bounded, every name valid as the
-// store's validators have it (book/security.md).
-func parse(payload string) (*notice, error) {
+// parse reads and checks a notice (pgmessages.ParseNotice), and more:
+// bounded, from a named node, its mailbox in the canonical form the bus
+// keys waits by (book/security.md).
+func parse(payload string) (*pgmessages.Notice, error) {
 	if len(payload) > maxPayload {
 		return nil, fmt.Errorf("notice of %d bytes, at most %d", len(payload), maxPayload)
 	}
-	var nt notice
-	if err := json.Unmarshal([]byte(payload), &nt); err != nil {
-		return nil, fmt.Errorf("notice is not JSON: %w", err)
+	nt, err := pgmessages.ParseNotice(payload)
+	if err != nil {
+		return nil, err
 	}
 	if nt.Node == "" || len(nt.Node) > maxNode {
 		return nil, errors.New("notice without a node name")
@@ -195,17 +186,8 @@ func parse(payload string) (*notice, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notice: %w", err)
 	}
-	if name != nt.Mailbox {
+	if ref, _ := nt.Ref(); name != nt.Mailbox || ref != domains.MailboxRef(name) {
 		return nil, fmt.Errorf("notice: mailbox %q is not in its canonical form", nt.Mailbox)
-	}
-	if err := domains.MailboxRef(name).Validate(); err != nil {
-		return nil, fmt.Errorf("notice: %w", err)
-	}
-	if err := storage.Folder(nt.Folder).Validate(); err != nil {
-		return nil, fmt.Errorf("notice: %w", err)
-	}
-	if err := storage.ValidateID(nt.ID); err != nil {
-		return nil, fmt.Errorf("notice: %w", err)
 	}
 	return &nt, nil
 }
@@ -232,7 +214,9 @@ func (b *Bridge) publish(ctx context.Context, mailbox, id string, at time.Time) 
 // the store, or from its id (book/storage.md, "Message names"). gone
 // reports a message the store no longer has in the inbox.
 func (b *Bridge) receivedAt(ctx context.Context, mailbox, id string) (time.Time, bool) {
-	if b.Store != nil {
+	// Read only for a wait of that mailbox: the time serves the waits'
+	// since filter, and a wait reads the message anyway.
+	if b.Store != nil && b.Bus.Waiting(mailbox) > 0 {
 		rctx, cancel := context.WithTimeout(ctx, readTimeout)
 		msg, err := b.Store.Read(rctx, domains.MailboxRef(mailbox), storage.Inbox, id)
 		cancel()

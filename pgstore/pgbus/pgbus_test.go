@@ -16,6 +16,7 @@ import (
 	"github.com/aimx-dev/aimx/internal/mailbus"
 	"github.com/aimx-dev/aimx/internal/pgtest"
 	"github.com/aimx-dev/aimx/pgstore"
+	"github.com/aimx-dev/aimx/pgstore/pgmessages"
 	"github.com/aimx-dev/aimx/storage"
 )
 
@@ -104,7 +105,7 @@ func (e *env) remoteCalls(n int) []string {
 // notify sends a notice from node as the message store does.
 func (e *env) notify(node, mailbox, folder, id string) {
 	e.t.Helper()
-	b, _ := json.Marshal(notice{Node: node, Mailbox: mailbox, Folder: folder, ID: id})
+	b, _ := json.Marshal(pgmessages.Notice{Node: node, Mailbox: mailbox, Folder: storage.Folder(folder), ID: id})
 	e.raw(string(b))
 }
 
