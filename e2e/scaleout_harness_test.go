@@ -6,7 +6,6 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -52,7 +51,6 @@ func scaleConfig(t *testing.T, dsn, node, script, hookLog, relay string) string 
 }
 
 // startScaleCluster starts n nodes ("a", "b", ...) over a fresh database.
-// It skips while serve refuses the postgres backend as not wired yet.
 func startScaleCluster(t *testing.T, n int) *scaleCluster {
 	t.Helper()
 	dsn := pgtest.DSN(t)
@@ -65,51 +63,11 @@ func startScaleCluster(t *testing.T, n int) *scaleCluster {
 	for i := range n {
 		name := string(rune('a' + i))
 		cfg := scaleConfig(t, dsn, name, script, c.hookLog, c.sink.relay())
-		if i == 0 && !backendWired(t, scaleConfig(t, dsn, "probe", script, c.hookLog, c.sink.relay()), dns.Addr()) {
-			t.Skip("postgres backend not wired yet")
-		}
 		d := StartDev(t, DaemonOptions{Dir: newDevDir(t), Config: cfg, DNS: dns.Addr()})
 		c.nodes = append(c.nodes, d)
 		c.setAddr(i, d.SMTPAddr())
 	}
 	return c
-}
-
-// backendWired starts a throwaway node ("probe") on its own dir with
-// cfg and reports whether serve runs with the postgres backend: false when
-// it refuses because a part is "not wired yet". To be removed once the
-// wiring has landed.
-func backendWired(t *testing.T, cfg, dns string) bool {
-	t.Helper()
-	dir := newDevDir(t)
-	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(strings.ReplaceAll(cfg, "$DIR", dir)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out syncBuffer
-	cmd := exec.Command(aimxBinary(t), "serve", "--dev", "--dir", dir, "--smtp", "127.0.0.1:0", "--mcp-http", "127.0.0.1:0", "--dns", dns)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	defer func() { _ = cmd.Process.Kill(); <-exited }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(filepath.Join(dir, "run", "listen.json")); err == nil {
-			return true
-		}
-		select {
-		case <-exited:
-			if strings.Contains(out.String(), "not wired yet") {
-				return false
-			}
-			t.Fatalf("the probe node exited: %s", out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("the probe node is not ready after 60 s: %s", out.String())
-	return false
 }
 
 func (c *scaleCluster) setAddr(i int, addr string) { c.addrs[i].Store(&addr) }

@@ -34,7 +34,9 @@ func TestScaleOutThreeNodes(t *testing.T) {
 	// The load: message i goes first to node i%3.
 	var acks atomic.Int64
 	var next atomic.Int64
-	tookBy := make([]int, n) // node that answered 250, -1 for none
+	var back atomic.Bool       // node c is up again after the kill
+	var tookAfter atomic.Int64 // messages node c took since
+	tookBy := make([]int, n)   // node that answered 250, -1 for none
 	failed := make([]error, n)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -51,6 +53,9 @@ func TestScaleOutThreeNodes(t *testing.T) {
 				tookBy[i], failed[i] = node, err
 				if err == nil {
 					acks.Add(1)
+					if node == killed && back.Load() {
+						tookAfter.Add(1)
+					}
 				}
 			}
 		}()
@@ -73,6 +78,7 @@ func TestScaleOutThreeNodes(t *testing.T) {
 		c.kill(killed)
 		waitAcks(int64(n / 2))
 		c.restart(killed)
+		back.Store(true)
 		restartedAt = acks.Load()
 	}
 	<-done
@@ -86,7 +92,10 @@ func TestScaleOutThreeNodes(t *testing.T) {
 		}
 		per[tookBy[i]]++
 	}
-	t.Logf("taken by node a, b, c: %v", per)
+	t.Logf("taken by node a, b, c: %v (node c after its restart: %d)", per, tookAfter.Load())
+	if kill && tookAfter.Load() == 0 {
+		t.Error("node c took no message after its restart")
+	}
 	for i, k := range per {
 		if k == 0 {
 			t.Errorf("node %c took no message: the load did not spread", 'a'+i)
