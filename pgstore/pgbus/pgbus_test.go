@@ -309,3 +309,32 @@ WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backe
 	case <-time.After(500 * time.Millisecond):
 	}
 }
+
+// TestMessageStoreNoticesReachAnotherNode: a message node-a's postgres
+// store takes wakes a wait's subscription on node-b, with the receipt time
+// the store recorded; node-b reads it through its own store handle.
+func TestMessageStoreNoticesReachAnotherNode(t *testing.T) {
+	var storeB *pgmessages.Store
+	e := newEnv(t, func(b *Bridge) {
+		storeB = pgmessages.New(b.DB, pgmessages.Options{})
+		b.Store = storeB
+	})
+	storeA := pgmessages.New(e.a, pgmessages.Options{})
+	sub, _ := e.bus.Subscribe("a@x.test")
+	defer sub.Close()
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	start := time.Now()
+	id := putID(t, storeA, at, "across nodes", "")
+	ev := next(t, sub, time.Second)
+	if took := time.Since(start); ev.ID != id || ev.Mailbox != "a@x.test" || !ev.ReceivedAt.Equal(at) || took > time.Second {
+		t.Errorf("event %+v after %s, want a@x.test/%s received %s within a second", ev, took, id, at)
+	}
+	// Node-b's own store writes are its intake's to publish.
+	putID(t, storeB, at, "local", "")
+	select {
+	case <-sub.Ready():
+		evs, _ := sub.Take()
+		t.Errorf("node-b's own message published by the bridge: %+v", evs)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
