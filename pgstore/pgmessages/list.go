@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -164,37 +166,58 @@ func (s *Store) list(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 		" ORDER BY skey " + dir + ", ord " + dir + ", id " + dir +
 		" LIMIT " + strconv.Itoa(q.Limit+1) + " OFFSET " + strconv.Itoa(q.Offset)
 
-	b := &pgx.Batch{}
+	// The count and the page run at once, on two connections: with a
+	// filter both scan the folder.
 	res := &storage.ListResult{}
 	deltas := 0
-	b.Queue(countSQL, countArgs...).QueryRow(func(row pgx.Row) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		row := s.db.Pool.QueryRow(gctx, countSQL, countArgs...)
 		if plain {
 			return row.Scan(&res.Total, &deltas)
 		}
 		return row.Scan(&res.Total)
 	})
-	b.Queue(pageSQL, f.args...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var id string
-			var ord int64
-			var fmBytes []byte
-			if err := rows.Scan(&id, &ord, &fmBytes); err != nil {
-				return err
-			}
-			if len(res.Messages) == q.Limit {
-				last := res.Messages[len(res.Messages)-1]
-				res.NextCursor = encodeCursor(q.Oldest, last.Order, last.ID)
-				continue
-			}
-			fm, err := storage.DecodeFrontmatter(fmBytes)
-			if err != nil {
-				return fmt.Errorf("message %s: %w", id, err)
-			}
-			res.Messages = append(res.Messages, storage.Summary{ID: id, Frontmatter: fm, Order: uint32(ord)})
+	type pageRow struct {
+		id  string
+		ord int64
+		fm  []byte
+	}
+	var page []pageRow
+	g.Go(func() error {
+		rows, err := s.db.Pool.Query(gctx, pageSQL, f.args...)
+		if err != nil {
+			return err
 		}
-		return rows.Err()
+		page, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (pageRow, error) {
+			var p pageRow
+			err := r.Scan(&p.id, &p.ord, &p.fm)
+			return p, err
+		})
+		return err
 	})
-	if err := s.db.Pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(page) > q.Limit {
+		page = page[:q.Limit]
+		last := page[len(page)-1]
+		res.NextCursor = encodeCursor(q.Oldest, uint32(last.ord), last.id)
+	}
+	res.Messages = make([]storage.Summary, len(page))
+	dg := errgroup.Group{}
+	dg.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range page {
+		dg.Go(func() error {
+			fm, err := storage.DecodeFrontmatter(p.fm)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", p.id, err)
+			}
+			res.Messages[i] = storage.Summary{ID: p.id, Frontmatter: fm, Order: uint32(p.ord)}
+			return nil
+		})
+	}
+	if err := dg.Wait(); err != nil {
 		return nil, err
 	}
 	s.compactIf(ctx, mbox, q.Folder, deltas)
