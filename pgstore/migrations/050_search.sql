@@ -24,12 +24,16 @@ CREATE TABLE aimx.search_boxes (
 -- weight naming the field (A subject, B from, C to and cc, D body) at the
 -- positions 1 to 4; words are folded (case, diacritics) by aimx before they
 -- get here, so no text search configuration is involved. (at, seq) is the
--- receipt order, newest last: seq breaks ties within a time.
+-- receipt order, newest last: seq breaks ties within a time. node and
+-- indexed_at say who indexed it when: a node's reconciliation leaves other
+-- nodes' newest documents alone.
 CREATE TABLE aimx.search_docs (
 	box integer NOT NULL REFERENCES aimx.search_boxes (id) ON DELETE CASCADE,
 	id text NOT NULL,
 	at timestamptz NOT NULL,
 	seq bigint GENERATED ALWAYS AS IDENTITY,
+	node text NOT NULL,
+	indexed_at timestamptz NOT NULL DEFAULT now(),
 	len_subject integer NOT NULL,
 	len_sender integer NOT NULL,
 	len_rcpt integer NOT NULL,

@@ -26,7 +26,17 @@ type Options struct {
 	// Retries is how many times a write that lost a deadlock or a
 	// serialization race is run again (0: 3).
 	Retries int
+	// Grace is how long IDs leaves out the documents other nodes indexed
+	// (0: DefaultGrace).
+	Grace time.Duration
 }
+
+// DefaultGrace is how long a document another node indexed stays out of
+// IDs. A reconciliation lists the store, then the index; a message another
+// node stored and indexed between the two would look like one gone from
+// the store and be deleted (book/search.md, "With the postgres backend").
+// Its own node reconciles it.
+const DefaultGrace = time.Minute
 
 // Index is search.Index over PostgreSQL. It is safe for concurrent use,
 // and several nodes may write the same tables at once: Add of a message
@@ -34,6 +44,7 @@ type Options struct {
 type Index struct {
 	db      *pgstore.DB
 	retries int
+	grace   time.Duration
 }
 
 var _ search.Index = (*Index)(nil)
@@ -47,6 +58,9 @@ func New(db *pgstore.DB, opts Options) (*Index, error) {
 	if opts.Retries <= 0 {
 		opts.Retries = 3
 	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
 	var ok bool
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -56,7 +70,7 @@ func New(db *pgstore.DB, opts Options) (*Index, error) {
 	if !ok {
 		return nil, errors.New("search index: table aimx.search_docs missing (the database is not migrated)")
 	}
-	return &Index{db: db, retries: opts.Retries}, nil
+	return &Index{db: db, retries: opts.Retries, grace: opts.Grace}, nil
 }
 
 // Open is New for search.Service.Open. reset is ignored: the index is
@@ -178,11 +192,11 @@ func (ix *Index) Add(ctx context.Context, docs []search.Doc) error {
 		for i, d := range docs {
 			bids[i] = byBox[d.Box]
 		}
-		rows, err := tx.Query(ctx, `INSERT INTO aimx.search_docs (box, id, at, len_subject, len_sender, len_rcpt, len_body, tsv)
-SELECT b, i, a, ls, lf, lt, lb, v::tsvector
+		rows, err := tx.Query(ctx, `INSERT INTO aimx.search_docs (box, id, at, len_subject, len_sender, len_rcpt, len_body, tsv, node)
+SELECT b, i, a, ls, lf, lt, lb, v::tsvector, $9
 FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::int[], $7::int[], $8::text[]) AS u(b, i, a, ls, lf, lt, lb, v)
 ON CONFLICT (box, id) DO NOTHING
-RETURNING box, len_subject, len_sender, len_rcpt, len_body`, bids, ids, ats, lens[0], lens[1], lens[2], lens[3], tsvs)
+RETURNING box, len_subject, len_sender, len_rcpt, len_body`, bids, ids, ats, lens[0], lens[1], lens[2], lens[3], tsvs, ix.db.Node)
 		if err != nil {
 			return err
 		}
@@ -261,10 +275,14 @@ func (ix *Index) DeleteBox(ctx context.Context, b search.Box) error {
 	})
 }
 
-// IDs lists a folder's indexed ids (see search.Index).
+// IDs lists a folder's indexed ids (see search.Index), leaving out those
+// another node indexed within the grace period (DefaultGrace): a
+// reconciliation racing that node's indexing then never deletes them, and
+// at worst indexes them again, which does nothing.
 func (ix *Index) IDs(ctx context.Context, b search.Box) ([]string, error) {
 	rows, err := ix.db.Pool.Query(ctx, `SELECT d.id FROM aimx.search_docs d JOIN aimx.search_boxes b ON b.id = d.box
-WHERE b.mailbox = $1 AND b.folder = $2`, b.Mailbox, string(b.Folder))
+WHERE b.mailbox = $1 AND b.folder = $2 AND (d.node = $3 OR d.indexed_at <= now() - $4::interval)`,
+		b.Mailbox, string(b.Folder), ix.db.Node, ix.grace)
 	if err != nil {
 		return nil, fmt.Errorf("search index ids: %w", err)
 	}

@@ -21,12 +21,17 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // openIndex opens an index over a fresh database as node.
 func openIndex(t testing.TB, dsn, node string) *Index {
 	t.Helper()
+	return openIndexOpts(t, dsn, node, Options{})
+}
+
+func openIndexOpts(t testing.TB, dsn, node string, opts Options) *Index {
+	t.Helper()
 	db, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Node: node})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	ix, err := New(db, Options{})
+	ix, err := New(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,5 +123,43 @@ func TestQueryText(t *testing.T) {
 	}
 	if got := fieldChecks(rankWords(e)); len(got) != 4*maxRankWords {
 		t.Errorf("%d checks, want at most %d", len(got), 4*maxRankWords)
+	}
+}
+
+// TestIDsLeaveOutOtherNodesNewest: a document another node has just
+// indexed is not in IDs until the grace period passed, so a racing
+// reconciliation cannot delete it; the node's own documents are at once.
+func TestIDsLeaveOutOtherNodesNewest(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	a := openIndexOpts(t, dsn, "a", Options{Grace: 2 * time.Second})
+	b := openIndexOpts(t, dsn, "b", Options{Grace: 2 * time.Second})
+	box := search.Box{Mailbox: "a@x.test", Folder: storage.Inbox}
+	if err := b.Add(ctx, []search.Doc{{Key: search.Key{Box: box, ID: "from-b"}, At: time.Now(), Subject: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(ctx, []search.Doc{{Key: search.Key{Box: box, ID: "from-a"}, At: time.Now(), Subject: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(ix *Index) []string {
+		got, err := ix.IDs(ctx, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got
+	}
+	if got := ids(a); !slices.Equal(got, []string{"from-a"}) {
+		t.Errorf("node a's IDs at once: %v, want its own only", got)
+	}
+	if got := ids(b); !slices.Equal(got, []string{"from-b"}) {
+		t.Errorf("node b's IDs at once: %v, want its own only", got)
+	}
+	if boxes, err := a.Boxes(ctx); err != nil || boxes[box] != 2 {
+		t.Errorf("Boxes %v, %v: want both counted", boxes, err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if got := ids(a); !slices.Equal(got, []string{"from-a", "from-b"}) {
+		t.Errorf("node a's IDs after the grace: %v, want both", got)
 	}
 }
