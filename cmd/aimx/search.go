@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aimx-dev/aimx/daemon"
 	"github.com/aimx-dev/aimx/domains"
@@ -14,6 +15,9 @@ import (
 // (book/search.md, "Turning it off"): email_search then answers that
 // search is not available, and nothing is indexed.
 const searchOffEnv = "AIMX_SEARCH"
+
+// sharedSweepEvery is the search sweep period of the postgres backend.
+const sharedSweepEvery = time.Minute
 
 // searchParts is the daemon's search index (book/search.md). A nil
 // *searchParts (search turned off) wires nothing: every method passes its
@@ -30,8 +34,10 @@ func newSearch(a *app, paths domains.Paths, store storage.MessageStore, registry
 	}
 	svc := &search.Service{DataDir: paths.DataDir, Store: store, Registry: registry, Log: a.log, Panics: a.panics}
 	if open != nil {
-		// A shared index in the database: no files here (book/search.md).
-		svc.DataDir, svc.Open = "", open
+		// A shared index in the database: no files here (book/search.md),
+		// and every node sweeps it, so less often: what a crashed node left
+		// unindexed is found within a minute (book/scale-out.md).
+		svc.DataDir, svc.Open, svc.SweepEvery = "", open, sharedSweepEvery
 	}
 	return &searchParts{svc: svc}
 }
