@@ -105,22 +105,35 @@ func (s *session) pgListMCP(ctx context.Context, dsn, label string) error {
 	if lr.Total != s.o.Big {
 		return fmt.Errorf("postgres: email_list total %d, want %d", lr.Total, s.o.Big)
 	}
-	progress("postgres: timing email_list over MCP (after one untimed pass of the same calls)")
-	page, err := timeWarm(s.o.Calls, func(i int) error {
-		return c.call(ctx, "email_list", map[string]any{"mailbox": box, "limit": 50, "offset": (i * 37) % 5000}, nil)
-	})
+	measure := func(when string) error {
+		progress("postgres: timing email_list over MCP %s (after one untimed pass of the same calls)", when)
+		page, err := timeWarm(s.o.Calls, func(i int) error {
+			return c.call(ctx, "email_list", map[string]any{"mailbox": box, "limit": 50, "offset": (i * 37) % 5000}, nil)
+		})
+		if err != nil {
+			return err
+		}
+		filt, err := timeWarm(s.o.Calls, func(int) error {
+			return c.call(ctx, "email_list", map[string]any{"mailbox": box, "limit": 50, "from": "alice", "subject": "invoice"}, nil)
+		})
+		if err != nil {
+			return err
+		}
+		s.add(check("postgres: email_list p99, page of 50, "+label+" stored (MCP, aimx.sock), "+when, p50p99(page), "< 50 ms", page.percentile(0.99) < listP99),
+			check("postgres: email_list p99, from + subject filters, "+label+" stored (MCP, aimx.sock), "+when, p50p99(filt), "< 50 ms", filt.percentile(0.99) < listP99))
+		return nil
+	}
+	// The node's start-up work (the hook recovery scan, ...) runs beside
+	// the first calls, as the files phase's index warm-up does.
+	if err := measure("right after the start"); err != nil {
+		return err
+	}
+	busy, err := nodes[0].waitIdle(10 * time.Minute)
 	if err != nil {
 		return err
 	}
-	filt, err := timeWarm(s.o.Calls, func(int) error {
-		return c.call(ctx, "email_list", map[string]any{"mailbox": box, "limit": 50, "from": "alice", "subject": "invoice"}, nil)
-	})
-	if err != nil {
-		return err
-	}
-	s.add(check("postgres: email_list p99, page of 50, "+label+" stored (MCP, aimx.sock)", p50p99(page), "< 50 ms", page.percentile(0.99) < listP99),
-		check("postgres: email_list p99, from + subject filters, "+label+" stored (MCP, aimx.sock)", p50p99(filt), "< 50 ms", filt.percentile(0.99) < listP99))
-	return nil
+	s.note("With %s messages in PostgreSQL the node was busy for %s after the first timing (the files backend's warm-up is in its own run's table).", label, secs(busy))
+	return measure("once the node is idle")
 }
 
 // messageColumns are the columns of aimx.messages the load fills, in the
