@@ -257,6 +257,24 @@ func (b *backend) mailBridge(d *daemon.Daemon, a *app, bus *mailbus.Bus, store s
 		Mailboxes: func() []string { return registry.Current().MailboxNames() }})
 }
 
+// sharedReadOnly is what a read-only command reads with the postgres
+// backend, where this host's files are not the truth: the shared config
+// merged with this host's config.toml, and the counts from the database.
+// It migrates nothing; done closes the database.
+func (a *app) sharedReadOnly(cfg *domains.Config, paths domains.Paths) (_ *domains.Config, _ operations.Counter, done func(), _ error) {
+	st := storageEnv(a.env, cfg).Storage
+	db, err := pgstore.Open(a.ctx, st.DSN, pgstore.Options{Node: st.Node, SkipMigrate: true, MaxConns: 2})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	shared, err := pgconfig.NewStore(db, &domains.Store{Path: paths.ConfigFile()}, nil).Load()
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, fmt.Errorf("postgres backend: shared config: %w", err)
+	}
+	return shared, pgmessages.New(db, pgmessages.Options{}), db.Close, nil
+}
+
 // sharedMetrics adds the database pool and shared queue figures to
 // /metrics (book/operations.md, "Metrics"); nothing without metrics or a
 // database.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aimx-dev/aimx/doctor"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
@@ -112,7 +113,18 @@ func (a *app) newDoctor(cfg *domains.Config, paths domains.Paths, f doctorFlags)
 		d.Postgres, d.DSN = true, st.DSN
 	}
 	closeStore := func() {}
-	counter, err := a.openCountsReadOnly(cfg, paths)
+	var counter operations.Counter
+	if d.Postgres {
+		var shared *domains.Config
+		var done func()
+		// The mailboxes and counts of the shared database, not this
+		// host's files (book/scale-out.md).
+		if shared, counter, done, err = a.sharedReadOnly(cfg, paths); err == nil {
+			d.Config, closeStore = shared, done
+		}
+	} else {
+		counter, err = a.openCountsReadOnly(cfg, paths)
+	}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:

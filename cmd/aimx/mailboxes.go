@@ -132,6 +132,14 @@ func (a *app) directMailboxes() ([]mailboxSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if storageEnv(a.env, cfg).Storage.IsPostgres() {
+		shared, st, done, err := a.sharedReadOnly(cfg, paths)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		return operations.Rows(a.ctx, st, shared, nil)
+	}
 	st, err := a.openCountsReadOnly(cfg, paths)
 	if err != nil {
 		return nil, err
@@ -192,6 +200,15 @@ func (a *app) mailboxesShow(input string) error {
 	if err != nil {
 		return err
 	}
+	var counter operations.Counter
+	if storageEnv(a.env, cfg).Storage.IsPostgres() {
+		shared, st, done, err := a.sharedReadOnly(cfg, paths)
+		if err != nil {
+			return err
+		}
+		defer done()
+		cfg, counter = shared, st
+	}
 	name, err := cfg.ResolveName(input)
 	if err != nil {
 		return usageError{err}
@@ -200,9 +217,11 @@ func (a *app) mailboxesShow(input string) error {
 	if !ok {
 		return fmt.Errorf("no mailbox %s: `aimx mailboxes list` shows the configured ones", name)
 	}
-	st, err := a.openCountsReadOnly(cfg, paths)
-	if err != nil {
-		return err
+	st := counter
+	if st == nil {
+		if st, err = a.openCountsReadOnly(cfg, paths); err != nil {
+			return err
+		}
 	}
 	sum, err := a.summary(st, mb)
 	if permissionDenied(err) {
