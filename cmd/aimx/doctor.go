@@ -11,12 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aimx-dev/aimx/doctor"
-	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/domains"
 	"github.com/aimx-dev/aimx/domains/admin"
 	"github.com/aimx-dev/aimx/domains/dkimkey"
 	"github.com/aimx-dev/aimx/internal/dnsresolver"
 	"github.com/aimx-dev/aimx/internal/netcheck"
+	"github.com/aimx-dev/aimx/operations"
 	"github.com/aimx-dev/aimx/storage"
 )
 
