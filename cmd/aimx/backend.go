@@ -275,6 +275,23 @@ func (a *app) sharedReadOnly(cfg *domains.Config, paths domains.Paths) (_ *domai
 	return shared, pgmessages.New(db, pgmessages.Options{}), db.Close, nil
 }
 
+// shareKeys stores a domain's keys, just written to this host's key store,
+// in the shared database, replacing the ones there: every node's config
+// watcher then signs with them.
+func (a *app) shareKeys(cfg *domains.Config, keys *dkimkey.Store, domain string) error {
+	set, err := keys.LoadSet(domain)
+	if err != nil {
+		return err
+	}
+	st := storageEnv(a.env, cfg).Storage
+	db, err := pgstore.Open(a.ctx, st.DSN, pgstore.Options{Node: st.Node, SkipMigrate: true, MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return pgconfig.PutKeys(a.ctx, db, set)
+}
+
 // sharedMetrics adds the database pool and shared queue figures to
 // /metrics (book/operations.md, "Metrics"); nothing without metrics or a
 // database.

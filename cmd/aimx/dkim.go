@@ -89,6 +89,12 @@ func (a *app) dkimKeygenCommand() *cobra.Command {
 			default:
 				return fmt.Errorf("%w (pass --force to replace it)", err)
 			}
+			if verb == "Wrote" && storageEnv(a.env, cfg).Storage.IsPostgres() {
+				// Every node signs with the database's key (book/scale-out.md).
+				if err := a.shareKeys(cfg, store, d); err != nil {
+					return err
+				}
+			}
 			name, value, err := dkimkey.TXTRecord(d, selector, key.Public())
 			if err != nil {
 				return err
