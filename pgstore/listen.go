@@ -107,7 +107,7 @@ const DefaultBeat = 5 * time.Second
 // Register starts this node's incarnation: its row in aimx.nodes gets a new
 // started_at (kept in db.Started), so every claim it held before a restart
 // is dead at once, and owners lists the mailbox owners it can run hooks for
-// (book/scale-out.md, "Hooks that need a host"). Call it once at start,
+// (book/scale-out.md, "Hooks across nodes"). Call it once at start,
 // before taking any claim.
 func (db *DB) Register(ctx context.Context, owners []string) error {
 	if owners == nil {

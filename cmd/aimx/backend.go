@@ -52,7 +52,7 @@ func storageEnv(env map[string]string, cfg *domains.Config) *domains.Config {
 }
 
 // nodeBeat is the daemon component that keeps this node's row in
-// aimx.nodes fresh (book/scale-out.md, "Claims"): every claim the node
+// aimx.nodes fresh (book/scale-out.md, "The schema and the nodes"): every claim the node
 // holds lives as long as its heartbeat.
 type nodeBeat struct {
 	a      *app

@@ -12,7 +12,7 @@ CREATE TABLE aimx.nodes (
 -- started_at when it was taken. It is alive while that node runs the same
 -- incarnation and its heartbeat is younger than lease: a node that was
 -- killed and restarted, or stopped beating, has lost every claim it held
--- (book/scale-out.md, "Claims").
+-- (book/scale-out.md, "The schema and the nodes").
 CREATE FUNCTION aimx.claim_alive(claim_node text, claim_started timestamptz, lease interval)
 RETURNS boolean LANGUAGE sql STABLE AS $$
 	SELECT claim_node IS NOT NULL AND EXISTS (
