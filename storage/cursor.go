@@ -21,8 +21,9 @@ var ErrBadCursor = errors.New("not a listing cursor")
 // id, base64url-encoded.
 const cursorVersion = 1
 
-// encodeCursor returns the cursor after the row (order, id).
-func encodeCursor(oldest bool, order uint32, id string) string {
+// EncodeCursor returns the cursor after the row (order, id); every store
+// writes this format, so a cursor of one continues a listing of another.
+func EncodeCursor(oldest bool, order uint32, id string) string {
 	b := make([]byte, 0, 6+len(id))
 	var dir byte
 	if oldest {
@@ -34,18 +35,28 @@ func encodeCursor(oldest bool, order uint32, id string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// decodeCursor reads a cursor for a listing in the given order.
-func decodeCursor(c string, oldest bool) (*orderKey, error) {
+// DecodeCursor reads a cursor for a listing in the given order: the
+// receipt order within the second and the id of the row it is after.
+func DecodeCursor(c string, oldest bool) (order uint32, id string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) < 7 || b[0] != cursorVersion || b[1] > 1 {
-		return nil, ErrBadCursor
+		return 0, "", ErrBadCursor
 	}
 	if (b[1] == 1) != oldest {
-		return nil, fmt.Errorf("%w: it belongs to a listing in the other order", ErrBadCursor)
+		return 0, "", fmt.Errorf("%w: it belongs to a listing in the other order", ErrBadCursor)
 	}
-	ck := &orderKey{order: binary.BigEndian.Uint32(b[2:6]), id: string(b[6:])}
-	if ValidateID(ck.id) != nil {
-		return nil, ErrBadCursor
+	id = string(b[6:])
+	if ValidateID(id) != nil {
+		return 0, "", ErrBadCursor
 	}
-	return ck, nil
+	return binary.BigEndian.Uint32(b[2:6]), id, nil
+}
+
+// decodeCursor is DecodeCursor as the file store's listing key.
+func decodeCursor(c string, oldest bool) (*orderKey, error) {
+	order, id, err := DecodeCursor(c, oldest)
+	if err != nil {
+		return nil, err
+	}
+	return &orderKey{order: order, id: id}, nil
 }

@@ -119,11 +119,11 @@ func (s *Store) SetLabels(ctx context.Context, ref MailboxRef, folder Folder, id
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	addN, err := normalizeLabels(add)
+	addN, err := NormalizeLabels(add)
 	if err != nil {
 		return nil, err
 	}
-	removeN, err := normalizeLabels(remove)
+	removeN, err := NormalizeLabels(remove)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Store) SetLabels(ctx context.Context, ref MailboxRef, folder Folder, id
 	defer h.close()
 	fm, err := s.rewriteFrontmatter(ref, h, func(fm *Frontmatter) (bool, error) {
 		cur := fm.Labels()
-		next := applyLabels(cur, addN, removeN)
+		next := ApplyLabels(cur, addN, removeN)
 		if slices.Equal(next, cur) {
 			return false, nil
 		}
@@ -153,7 +153,9 @@ func (s *Store) SetLabels(ctx context.Context, ref MailboxRef, folder Folder, id
 	return fm, nil
 }
 
-func normalizeLabels(in []string) ([]string, error) {
+// NormalizeLabels normalizes each label (NormalizeLabel) and drops
+// repeats, keeping the first place of each.
+func NormalizeLabels(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	for _, l := range in {
 		n, err := NormalizeLabel(l)
@@ -167,9 +169,10 @@ func normalizeLabels(in []string) ([]string, error) {
 	return out, nil
 }
 
-// applyLabels returns cur with add appended (unless there in any case)
-// and remove taken out (in any case), keeping cur's order.
-func applyLabels(cur, add, remove []string) []string {
+// ApplyLabels returns cur with add appended (unless there in any case)
+// and remove taken out (in any case), keeping cur's order; add and remove
+// are normalized (NormalizeLabels).
+func ApplyLabels(cur, add, remove []string) []string {
 	var next []string
 	for _, l := range cur {
 		if !slices.Contains(remove, strings.ToLower(l)) {

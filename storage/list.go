@@ -340,7 +340,7 @@ func (s *Store) listOnce(ctx context.Context, q ListQuery) (*ListResult, error) 
 	}
 	if p.more && len(p.rows) > 0 {
 		last := p.rows[len(p.rows)-1]
-		res.NextCursor = encodeCursor(q.Oldest, last.order, last.stem)
+		res.NextCursor = EncodeCursor(q.Oldest, last.order, last.stem)
 	}
 	return res, nil
 }

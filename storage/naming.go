@@ -141,19 +141,21 @@ func cutUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// attachmentNamer hands out distinct sanitized names within one bundle,
-// never colliding with the bundle's own .md and .eml.
-type attachmentNamer struct {
+// AttachmentNamer hands out distinct sanitized names within one message,
+// never colliding with its own .md and .eml; every store names
+// attachments with it, so a message has the same names in each.
+type AttachmentNamer struct {
 	taken map[string]bool
 }
 
-func newAttachmentNamer(stem string) *attachmentNamer {
-	return &attachmentNamer{taken: map[string]bool{stem + ".md": true, stem + ".eml": true}}
+// NewAttachmentNamer returns the namer of the message stored as stem.
+func NewAttachmentNamer(stem string) *AttachmentNamer {
+	return &AttachmentNamer{taken: map[string]bool{stem + ".md": true, stem + ".eml": true}}
 }
 
-// name returns the sanitized, deduplicated name for raw: `name.ext`, then
+// Name returns the sanitized, deduplicated name for raw: `name.ext`, then
 // `name-1.ext`, `name-2.ext`, ... (book/storage.md).
-func (n *attachmentNamer) name(raw string) string {
+func (n *AttachmentNamer) Name(raw string) string {
 	clean := SanitizeAttachmentName(raw)
 	if !n.taken[clean] {
 		n.taken[clean] = true

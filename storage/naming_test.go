@@ -82,13 +82,13 @@ func TestSanitizeAttachmentName(t *testing.T) {
 
 func TestAttachmentNamerDedup(t *testing.T) {
 	t.Parallel()
-	n := newAttachmentNamer("2026-10-07-144513-x")
+	n := NewAttachmentNamer("2026-10-07-144513-x")
 	in := []string{"a.txt", "a.txt", "dir/a.txt", "2026-10-07-144513-x.md", "2026-10-07-144513-x.eml", "", "", "noext", "noext",
 		strings.Repeat("z", 200) + ".txt", strings.Repeat("z", 200) + ".txt"}
 	want := []string{"a.txt", "a-1.txt", "a-2.txt", "2026-10-07-144513-x-1.md", "2026-10-07-144513-x-1.eml", "attachment", "attachment-1", "noext", "noext-1"}
 	seen := map[string]bool{}
 	for i, raw := range in {
-		got := n.name(raw)
+		got := n.Name(raw)
 		if i < len(want) && got != want[i] {
 			t.Errorf("name(%q) = %q, want %q", raw, got, want[i])
 		}

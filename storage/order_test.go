@@ -221,7 +221,7 @@ func TestListBadCursor(t *testing.T) {
 	putAt(t, s, Inbox, t0, "a", nil)
 	putAt(t, s, Inbox, t0.Add(time.Minute), "b", nil)
 	_, res := pageIDs(t, s, ListQuery{Limit: 1})
-	for _, c := range []string{"x", "AAAA", encodeCursor(false, 0, "../x"), encodeCursor(false, 5, "")} {
+	for _, c := range []string{"x", "AAAA", EncodeCursor(false, 0, "../x"), EncodeCursor(false, 5, "")} {
 		if _, err := s.List(context.Background(), ListQuery{Mailbox: testRef, Cursor: c}); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("cursor %q: %v, want ErrBadCursor", c, err)
 		}

@@ -249,9 +249,9 @@ func (s *Store) putBundle(dir *safefs.Dir, stem string, req *PutRequest, fo *Own
 	s.seam(SeamBundleTempMade, tmp.Path())
 	fm := frontmatterFor(req, stem)
 	opts := WriteOptions{Mode: mailboxFileMode, NoReplace: true, Owner: fo, SkipDirSync: true}
-	names := newAttachmentNamer(stem)
+	names := NewAttachmentNamer(stem)
 	for _, a := range req.Attachments {
-		name := names.name(a.Filename)
+		name := names.Name(a.Filename)
 		src := a.From
 		if src == nil {
 			src = bytes.NewReader(a.Data)

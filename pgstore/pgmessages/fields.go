@@ -2,12 +2,9 @@ package pgmessages
 
 import (
 	"fmt"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -154,85 +151,6 @@ func setLabels(fm *storage.Frontmatter, labels []string) {
 	if len(labels) > 0 {
 		fm.Extra = append(fm.Extra, storage.Field{Key: labelsKey, Value: v})
 	}
-}
-
-func normalizeLabels(in []string) ([]string, error) {
-	out := make([]string, 0, len(in))
-	for _, l := range in {
-		n, err := storage.NormalizeLabel(l)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(out, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-// applyLabels returns cur with add appended (unless there in any case)
-// and remove taken out (in any case), keeping cur's order.
-func applyLabels(cur, add, remove []string) []string {
-	var next []string
-	for _, l := range cur {
-		if !slices.Contains(remove, strings.ToLower(l)) {
-			next = append(next, l)
-		}
-	}
-	for _, l := range add {
-		if !slices.Contains(remove, l) && !slices.ContainsFunc(next, func(c string) bool { return strings.ToLower(c) == l }) {
-			next = append(next, l)
-		}
-	}
-	return next
-}
-
-// maxAttachmentName is the byte cap on a stored attachment name.
-const maxAttachmentName = 200
-
-// attachmentNamer hands out distinct sanitized names within one message:
-// `name.ext`, then `name-1.ext`, `name-2.ext`, ... (book/storage.md),
-// never the message's own .md and .eml.
-type attachmentNamer struct{ taken map[string]bool }
-
-func newAttachmentNamer(stem string) *attachmentNamer {
-	return &attachmentNamer{taken: map[string]bool{stem + ".md": true, stem + ".eml": true}}
-}
-
-func (n *attachmentNamer) name(raw string) string {
-	clean := storage.SanitizeAttachmentName(raw)
-	if !n.taken[clean] {
-		n.taken[clean] = true
-		return clean
-	}
-	ext := path.Ext(clean)
-	if ext == clean || len(ext) > maxAttachmentName/4 {
-		ext = ""
-	}
-	base := strings.TrimSuffix(clean, ext)
-	for i := 1; ; i++ {
-		suffix := "-" + strconv.Itoa(i)
-		cand := cutUTF8(base, maxAttachmentName-len(ext)-len(suffix)) + suffix + ext
-		if !n.taken[cand] {
-			n.taken[cand] = true
-			return cand
-		}
-	}
-}
-
-// cutUTF8 returns the longest prefix of s of at most n bytes ending on a
-// rune boundary.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	if n < 0 {
-		return ""
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // bareContentType drops parameters: `text/plain; charset=utf-8` -> `text/plain`.

@@ -2,8 +2,6 @@ package pgmessages
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -17,38 +15,19 @@ import (
 	"github.com/aimx-dev/aimx/storage"
 )
 
-// A cursor names the last row of a page by its place in the listing
-// order, in the file store's format (book/storage.md, "Listing and
-// counting"): version 1, the direction, the order within the second, the
-// id, base64url. A cursor of either store continues a listing of the
-// other (after `aimx storage export|import`, which keeps ids).
-const cursorVersion = 1
-
-func encodeCursor(oldest bool, order uint32, id string) string {
-	b := make([]byte, 0, 6+len(id))
-	var dir byte
-	if oldest {
-		dir = 1
-	}
-	b = append(b, cursorVersion, dir)
-	b = binary.BigEndian.AppendUint32(b, order)
-	b = append(b, id...)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
+// decodeCursor reads a cursor in the file store's format
+// (storage.DecodeCursor; book/storage.md, "Listing and counting"): a
+// cursor of either store continues a listing of the other (after `aimx
+// storage export` or `import`, which keep ids).
 func decodeCursor(c string, oldest bool) (order int64, id string, err error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) < 7 || b[0] != cursorVersion || b[1] > 1 {
+	o, id, err := storage.DecodeCursor(c, oldest)
+	if err != nil {
+		return 0, "", err
+	}
+	if !utf8.ValidString(id) {
 		return 0, "", storage.ErrBadCursor
 	}
-	if (b[1] == 1) != oldest {
-		return 0, "", fmt.Errorf("%w: it belongs to a listing in the other order", storage.ErrBadCursor)
-	}
-	id = string(b[6:])
-	if storage.ValidateID(id) != nil || !utf8.ValidString(id) {
-		return 0, "", storage.ErrBadCursor
-	}
-	return int64(binary.BigEndian.Uint32(b[2:6])), id, nil
+	return int64(o), id, nil
 }
 
 // maxListLimit bounds a page: more rows than any listing holds.
@@ -202,7 +181,7 @@ func (s *Store) list(ctx context.Context, q storage.ListQuery) (*storage.ListRes
 	if len(page) > q.Limit {
 		page = page[:q.Limit]
 		last := page[len(page)-1]
-		res.NextCursor = encodeCursor(q.Oldest, uint32(last.ord), last.id)
+		res.NextCursor = storage.EncodeCursor(q.Oldest, uint32(last.ord), last.id)
 	}
 	res.Messages = make([]storage.Summary, len(page))
 	dg := errgroup.Group{}

@@ -168,17 +168,17 @@ func (s *Store) SetDelivery(ctx context.Context, ref storage.MailboxRef, id stri
 // SetLabels adds and then removes labels of one message (normalized with
 // storage.NormalizeLabel), as the file store does.
 func (s *Store) SetLabels(ctx context.Context, ref storage.MailboxRef, folder storage.Folder, id string, add, remove []string) (*storage.Frontmatter, error) {
-	addN, err := normalizeLabels(add)
+	addN, err := storage.NormalizeLabels(add)
 	if err != nil {
 		return nil, err
 	}
-	removeN, err := normalizeLabels(remove)
+	removeN, err := storage.NormalizeLabels(remove)
 	if err != nil {
 		return nil, err
 	}
 	return s.rewrite(ctx, ref, folder, id, func(fm *storage.Frontmatter) (bool, error) {
 		cur := fm.Labels()
-		next := applyLabels(cur, addN, removeN)
+		next := storage.ApplyLabels(cur, addN, removeN)
 		if slices.Equal(next, cur) {
 			return false, nil
 		}

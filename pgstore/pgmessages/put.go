@@ -137,7 +137,7 @@ func (s *Store) prepare(req *storage.PutRequest) (*prepared, error) {
 // nameAttachments reads the attachments for a message stored as stem.
 func (s *Store) nameAttachments(req *storage.PutRequest, p *prepared, stem string) error {
 	p.attachments, p.infos = nil, nil
-	names := newAttachmentNamer(stem)
+	names := storage.NewAttachmentNamer(stem)
 	for _, a := range req.Attachments {
 		data := a.Data
 		if a.From != nil {
@@ -148,7 +148,7 @@ func (s *Store) nameAttachments(req *storage.PutRequest, p *prepared, stem strin
 		} else if int64(len(data)) > s.maxFile {
 			return s.tooLarge("attachment", int64(len(data)))
 		}
-		name := names.name(a.Filename)
+		name := names.Name(a.Filename)
 		ct := bareContentType(a.ContentType)
 		p.attachments = append(p.attachments, attachmentRow{name: name, contentType: text(ct), data: data})
 		p.infos = append(p.infos, storage.AttachmentInfo{Filename: name, ContentType: ct, Size: int64(len(data)), Path: name})
