@@ -103,7 +103,7 @@ func (q *FileQueue) load() error {
 	}
 	records := map[string]bool{}
 	for _, de := range des {
-		if id, ok := strings.CutSuffix(de.Name(), ".json"); ok && validID(id) && de.Type().IsRegular() {
+		if id, ok := strings.CutSuffix(de.Name(), ".json"); ok && ValidItemID(id) && de.Type().IsRegular() {
 			records[id] = true
 		}
 	}
@@ -148,8 +148,9 @@ func (q *FileQueue) load() error {
 	return nil
 }
 
-// validID accepts the ids newID makes: lowercase hex and '-'.
-func validID(id string) bool {
+// ValidItemID accepts the ids NewItemID makes: lowercase hex and '-'. Every
+// queue checks an id with it before using it.
+func ValidItemID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}
@@ -161,8 +162,9 @@ func validID(id string) bool {
 	return true
 }
 
-// newID is the enqueue time (so names sort by age) and 64 random bits.
-func newID(now time.Time) string {
+// NewItemID is a new item's id: the enqueue time (so ids sort by age) and
+// 64 random bits. Every queue makes its ids with it.
+func NewItemID(now time.Time) string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%016x-%s", now.UnixNano(), hex.EncodeToString(b[:]))
@@ -177,7 +179,7 @@ func (q *FileQueue) Enqueue(ctx context.Context, s Submission, now time.Time) (I
 	if len(s.Recipients) == 0 {
 		return Item{}, errors.New("outbound queue: no recipients")
 	}
-	it := Item{ID: newID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC(), Held: s.Held}
+	it := Item{ID: NewItemID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC(), Held: s.Held}
 	seen := map[string]bool{}
 	for _, a := range s.Recipients {
 		if seen[strings.ToLower(a)] {

@@ -24,8 +24,6 @@ package pgqueue
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,28 +99,6 @@ func NewQueue(db *pgstore.DB, opts QueueOptions) (*Queue, error) {
 	return q, nil
 }
 
-// validID accepts the ids newID makes: lowercase hex and '-'. Any other
-// id is not queued, without a query.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// newID is the enqueue time (so ids sort by age) and 64 random bits, as
-// the file queue makes them.
-func newID(now time.Time) string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%016x-%s", now.UnixNano(), hex.EncodeToString(b[:]))
-}
-
 func notQueued(id string) error { return fmt.Errorf("%w: %s", outbound.ErrNotQueued, id) }
 
 // row is an item's record and the columns derived from it.
@@ -171,7 +147,7 @@ func (q *Queue) Enqueue(ctx context.Context, s outbound.Submission, now time.Tim
 	if int64(len(s.Data)) > q.maxMsg {
 		return outbound.Item{}, fmt.Errorf("outbound queue: message of %d bytes, over %d", len(s.Data), q.maxMsg)
 	}
-	it := outbound.Item{ID: newID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC(), Held: s.Held}
+	it := outbound.Item{ID: outbound.NewItemID(now), From: s.From, Mailbox: s.Mailbox, SentID: s.SentID, Size: int64(len(s.Data)), Enqueued: now.UTC(), Held: s.Held}
 	seen := map[string]bool{}
 	for _, a := range s.Recipients {
 		if seen[strings.ToLower(a)] {
@@ -215,7 +191,7 @@ func collect(rows pgx.Rows, what string) ([]outbound.Item, error) {
 
 // Get implements outbound.Queue; any node reads any item.
 func (q *Queue) Get(ctx context.Context, id string) (outbound.Item, error) {
-	if !validID(id) {
+	if !outbound.ValidItemID(id) {
 		return outbound.Item{}, notQueued(id)
 	}
 	var b []byte
@@ -233,7 +209,7 @@ func (q *Queue) Get(ctx context.Context, id string) (outbound.Item, error) {
 // (ErrClaimed) a message another node's live claim holds: only the node
 // delivering an item reads its bytes to send them (or to build its DSN).
 func (q *Queue) Data(ctx context.Context, id string) ([]byte, error) {
-	if !validID(id) {
+	if !outbound.ValidItemID(id) {
 		return nil, notQueued(id)
 	}
 	var (
@@ -265,7 +241,7 @@ FROM aimx.outbound_queue WHERE id = $1`, id, q.maxMsg, q.db.Node, q.db.Started, 
 // returns the new item, or remove (the row is deleted), or keep (nothing
 // is written).
 func (q *Queue) update(ctx context.Context, id, what string, fn func(cur outbound.Item) (next outbound.Item, op updateOp, err error)) (outbound.Item, updateOp, error) {
-	if !validID(id) {
+	if !outbound.ValidItemID(id) {
 		return outbound.Item{}, keep, notQueued(id)
 	}
 	var out outbound.Item
@@ -377,7 +353,7 @@ func (q *Queue) Remove(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !validID(id) {
+	if !outbound.ValidItemID(id) {
 		return notQueued(id)
 	}
 	tag, err := q.db.Pool.Exec(ctx, "DELETE FROM aimx.outbound_queue WHERE id = $1", id)
