@@ -48,6 +48,26 @@ func BenchmarkPut(b *testing.B) {
 	})
 }
 
+// BenchmarkPutSameStem stores 4 KiB messages that all share one base
+// stem (the same subject in the same second), from 8 writers: each takes
+// -2, -3, ... (stems.go), without queueing behind the others' commits.
+func BenchmarkPutSameStem(b *testing.B) {
+	s := New(openDB(b, pgtest.DSN(b), "a"), Options{})
+	ctx := context.Background()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := benchReq(0)
+			req.Frontmatter.MessageID = ""
+			if _, err := s.Put(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkList pages a 10,000-message inbox: p50 and p99 per listing.
 func BenchmarkList(b *testing.B) {
 	s := New(openDB(b, pgtest.DSN(b), "a"), Options{})

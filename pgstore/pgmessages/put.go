@@ -70,8 +70,12 @@ func (s *Store) Put(ctx context.Context, req storage.PutRequest) (*storage.Store
 		at = s.now()
 	}
 	var st *storage.Stored
+	var held []stemKey
+	// The ids this Put tries stay claimed in this node until its
+	// transaction ended, so its other Puts do not wait on them (stems.go).
+	defer func() { s.stems.release(held) }()
 	err = pgx.BeginFunc(ctx, s.db.Pool, func(tx pgx.Tx) error {
-		st, err = s.putTx(ctx, tx, &req, p, at)
+		st, err = s.putTx(ctx, tx, &req, p, at, &held)
 		return err
 	})
 	if err != nil {
@@ -197,7 +201,7 @@ const insertMessage = `INSERT INTO aimx.messages (mailbox, folder, id, skey, ord
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 ON CONFLICT (mailbox, folder, id) DO NOTHING`
 
-func (s *Store) putTx(ctx context.Context, tx pgx.Tx, req *storage.PutRequest, p *prepared, at time.Time) (*storage.Stored, error) {
+func (s *Store) putTx(ctx context.Context, tx pgx.Tx, req *storage.PutRequest, p *prepared, at time.Time, held *[]stemKey) (*storage.Stored, error) {
 	mbox, _, err := mailboxID(ctx, tx, req.Mailbox, true)
 	if err != nil {
 		return nil, err
@@ -205,12 +209,24 @@ func (s *Store) putTx(ctx context.Context, tx pgx.Tx, req *storage.PutRequest, p
 	base := storage.BaseStem(at, req.Frontmatter.Subject)
 	stem := req.ID
 	if stem == "" {
-		stem = base
+		stem = s.stems.start(mbox, req.Folder, base)
 	}
 	var fm storage.Frontmatter
 	for attempt := 0; ; attempt++ {
 		if attempt == maxStemAttempts {
 			return nil, fmt.Errorf("no free name for %s", base)
+		}
+		key := stemKey{mbox: mbox, folder: req.Folder, id: stem}
+		if !s.stems.claim(key) {
+			if req.ID != "" {
+				return nil, fmt.Errorf("as %s: %w", req.ID, storage.ErrExist)
+			}
+			stem = bumpStem(base, stem) // another Put of this node is inserting it
+			continue
+		}
+		*held = append(*held, key)
+		if req.ID == "" {
+			s.stems.tried(mbox, req.Folder, base, stem)
 		}
 		if err := s.nameAttachments(req, p, stem); err != nil {
 			return nil, err

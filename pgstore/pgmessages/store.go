@@ -40,6 +40,9 @@ type Store struct {
 	db      *pgstore.DB
 	maxFile int64
 	now     func() time.Time
+	// stems are the ids this node's Puts are inserting, not committed yet
+	// (stems.go).
+	stems stemClaims
 }
 
 var _ storage.MessageStore = (*Store)(nil)
@@ -47,7 +50,7 @@ var _ storage.MessageStore = (*Store)(nil)
 // New returns the message store over an open database (its migrations
 // applied by pgstore.Open).
 func New(db *pgstore.DB, opts Options) *Store {
-	s := &Store{db: db, maxFile: opts.MaxFileBytes, now: opts.Now}
+	s := &Store{db: db, maxFile: opts.MaxFileBytes, now: opts.Now, stems: stemClaims{held: map[stemKey]bool{}}}
 	if s.maxFile <= 0 {
 		s.maxFile = storage.DefaultMaxFileBytes
 	}
