@@ -81,6 +81,7 @@ func (s *Store) Put(ctx context.Context, req storage.PutRequest) (*storage.Store
 	if err != nil {
 		return nil, fmt.Errorf("store message in %s/%s: %w", req.Mailbox, req.Folder, err)
 	}
+	s.noticeAfterCommit(ctx, req.Mailbox, req.Folder, st.ID)
 	if rand.IntN(compactAt) == 0 {
 		// Now and then, fold the folder's count rows (a folder nobody
 		// lists would gather one per message) and drop the dedup keys
@@ -257,9 +258,6 @@ func (s *Store) putTx(ctx context.Context, tx pgx.Tx, req *storage.PutRequest, p
 		if err := dedup(ctx, tx, mbox, req, stem); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.notify(ctx, tx, req.Mailbox, req.Folder, stem); err != nil {
-		return nil, err
 	}
 	return &storage.Stored{ID: stem, Frontmatter: fm}, nil
 }
