@@ -122,8 +122,8 @@ const noticeTimeout = 2 * time.Second
 // and holds the lock for a moment. The notice is best effort, as any
 // notice is for a node that is not listening at that moment: one lost
 // here (the node died between the commit and this call, or the database
-// did not answer) leaves waits on other nodes to find the message in the
-// store (book/scale-out.md, "Search and waiting for mail across nodes").
+// did not answer) wakes no wait on another node for that message, which
+// is stored all the same (book/scale-out.md, "Messages in PostgreSQL").
 func (s *Store) noticeAfterCommit(ctx context.Context, ref storage.MailboxRef, folder storage.Folder, id string) {
 	b, err := json.Marshal(Notice{Node: s.db.Node, Mailbox: ref.String(), Folder: folder, ID: id})
 	if err != nil {
