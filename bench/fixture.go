@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/aimx-dev/aimx/storage"
 )
@@ -138,29 +137,8 @@ func seedFixture(data string, boxes []fixtureBox, progress func(done int)) error
 // seedRange writes messages [from, to) of one mailbox, one a minute from
 // 2024-01-01 on.
 func seedRange(dir string, fb fixtureBox, from, to int) error {
-	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := from; i < to; i++ {
-		at := base.Add(time.Duration(i) * time.Minute)
-		subject := fmt.Sprintf(subjects[i%len(subjects)], i)
-		fm := storage.Frontmatter{
-			ID:          storage.BaseStem(at, subject),
-			MessageID:   fmt.Sprintf("%d.%s@example.test", i, fb.Local),
-			ThreadID:    fmt.Sprintf("%016x", uint64(i/3)*0x9e3779b97f4a7c15),
-			From:        senders[i%len(senders)],
-			To:          []string{fb.Local + "@" + benchDomain},
-			DeliveredTo: fb.Local + "@" + benchDomain,
-			Subject:     subject,
-			Date:        at.Format(time.RFC3339),
-			ReceivedAt:  at,
-			SizeBytes:   1800,
-			DKIM:        "none", SPF: "none", DMARC: "none", Trusted: "none",
-			Mailbox: fb.Local + "@" + benchDomain,
-			Read:    i%2 == 0,
-		}
-		if fm.Read {
-			fm.ReadAt = at.Add(time.Hour)
-		}
-		body := "Hello,\n\nThis is message " + fm.MessageID + ", a short body of a few lines\nthat stands for the readable part of a real message.\n\n-- \nSender\n"
+		fm, body := seedMessage(fb, i)
 		if err := os.WriteFile(filepath.Join(dir, fm.ID+".md"), storage.EncodeMD(&fm, body), 0o640); err != nil {
 			return err
 		}

@@ -233,8 +233,9 @@ func (r *rowSource) Values() ([]any, error) { return r.row, nil }
 
 func (r *rowSource) Err() error { return nil }
 
-// seedMessage is message i of a seeded mailbox, as seedRange writes it
-// (fixture.go): one a minute from 2024-01-01 on, every other one read.
+// seedMessage is message i of a seeded mailbox: one a minute from
+// 2024-01-01 on, every other one read. seedRange writes it as files, the
+// postgres phase copies it into the tables (copyBox).
 func seedMessage(fb fixtureBox, i int) (storage.Frontmatter, string) {
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
 	subject := fmt.Sprintf(subjects[i%len(subjects)], i)

@@ -145,9 +145,9 @@ func testSetLabels(t *testing.T, s storage.MessageStore) {
 		add, remove []string
 		want        []string
 	}{
-		{[]string{"Invoices", " todo "}, nil, []string{"invoices", "todo"}},
-		{[]string{"INVOICES"}, nil, []string{"invoices", "todo"}},
-		{nil, []string{"TODO"}, []string{"invoices"}},
+		{[]string{"Invoices", " later "}, nil, []string{"invoices", "later"}},
+		{[]string{"INVOICES"}, nil, []string{"invoices", "later"}},
+		{nil, []string{"LATER"}, []string{"invoices"}},
 		{[]string{"a"}, []string{"a", "nothing"}, []string{"invoices"}},
 		{nil, []string{"invoices"}, nil},
 	}
