@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"net/smtp"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,40 +23,7 @@ func (r intakeResult) rate() float64 { return float64(r.N) / r.Elapsed.Seconds()
 // reply: go's DotWriter flushes the tail of the body with it, at most one
 // buffer (4 KiB).
 func runIntake(addr, rcpt string, n, conns, size int) (intakeResult, error) {
-	body := messageBody(size)
-	var next atomic.Int64
-	lat := make(latencies, n)
-	var wg sync.WaitGroup
-	var firstErr error
-	var mu sync.Mutex
-	start := time.Now()
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				d, err := sendOne(addr, rcpt, fmt.Sprintf("intake-%d-%d@example.test", size, i), body)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				lat[i] = d
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return intakeResult{}, fmt.Errorf("intake: %w", firstErr)
-	}
-	return intakeResult{N: n, Elapsed: time.Since(start), Lat: lat}, nil
+	return runIntakeSpread([]string{addr}, rcpt, strconv.Itoa(size), n, conns, size)
 }
 
 // messageBody is a text body of about size bytes in 76-character lines.
